@@ -1,0 +1,247 @@
+//! Accounts as callers see them, and the rules for their fields.
+
+use std::net::IpAddr;
+
+use auth_db::{SessionRow, UserRow};
+
+use crate::error::AuthError;
+use crate::secret::Password;
+use crate::token::SessionToken;
+
+/// Longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+/// Longest e-mail address, in characters.
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest full name, in characters.
+pub const MAX_FULL_NAME_CHARS: usize = 200;
+/// Longest search engine name, in characters.
+pub const MAX_SEARCH_ENGINE_CHARS: usize = 100;
+
+/// An account, without its password hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// UUID of the account.
+    pub id: String,
+    /// The username as registered.
+    pub username: Option<String>,
+    /// The e-mail address as registered.
+    pub email: Option<String>,
+    /// Profile: full name.
+    pub full_name: Option<String>,
+    /// Profile: mother's favorite search engine.
+    pub mothers_favorite_search_engine: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl User {
+    /// The name to show: the username, or else the e-mail.
+    pub fn display_name(&self) -> &str {
+        self.username.as_deref().or(self.email.as_deref()).unwrap_or_default()
+    }
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            username: row.username,
+            email: row.email,
+            full_name: row.full_name,
+            mothers_favorite_search_engine: row.mothers_favorite_search_engine,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A login session, without its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// UUID of the session.
+    pub id: String,
+    /// The account.
+    pub user_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last recorded use.
+    pub last_seen_at: i64,
+    /// Unix seconds when the session ends unless ended earlier: the earlier of
+    /// its absolute end and its idle end.
+    pub expires_at: i64,
+    /// The `User-Agent` of the login.
+    pub user_agent: Option<String>,
+}
+
+impl Session {
+    pub(crate) fn from_row(row: SessionRow, idle_timeout_secs: i64) -> Self {
+        Session {
+            expires_at: row.expires_at.min(row.last_seen_at + idle_timeout_secs),
+            id: row.id,
+            user_id: row.user_id,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            user_agent: row.user_agent,
+        }
+    }
+}
+
+/// A signed-in user and the session that proves it.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// The account.
+    pub user: User,
+    /// The session.
+    pub session: Session,
+}
+
+/// What a successful login hands back.
+#[derive(Clone, Debug)]
+pub struct LoginSuccess {
+    /// The account.
+    pub user: User,
+    /// The new session.
+    pub session: Session,
+    /// The new session's token, for the cookie.
+    pub token: SessionToken,
+}
+
+/// A sign-up request.
+#[derive(Clone, Debug, Default)]
+pub struct Registration {
+    /// Username (at least one of username and e-mail).
+    pub username: Option<String>,
+    /// E-mail (at least one of username and e-mail).
+    pub email: Option<String>,
+    /// The password.
+    pub password: Password,
+    /// Optional profile field.
+    pub full_name: Option<String>,
+    /// Optional profile field.
+    pub mothers_favorite_search_engine: Option<String>,
+}
+
+impl Default for Password {
+    fn default() -> Self {
+        Password::new("")
+    }
+}
+
+/// How a client names an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identifier {
+    /// By username.
+    Username(String),
+    /// By e-mail.
+    Email(String),
+    /// By username, or failing that by e-mail (the login form's one field).
+    Any(String),
+}
+
+impl Identifier {
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Identifier::Username(s) | Identifier::Email(s) | Identifier::Any(s) => s,
+        }
+    }
+
+    /// The case-insensitive key.
+    pub(crate) fn key(&self) -> String {
+        self.as_str().to_lowercase()
+    }
+}
+
+/// What is known about the client of a request, for the audit log and the
+/// session list.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub addr: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+/// Checks a username: 1–64 characters of `A-Z a-z 0-9 . _ - @ +`.
+pub(crate) fn validate_username(username: &str) -> Result<(), AuthError> {
+    let count = username.chars().count();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+');
+    if (1..=MAX_USERNAME_CHARS).contains(&count) && username.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidUsername)
+    }
+}
+
+/// Checks an e-mail address: at most 254 characters, exactly one `@` with
+/// something on each side, no spaces or control characters.
+pub(crate) fn validate_email(email: &str) -> Result<(), AuthError> {
+    let ok = email.chars().count() <= MAX_EMAIL_CHARS
+        && email.matches('@').count() == 1
+        && !email.starts_with('@')
+        && !email.ends_with('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidEmail)
+    }
+}
+
+/// Trims a profile field and checks its length; an empty value means unset.
+pub(crate) fn clean_profile_field(
+    field: &'static str,
+    value: Option<String>,
+    max_chars: usize,
+) -> Result<Option<String>, AuthError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let trimmed = value.trim_matches(' ');
+    if trimmed.chars().any(char::is_control) {
+        return Err(AuthError::InvalidField {
+            field,
+            message: "must not contain control characters".into(),
+        });
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(AuthError::InvalidField {
+            field,
+            message: format!("must be at most {max_chars} characters"),
+        });
+    }
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for good in ["a", "kvothe", "jet-setter", "a.b_c-d@e+f", &"x".repeat(64)] {
+            assert!(validate_username(good).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "ünïcode", "semi;colon", &"x".repeat(65), "<script>"] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert!(validate_email("bob@example.com").is_ok());
+        for bad in ["bob", "@example.com", "bob@", "a@b@c", "bo b@example.com", &format!("{}@x.io", "a".repeat(250))] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn profile_fields_are_trimmed_and_bounded() {
+        assert_eq!(
+            clean_profile_field("full_name", Some("  Duck Duck Go ".into()), 200).unwrap(),
+            Some("Duck Duck Go".into())
+        );
+        assert_eq!(clean_profile_field("full_name", Some("   ".into()), 200).unwrap(), None);
+        assert!(clean_profile_field("full_name", Some("x".repeat(201)), 200).is_err());
+        assert!(clean_profile_field("full_name", Some("a\u{7}b".into()), 200).is_err());
+    }
+}

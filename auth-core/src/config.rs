@@ -1,0 +1,69 @@
+//! The settings of an `Auth` service.
+
+use std::time::Duration;
+
+/// Settings of an [`crate::Auth`]; `Config::default()` is the contract's defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Minimum password length in code points after NFC.
+    pub password_min_length: usize,
+    /// bcrypt cost for new hashes (4..=16); other costs are rehashed at login.
+    pub bcrypt_cost: u32,
+    /// A session unused this long is dead.
+    pub session_idle_timeout: Duration,
+    /// A session older than this is dead, used or not.
+    pub session_max_age: Duration,
+    /// How long a reset token stays usable.
+    pub reset_token_ttl: Duration,
+    /// Most database connections the pool keeps.
+    pub pool_size: u32,
+    /// How long a request waits for a database connection before failing with 503.
+    pub database_timeout: Duration,
+}
+
+/// The lowest bcrypt cost accepted (what the tests use).
+pub const MIN_BCRYPT_COST: u32 = 4;
+/// The highest bcrypt cost accepted.
+pub const MAX_BCRYPT_COST: u32 = 16;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            password_min_length: 15,
+            bcrypt_cost: 12,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_max_age: Duration::from_secs(24 * 60 * 60),
+            reset_token_ttl: Duration::from_secs(30 * 60),
+            pool_size: 16,
+            database_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// Checks the values that have limits; the message names the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&self.bcrypt_cost) {
+            return Err(format!(
+                "bcrypt-cost must be between {MIN_BCRYPT_COST} and {MAX_BCRYPT_COST}, got {}",
+                self.bcrypt_cost
+            ));
+        }
+        if self.password_min_length == 0 {
+            return Err("password-min-length must be at least 1".into());
+        }
+        for (name, value) in [
+            ("session-idle-timeout", self.session_idle_timeout),
+            ("session-max-age", self.session_max_age),
+            ("reset-token-ttl", self.reset_token_ttl),
+        ] {
+            if value.as_secs() == 0 {
+                return Err(format!("{name} must be at least one second"));
+            }
+        }
+        if self.pool_size == 0 {
+            return Err("pool size must be at least 1".into());
+        }
+        Ok(())
+    }
+}

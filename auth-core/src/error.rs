@@ -1,0 +1,97 @@
+//! The one error type that callers of [`crate::Auth`] see.
+
+use std::time::Duration;
+
+use auth_db::DbError;
+
+use crate::password::PasswordRule;
+
+/// Which identifier of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentifierKind {
+    /// The username.
+    Username,
+    /// The e-mail address.
+    Email,
+}
+
+/// Every outcome of an `Auth` call that is not success.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The request names neither a username nor an e-mail: fix the request.
+    #[error("a username or an email is required")]
+    MissingIdentifier,
+    /// A field is malformed (too long, control characters …): fix the named field.
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The field's name as the contract spells it.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The username breaks the username rules: choose another.
+    #[error("username must be 1 to 64 characters of A-Z a-z 0-9 . _ - @ +")]
+    InvalidUsername,
+    /// The e-mail address is malformed: fix it.
+    #[error("email must be at most 254 characters with exactly one @")]
+    InvalidEmail,
+    /// The password breaks a rule: choose another; nothing was changed.
+    #[error("{}", .0.message())]
+    PasswordRejected(PasswordRule),
+    /// The username or e-mail belongs to another account: log in or choose another.
+    #[error("{} already registered", match .0 { IdentifierKind::Username => "username", IdentifierKind::Email => "email" })]
+    AlreadyRegistered(IdentifierKind),
+    /// The identifier or password is wrong (which one is never said): try again.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Too many failed logins for this account: wait `retry_after` and try again.
+    #[error("too many failed attempts; retry later")]
+    Throttled {
+        /// How long until an attempt is accepted.
+        retry_after: Duration,
+    },
+    /// Too many requests from this address: wait `retry_after`.
+    #[error("too many requests; retry later")]
+    RateLimited {
+        /// How long until a request is accepted.
+        retry_after: Duration,
+    },
+    /// No live session goes with the request: log in.
+    #[error("not authenticated")]
+    NotAuthenticated,
+    /// No account has that identifier (the reset flow says so, as the exercise asks).
+    #[error("no account with that identifier")]
+    UnknownAccount,
+    /// The reset token is wrong, expired, used or another account's: ask for a new one.
+    #[error("invalid or expired reset token")]
+    InvalidResetToken,
+    /// The thing named (a session id) does not exist for this user.
+    #[error("not found")]
+    NotFound,
+    /// The right password, but the user is bound to another machine.
+    #[error("this user is bound to another machine")]
+    MachineMismatch,
+    /// The right password, but the machine is bound to another user.
+    #[error("this machine is bound to another user")]
+    MachineTaken,
+    /// The database does not answer: retry later (503).
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+    /// A fault on the server's side (500); the details are in the server log.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<DbError> for AuthError {
+    fn from(error: DbError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "database unavailable");
+            AuthError::Unavailable
+        } else {
+            AuthError::Internal(error.to_string())
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type AuthResult<T> = Result<T, AuthError>;

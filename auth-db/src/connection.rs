@@ -1,0 +1,170 @@
+//! The connection type over both backends, the r2d2 manager and the pool.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{DbError, DbResult};
+
+/// The migrations of `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// A connection to either backend; every query in this crate runs on it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL, for several servers sharing one database.
+    Postgres(PgConnection),
+    /// Embedded SQLite, the default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a URL names, decided from its scheme.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: a file path (relative to the working directory unless absolute).
+    Sqlite(String),
+    /// `postgres://…` or `postgresql://…`, passed to libpq as it is.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`, `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> DbResult<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() || path.contains(":memory:") {
+                return Err(DbError::UnsupportedUrl(
+                    "sqlite:// needs a file path (an in-memory database is not shared between connections)".into(),
+                ));
+            }
+            Ok(DatabaseUrl::Sqlite(path.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else {
+            Err(DbError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// The file path of a SQLite database, if this is one.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        match self {
+            DatabaseUrl::Sqlite(path) => Some(path),
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+
+    /// Opens one connection, with the SQLite settings applied.
+    pub fn establish(&self) -> DbResult<DbConnection> {
+        match self {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the one writer; busy_timeout makes a
+                // writer wait for the lock instead of failing at once.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; \
+                     PRAGMA busy_timeout = 5000; \
+                     PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = NORMAL;",
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgres(PgConnection::establish(url)?)),
+        }
+    }
+}
+
+/// Hides the password of a URL before it goes into a message.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:[redacted]{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// An r2d2 manager that picks the backend from the URL itself, so a refused
+/// connection is reported with the driver's own reason.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        self.url.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1").map_err(DbError::from)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// A pool of connections to one database.
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+
+/// A connection checked out of the pool.
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Opens a pool on `url`, failing at once if the database does not answer.
+pub fn open_pool(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> DbResult<DbPool> {
+    // Connect once by hand first: r2d2's own error after a failed build only
+    // says it timed out, while this keeps the driver's reason for the operator.
+    drop(url.establish()?);
+    let pool = r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(timeout)
+        .error_handler(Box::new(LogErrorHandler))
+        .build(ConnectionManager { url: url.clone() })?;
+    Ok(pool)
+}
+
+/// Sends r2d2's background connection errors to the log instead of stderr.
+#[derive(Debug)]
+struct LogErrorHandler;
+
+impl r2d2::HandleError<DbError> for LogErrorHandler {
+    fn handle_error(&self, error: DbError) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}
+
+/// Applies every pending embedded migration; returns how many ran.
+pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS).map(|v| v.len()),
+        DbConnection::Postgres(c) => c.run_pending_migrations(MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Runs the same Diesel statement on whichever backend `conn` is, for the few
+/// statements (upserts) that the multi-backend connection cannot express.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_each_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConnection::Sqlite($c) => $body,
+            $crate::DbConnection::Postgres($c) => $body,
+        }
+    };
+}

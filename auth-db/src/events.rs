@@ -1,0 +1,48 @@
+//! The `events` table: the audit log.
+
+use diesel::prelude::*;
+
+use crate::error::DbResult;
+use crate::schema::events;
+use crate::DbConnection;
+
+/// One security event.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    /// UUID of the event.
+    pub id: String,
+    /// Unix seconds.
+    pub occurred_at: i64,
+    /// What happened, in snake_case (`login_failed`, `password_changed`, …).
+    pub kind: String,
+    /// The account concerned, when one is known.
+    pub user_id: Option<String>,
+    /// The client's address, when the event came over the network.
+    pub client_addr: Option<String>,
+}
+
+impl EventRow {
+    /// Appends an event.
+    pub fn record(conn: &mut DbConnection, row: &EventRow) -> DbResult<()> {
+        diesel::insert_into(events::table).values(row).execute(conn)?;
+        Ok(())
+    }
+
+    /// The latest events, newest first.
+    pub fn recent(conn: &mut DbConnection, limit: i64) -> DbResult<Vec<EventRow>> {
+        Ok(events::table
+            .order((events::occurred_at.desc(), events::id))
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(conn)?)
+    }
+
+    /// How many events of one kind are on record.
+    pub fn count_kind(conn: &mut DbConnection, kind: &str) -> DbResult<i64> {
+        Ok(events::table
+            .filter(events::kind.eq(kind))
+            .count()
+            .get_result(conn)?)
+    }
+}

@@ -1,0 +1,84 @@
+//! Diesel's view of the tables in `migrations/`, shared by both backends.
+
+diesel::table! {
+    /// Accounts: identifiers, profile and the password hash.
+    users (id) {
+        id -> Text,
+        username -> Nullable<Text>,
+        username_key -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_key -> Nullable<Text>,
+        full_name -> Nullable<Text>,
+        mothers_favorite_search_engine -> Nullable<Text>,
+        password_hash -> Text,
+        credential_version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Login sessions; only the SHA-256 of each token is stored.
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// The one live password-reset token of a user, hashed.
+    reset_tokens (user_id) {
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Machine bindings of the device check: one machine per user and one user per machine.
+    machines (machine_id) {
+        machine_id -> Text,
+        user_id -> Text,
+        bound_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Consecutive failed logins per (hashed) account name.
+    login_throttle (account_key) {
+        account_key -> Text,
+        failures -> BigInt,
+        last_failure_at -> BigInt,
+        locked_until -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The audit log of security events.
+    events (id) {
+        id -> Text,
+        occurred_at -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(reset_tokens -> users (user_id));
+diesel::joinable!(machines -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    reset_tokens,
+    machines,
+    login_throttle,
+    events
+);

@@ -1,0 +1,189 @@
+//! The `users` table.
+
+use diesel::prelude::*;
+
+use crate::error::DbResult;
+use crate::schema::users;
+use crate::DbConnection;
+
+/// One account as stored.
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    /// UUID of the account.
+    pub id: String,
+    /// The username as the user typed it.
+    pub username: Option<String>,
+    /// Lowercased username: the unique, case-insensitive key.
+    pub username_key: Option<String>,
+    /// The e-mail address as the user typed it.
+    pub email: Option<String>,
+    /// Lowercased e-mail address: the unique, case-insensitive key.
+    pub email_key: Option<String>,
+    /// Optional profile field.
+    pub full_name: Option<String>,
+    /// Optional profile field.
+    pub mothers_favorite_search_engine: Option<String>,
+    /// Self-describing password hash (scheme, cost, salt, digest).
+    pub password_hash: String,
+    /// Bumped by every password change.
+    pub credential_version: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// The columns of a new account.
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct NewUserRow<'a> {
+    /// UUID of the account.
+    pub id: &'a str,
+    /// The username as typed.
+    pub username: Option<&'a str>,
+    /// Lowercased username.
+    pub username_key: Option<&'a str>,
+    /// The e-mail address as typed.
+    pub email: Option<&'a str>,
+    /// Lowercased e-mail address.
+    pub email_key: Option<&'a str>,
+    /// Optional profile field.
+    pub full_name: Option<&'a str>,
+    /// Optional profile field.
+    pub mothers_favorite_search_engine: Option<&'a str>,
+    /// The password hash.
+    pub password_hash: &'a str,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Profile columns to change; `None` leaves a column as it is.
+#[derive(AsChangeset, Clone, Debug, Default)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    /// New full name (`Some(None)` clears it).
+    pub full_name: Option<Option<&'a str>>,
+    /// New search engine (`Some(None)` clears it).
+    pub mothers_favorite_search_engine: Option<Option<&'a str>>,
+    /// Unix seconds; always set by `update_user`.
+    pub updated_at: Option<i64>,
+}
+
+/// How to find one account.
+#[derive(Clone, Copy, Debug)]
+pub enum UserLookup<'a> {
+    /// By UUID.
+    Id(&'a str),
+    /// By lowercased username.
+    UsernameKey(&'a str),
+    /// By lowercased e-mail.
+    EmailKey(&'a str),
+    /// By lowercased username, or failing that by lowercased e-mail.
+    UsernameOrEmailKey(&'a str),
+}
+
+impl UserRow {
+    /// Inserts a new account; a taken username or e-mail is a unique violation.
+    pub fn add_user(conn: &mut DbConnection, new: &NewUserRow<'_>) -> DbResult<UserRow> {
+        diesel::insert_into(users::table).values(new).execute(conn)?;
+        Ok(users::table
+            .find(new.id)
+            .select(UserRow::as_select())
+            .first(conn)?)
+    }
+
+    /// Finds one account.
+    pub fn find_user_by(conn: &mut DbConnection, lookup: UserLookup<'_>) -> DbResult<Option<UserRow>> {
+        let query = users::table.select(UserRow::as_select());
+        let found = match lookup {
+            UserLookup::Id(id) => query.filter(users::id.eq(id)).first(conn).optional()?,
+            UserLookup::UsernameKey(key) => query
+                .filter(users::username_key.eq(key))
+                .first(conn)
+                .optional()?,
+            UserLookup::EmailKey(key) => query
+                .filter(users::email_key.eq(key))
+                .first(conn)
+                .optional()?,
+            UserLookup::UsernameOrEmailKey(key) => {
+                match Self::find_user_by(conn, UserLookup::UsernameKey(key))? {
+                    Some(user) => Some(user),
+                    None => Self::find_user_by(conn, UserLookup::EmailKey(key))?,
+                }
+            }
+        };
+        Ok(found)
+    }
+
+    /// Whether an account already has this lowercased username.
+    pub fn username_taken(conn: &mut DbConnection, key: &str) -> DbResult<bool> {
+        Ok(diesel::select(diesel::dsl::exists(
+            users::table.filter(users::username_key.eq(key)),
+        ))
+        .get_result(conn)?)
+    }
+
+    /// Whether an account already has this lowercased e-mail.
+    pub fn email_taken(conn: &mut DbConnection, key: &str) -> DbResult<bool> {
+        Ok(diesel::select(diesel::dsl::exists(
+            users::table.filter(users::email_key.eq(key)),
+        ))
+        .get_result(conn)?)
+    }
+
+    /// Changes profile columns; returns the number of rows changed (0: no such user).
+    pub fn update_user(conn: &mut DbConnection, id: &str, changes: &UserChanges<'_>) -> DbResult<usize> {
+        Ok(diesel::update(users::table.find(id))
+            .set(changes)
+            .execute(conn)?)
+    }
+
+    /// Stores a new hash of the same password (a cost upgrade); sessions and
+    /// caches stay valid because the credential is unchanged.
+    pub fn replace_hash(conn: &mut DbConnection, id: &str, old_hash: &str, new_hash: &str) -> DbResult<usize> {
+        // Conditional on the old hash, so a concurrent password change wins.
+        Ok(diesel::update(
+            users::table
+                .find(id)
+                .filter(users::password_hash.eq(old_hash)),
+        )
+        .set(users::password_hash.eq(new_hash))
+        .execute(conn)?)
+    }
+
+    /// Sets a new password and bumps the credential version.
+    pub fn set_password(conn: &mut DbConnection, id: &str, new_hash: &str, now: i64) -> DbResult<usize> {
+        Ok(diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(new_hash),
+                users::credential_version.eq(users::credential_version + 1),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?)
+    }
+
+    /// The current credential version of an account, if it exists.
+    pub fn credential_version(conn: &mut DbConnection, id: &str) -> DbResult<Option<i64>> {
+        Ok(users::table
+            .find(id)
+            .select(users::credential_version)
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Every account, ordered by creation.
+    pub fn list(conn: &mut DbConnection) -> DbResult<Vec<UserRow>> {
+        Ok(users::table
+            .order((users::created_at, users::id))
+            .select(UserRow::as_select())
+            .load(conn)?)
+    }
+
+    /// Deletes an account with its sessions, reset token and machine.
+    pub fn delete(conn: &mut DbConnection, id: &str) -> DbResult<usize> {
+        Ok(diesel::delete(users::table.find(id)).execute(conn)?)
+    }
+}
