@@ -1,1 +1,111 @@
-//! placeholder
+//! authd's HTTP layer: warp routes for the JSON API and operations, one
+//! `recover`, and one log line per request. It reaches the data only through
+//! `auth_core::Auth`.
+
+mod api;
+mod app;
+mod config;
+mod error;
+mod ops;
+mod request;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use auth_core::Auth;
+use warp::filters::path::FullPath;
+use warp::filters::BoxedFilter;
+use warp::http::header::{HeaderValue, CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+pub use config::{HttpConfig, ResetDelivery};
+pub use error::ApiError;
+pub use request::MAX_BODY_BYTES;
+
+/// The whole application: every route, the 404/405 fallback, the error
+/// shape and the request log.
+pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
+    let app = app::App::new(auth, config);
+    api::routes(&app)
+        .or(ops::routes(&app))
+        .unify()
+        .or(fallback())
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .with(warp::reply::with::default_header(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .with(warp::reply::with::default_header(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with(warp::log::custom(log_request))
+        .map(Reply::into_response)
+        .boxed()
+}
+
+/// Answers every request no route took: 405 with `Allow` for a known path,
+/// 404 otherwise.
+fn fallback() -> BoxedFilter<(Response,)> {
+    warp::path::full()
+        .map(|path: FullPath| {
+            match allowed_methods(path.as_str()) {
+                Some(allow) => ApiError::method_not_allowed(allow),
+                None => ApiError::not_found(),
+            }
+            .into_response()
+        })
+        .boxed()
+}
+
+/// The methods each known path serves.
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/" => "GET",
+        "/users" => "POST",
+        "/sessions" => "GET, POST, DELETE",
+        "/profile" => "GET",
+        "/reset_password" => "POST, PUT",
+        "/password" => "POST",
+        "/healthz" => "GET",
+        _ if session_id_path(path) => "DELETE",
+        _ => return None,
+    })
+}
+
+fn session_id_path(path: &str) -> bool {
+    path.strip_prefix("/sessions/")
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// The route a path belongs to, for logs and metrics (never the raw path,
+/// whose variety is unbounded).
+pub fn route_label(path: &str) -> &'static str {
+    match path {
+        "/" => "/",
+        "/users" => "/users",
+        "/sessions" => "/sessions",
+        "/profile" => "/profile",
+        "/reset_password" => "/reset_password",
+        "/password" => "/password",
+        "/healthz" => "/healthz",
+        _ if session_id_path(path) => "/sessions/{id}",
+        _ => "other",
+    }
+}
+
+fn log_request(info: warp::log::Info<'_>) {
+    static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
+    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        target: "authd::http",
+        method = %info.method(),
+        route = route_label(info.path()),
+        status = info.status().as_u16(),
+        latency_us = info.elapsed().as_micros() as u64,
+        request_id,
+        "request"
+    );
+}

@@ -1,0 +1,122 @@
+//! The state every handler shares, and the helpers that turn results into
+//! responses.
+
+use std::sync::Arc;
+
+use auth_core::{AddressRateLimiter, Auth, AuthError, ClientInfo};
+use serde::Serialize;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::config::HttpConfig;
+use crate::error::ApiError;
+use crate::request::RequestCtx;
+
+/// What the handlers share: the `Auth` service, the settings and the
+/// per-address limiter. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct App(Arc<AppInner>);
+
+#[derive(Debug)]
+pub(crate) struct AppInner {
+    pub auth: Auth,
+    pub config: HttpConfig,
+    pub limiter: AddressRateLimiter,
+}
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl App {
+    pub fn new(auth: Auth, config: HttpConfig) -> Self {
+        let limiter = AddressRateLimiter::new(config.ip_rate_limit);
+        App(Arc::new(AppInner {
+            auth,
+            config,
+            limiter,
+        }))
+    }
+
+    /// A filter that hands a clone of the state to a handler.
+    pub fn filter(
+        &self,
+    ) -> impl Filter<Extract = (App,), Error = std::convert::Infallible> + Clone {
+        let app = self.clone();
+        warp::any().map(move || app.clone())
+    }
+
+    pub fn client(&self, ctx: &RequestCtx) -> ClientInfo {
+        ctx.client_info(&self.config.trusted_proxies)
+    }
+
+    /// Takes one request from the client address's allowance.
+    pub fn rate_limit(&self, ctx: &RequestCtx) -> Result<(), ApiError> {
+        match ctx.client_addr(&self.config.trusted_proxies) {
+            Some(addr) => self
+                .limiter
+                .check(addr)
+                .map_err(|retry_after| AuthError::RateLimited { retry_after }.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// The session token of the request's cookie, or 403.
+    pub fn session_token(&self, ctx: &RequestCtx) -> Result<String, ApiError> {
+        ctx.cookie(&self.config.cookie_name)
+            .ok_or_else(|| AuthError::NotAuthenticated.into())
+    }
+
+    /// `Set-Cookie` for a new session.
+    pub fn session_cookie(&self, token: &str) -> HeaderValue {
+        let max_age = self.auth.config().session_max_age.as_secs() as i64;
+        self.cookie_header(token, max_age)
+    }
+
+    /// `Set-Cookie` that clears the session cookie.
+    pub fn cleared_cookie(&self) -> HeaderValue {
+        self.cookie_header("", 0)
+    }
+
+    fn cookie_header(&self, value: &str, max_age_secs: i64) -> HeaderValue {
+        let cookie = cookie::Cookie::build((self.config.cookie_name.as_str(), value))
+            .path("/")
+            .http_only(true)
+            .secure(true)
+            .same_site(cookie::SameSite::Lax)
+            .max_age(cookie::time::Duration::seconds(max_age_secs))
+            .build();
+        // The name is checked at start and tokens are base64url, so this holds.
+        HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+/// A JSON response with a status.
+pub(crate) fn json(body: &impl Serialize, status: StatusCode) -> Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// A redirect with a `Location` and a status (302 or 303).
+pub(crate) fn redirect(location: &'static str, status: StatusCode) -> Response {
+    let mut response = warp::reply::with_status(warp::reply(), status).into_response();
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(location));
+    response
+}
+
+/// Adds a `Set-Cookie` to a response.
+pub(crate) fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+/// The response of a handler's result.
+pub(crate) fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(ApiError::into_response)
+}

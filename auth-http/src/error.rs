@@ -1,0 +1,211 @@
+//! The contract's error shape, the one mapping from `AuthError`, and the one
+//! `recover` for rejections.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use auth_core::{AuthError, IdentifierKind};
+use serde::Serialize;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+/// An error answer: `{"error": code, "message": text}` with a status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable snake_case code.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
+    /// Methods for an `Allow` header.
+    pub allow: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+            allow: None,
+        }
+    }
+
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub(crate) fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
+        ApiError {
+            allow: Some(allow),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("method not allowed; allowed: {allow}"),
+            )
+        }
+    }
+
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+
+    fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(retry_after_secs(wait));
+        self
+    }
+
+    /// The JSON response.
+    pub fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code,
+            message: &self.message,
+        };
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+/// Whole seconds, rounded up, never 0.
+pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        use StatusCode as S;
+        match error {
+            AuthError::MissingIdentifier => {
+                ApiError::bad_request("missing_field", error.to_string())
+            }
+            AuthError::InvalidField { .. } => {
+                ApiError::bad_request("invalid_field", error.to_string())
+            }
+            AuthError::InvalidUsername => {
+                ApiError::bad_request("invalid_username", error.to_string())
+            }
+            AuthError::InvalidEmail => ApiError::bad_request("invalid_email", error.to_string()),
+            AuthError::PasswordRejected(rule) => ApiError::bad_request(rule.code(), rule.message()),
+            AuthError::AlreadyRegistered(IdentifierKind::Email) => {
+                ApiError::bad_request("already_registered", "email already registered")
+            }
+            AuthError::AlreadyRegistered(IdentifierKind::Username) => {
+                ApiError::bad_request("already_registered", "username already registered")
+            }
+            AuthError::InvalidCredentials => {
+                ApiError::new(S::UNAUTHORIZED, "invalid_credentials", error.to_string())
+            }
+            AuthError::Throttled { retry_after } => {
+                ApiError::new(S::TOO_MANY_REQUESTS, "throttled", error.to_string())
+                    .with_retry_after(retry_after)
+            }
+            AuthError::RateLimited { retry_after } => {
+                ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", error.to_string())
+                    .with_retry_after(retry_after)
+            }
+            AuthError::NotAuthenticated => {
+                ApiError::new(S::FORBIDDEN, "not_authenticated", error.to_string())
+            }
+            AuthError::UnknownAccount => {
+                ApiError::new(S::FORBIDDEN, "not_found", error.to_string())
+            }
+            AuthError::InvalidResetToken => {
+                ApiError::new(S::FORBIDDEN, "invalid_reset_token", error.to_string())
+            }
+            AuthError::NotFound => ApiError::new(S::NOT_FOUND, "not_found", "no such session"),
+            AuthError::MachineMismatch => {
+                ApiError::new(S::FORBIDDEN, "machine_mismatch", error.to_string())
+            }
+            AuthError::MachineTaken => {
+                ApiError::new(S::FORBIDDEN, "machine_taken", error.to_string())
+            }
+            AuthError::Unavailable => {
+                ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
+            }
+            AuthError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// Turns any rejection that got past the routes into the contract's shape.
+/// Routes answer their own errors, so this sees only what warp itself rejects.
+pub(crate) async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if rejection.is_not_found() {
+        ApiError::not_found()
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
+        )
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "body is larger than 16 KiB",
+        )
+    } else if rejection
+        .find::<warp::reject::UnsupportedMediaType>()
+        .is_some()
+    {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "unsupported content type",
+        )
+    } else if rejection.find::<warp::reject::InvalidHeader>().is_some()
+        || rejection.find::<warp::reject::MissingHeader>().is_some()
+        || rejection.find::<warp::reject::InvalidQuery>().is_some()
+    {
+        ApiError::bad_request("invalid_body", "malformed request header or query")
+    } else {
+        tracing::error!(?rejection, "unhandled rejection");
+        ApiError::internal()
+    };
+    Ok(error.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2001)), 3);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+}

@@ -1,0 +1,396 @@
+//! What handlers read from a request: headers, client address, cookies and
+//! the form or JSON body, each with the contract's 4xx for bad input.
+
+use std::net::{IpAddr, SocketAddr};
+
+use auth_core::ClientInfo;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde_json::{Map, Value};
+use warp::http::header::{self, HeaderMap};
+use warp::http::StatusCode;
+use warp::{Filter, Rejection};
+
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The parts of a request every handler may need.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestCtx {
+    pub headers: HeaderMap,
+    pub remote: Option<SocketAddr>,
+}
+
+/// Extracts the headers and the peer address.
+pub(crate) fn ctx() -> impl Filter<Extract = (RequestCtx,), Error = std::convert::Infallible> + Clone
+{
+    warp::header::headers_cloned()
+        .and(warp::addr::remote())
+        .map(|headers, remote| RequestCtx { headers, remote })
+}
+
+impl RequestCtx {
+    /// The client's address: the peer, or for a trusted proxy the last
+    /// address of `X-Forwarded-For` that is not itself a trusted proxy.
+    pub fn client_addr(&self, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+        let peer = self.remote?.ip();
+        if !trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let forwarded = self
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        Some(
+            forwarded
+                .into_iter()
+                .rev()
+                .find(|hop| !trusted_proxies.contains(hop))
+                .unwrap_or(peer),
+        )
+    }
+
+    /// Address and user agent, for the audit log and the session list.
+    pub fn client_info(&self, trusted_proxies: &[IpAddr]) -> ClientInfo {
+        ClientInfo {
+            addr: self.client_addr(trusted_proxies),
+            user_agent: self
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// The value of the named cookie; the first one wins when a client sends
+    /// several, and cookie headers that are not text are ignored.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+    }
+
+    /// Whether the client prefers HTML over JSON (a browser).
+    pub fn prefers_html(&self) -> bool {
+        let Some(accept) = self
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let quality = |wanted: &str| {
+            accept
+                .split(',')
+                .filter_map(|range| {
+                    let mut parts = range.split(';');
+                    let media = parts.next()?.trim();
+                    if !media.eq_ignore_ascii_case(wanted) {
+                        return None;
+                    }
+                    let q = parts
+                        .filter_map(|p| p.trim().strip_prefix("q="))
+                        .find_map(|q| q.trim().parse::<f32>().ok())
+                        .unwrap_or(1.0);
+                    Some(q)
+                })
+                .fold(0.0f32, f32::max)
+        };
+        let html = quality("text/html");
+        html > 0.0 && html > quality("application/json")
+    }
+}
+
+/// A request body read up to [`MAX_BODY_BYTES`], or the 413 for a larger one.
+#[derive(Debug)]
+pub(crate) struct RawBody(Result<Bytes, ApiError>);
+
+/// Reads the body, stopping as soon as it passes the limit.
+pub(crate) fn raw_body() -> impl Filter<Extract = (RawBody,), Error = Rejection> + Clone {
+    warp::body::stream().then(|stream| async move { RawBody(read_limited(stream).await) })
+}
+
+async fn read_limited<B: Buf>(
+    stream: impl Stream<Item = Result<B, warp::Error>>,
+) -> Result<Bytes, ApiError> {
+    let mut stream = std::pin::pin!(stream);
+    let mut body = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|_| {
+            ApiError::bad_request("invalid_body", "the request body could not be read")
+        })?;
+        if body.len() + chunk.remaining() > MAX_BODY_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "body is larger than 16 KiB",
+            ));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            body.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(body.freeze())
+}
+
+/// The fields of a form or JSON body.
+#[derive(Debug)]
+pub(crate) enum Fields {
+    Json(Map<String, Value>),
+    Form(Vec<(String, String)>),
+}
+
+impl Fields {
+    /// Decodes the body by its content type: 413, 415 and 400 as the contract says.
+    pub fn parse(headers: &HeaderMap, body: RawBody) -> Result<Fields, ApiError> {
+        let bytes = body.0?;
+        let unsupported = || {
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/x-www-form-urlencoded or application/json",
+            )
+        };
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .ok_or_else(unsupported)?
+            .to_str()
+            .map_err(|_| unsupported())?;
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/json" => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => Ok(Fields::Json(map)),
+                Ok(_) => Err(ApiError::bad_request(
+                    "invalid_body",
+                    "the body must be a JSON object",
+                )),
+                Err(e) => Err(ApiError::bad_request(
+                    "invalid_body",
+                    format!("the body is not valid JSON: {e}"),
+                )),
+            },
+            "application/x-www-form-urlencoded" => {
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                    .map(Fields::Form)
+                    .map_err(|_| {
+                        ApiError::bad_request("invalid_body", "the body is not a valid UTF-8 form")
+                    })
+            }
+            _ => Err(unsupported()),
+        }
+    }
+
+    /// A string field that may be absent; JSON `null`, another JSON type or a
+    /// repeated form field is a 400 naming the field.
+    pub fn optional(&self, name: &'static str) -> Result<Option<String>, ApiError> {
+        match self {
+            Fields::Json(map) => match map.get(name) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Null) => Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{name} must be a string, not null"),
+                )),
+                Some(_) => Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{name} must be a string"),
+                )),
+            },
+            Fields::Form(pairs) => {
+                let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+                match (values.next(), values.next()) {
+                    (None, _) => Ok(None),
+                    (Some(value), None) => Ok(Some(value.clone())),
+                    (Some(_), Some(_)) => Err(ApiError::bad_request(
+                        "invalid_field",
+                        format!("{name} is given more than once"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// A string field that must be present.
+    pub fn required(&self, name: &'static str) -> Result<String, ApiError> {
+        self.optional(name)?
+            .ok_or_else(|| ApiError::bad_request("missing_field", format!("{name} is required")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warp::http::HeaderValue;
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        h
+    }
+
+    fn parse(content_type: &str, body: &[u8]) -> Result<Fields, ApiError> {
+        Fields::parse(
+            &headers(content_type),
+            RawBody(Ok(Bytes::copy_from_slice(body))),
+        )
+    }
+
+    #[test]
+    fn json_null_and_wrong_types_name_the_field() {
+        let fields = parse("application/json", br#"{"a": null, "b": 5, "c": "x"}"#).unwrap();
+        assert_eq!(fields.optional("a").unwrap_err().code, "invalid_field");
+        assert!(fields
+            .optional("a")
+            .unwrap_err()
+            .message
+            .contains("a must be a string, not null"));
+        assert_eq!(fields.optional("b").unwrap_err().code, "invalid_field");
+        assert_eq!(fields.optional("c").unwrap(), Some("x".into()));
+        assert_eq!(fields.required("d").unwrap_err().code, "missing_field");
+    }
+
+    #[test]
+    fn the_string_null_is_a_string() {
+        let form = parse("application/x-www-form-urlencoded", b"password=null").unwrap();
+        assert_eq!(form.required("password").unwrap(), "null");
+        let json = parse(
+            "application/json; charset=utf-8",
+            br#"{"password": "null"}"#,
+        )
+        .unwrap();
+        assert_eq!(json.required("password").unwrap(), "null");
+    }
+
+    #[test]
+    fn bad_bodies_and_types() {
+        assert_eq!(
+            parse("application/json", b"{").unwrap_err().code,
+            "invalid_body"
+        );
+        assert_eq!(
+            parse("application/json", b"[1]").unwrap_err().code,
+            "invalid_body"
+        );
+        assert_eq!(
+            parse("text/plain", b"a=b").unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        let none = Fields::parse(&HeaderMap::new(), RawBody(Ok(Bytes::new())));
+        assert_eq!(none.unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            parse("application/x-www-form-urlencoded", b"a=%FF")
+                .unwrap_err()
+                .code,
+            "invalid_body"
+        );
+        let twice = parse("application/x-www-form-urlencoded", b"a=1&a=2").unwrap();
+        assert_eq!(twice.optional("a").unwrap_err().code, "invalid_field");
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(
+            parse("application/json", deep.as_bytes()).unwrap_err().code,
+            "invalid_body"
+        );
+    }
+
+    #[tokio::test]
+    async fn bodies_over_16_kib_are_refused_while_reading() {
+        let chunks = vec![Ok::<_, warp::Error>(Bytes::from(vec![b'a'; 10_000])); 2];
+        let err = read_limited(futures_util::stream::iter(chunks))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let exact = vec![Ok::<_, warp::Error>(Bytes::from(vec![
+            b'a';
+            MAX_BODY_BYTES
+        ]))];
+        assert_eq!(
+            read_limited(futures_util::stream::iter(exact))
+                .await
+                .unwrap()
+                .len(),
+            MAX_BODY_BYTES
+        );
+    }
+
+    #[test]
+    fn browsers_prefer_html_and_scripts_do_not() {
+        let with_accept = |accept: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).unwrap());
+            RequestCtx {
+                headers,
+                remote: None,
+            }
+            .prefers_html()
+        };
+        assert!(with_accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ));
+        assert!(!with_accept("*/*"));
+        assert!(!with_accept("application/json"));
+        assert!(!with_accept("text/html;q=0.5, application/json"));
+        assert!(!with_accept("text/html;q=0"));
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.7, 10.0.0.2"),
+        );
+        let ctx = RequestCtx {
+            headers,
+            remote: Some("10.0.0.1:4000".parse().unwrap()),
+        };
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let inner_proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(ctx.client_addr(&[]), Some(proxy));
+        assert_eq!(ctx.client_addr(&[proxy]), Some(inner_proxy));
+        assert_eq!(
+            ctx.client_addr(&[proxy, inner_proxy]),
+            Some("198.51.100.7".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn the_first_session_cookie_wins_and_garbage_is_skipped() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"session_id=\xff").unwrap(),
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; session_id=first; session_id=second"),
+        );
+        let ctx = RequestCtx {
+            headers,
+            remote: None,
+        };
+        assert_eq!(ctx.cookie("session_id").as_deref(), Some("first"));
+        assert_eq!(ctx.cookie("missing"), None);
+    }
+}

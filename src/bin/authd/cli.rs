@@ -1,0 +1,195 @@
+//! The command line: global options, subcommands and their parsers.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use auth_core::RateLimit;
+use auth_http::ResetDelivery;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// authd: sign-up, login, sessions, password reset and device-bound checks.
+#[derive(Parser, Debug)]
+#[command(name = "authd", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand reads; they may stand before or after it.
+#[derive(Args, Debug)]
+pub struct GlobalOptions {
+    /// sqlite://PATH (embedded, created on first start) or postgres://…
+    #[arg(long, global = true, env = "AUTHD_DATABASE", default_value = "sqlite://auth.db",
+          value_parser = parse_database_url)]
+    pub database: String,
+    /// 32-byte key file, created with mode 0600 if missing [default: authd.key next to the SQLite file, or in the working directory]. AUTHD_SECRET_KEY (hex) wins over it.
+    #[arg(long, global = true, env = "AUTHD_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// bcrypt cost for new hashes; other costs are rehashed at the next login.
+    #[arg(long, global = true, env = "AUTHD_BCRYPT_COST", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(4..=16))]
+    pub bcrypt_cost: u32,
+    /// Minimum password length in Unicode code points after NFC.
+    #[arg(long, global = true, env = "AUTHD_PASSWORD_MIN_LENGTH", default_value_t = 15,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub password_min_length: u16,
+}
+
+/// Log line format.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+/// Options of `authd serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Listen address.
+    #[arg(long, env = "AUTHD_BIND", default_value = "127.0.0.1:5000")]
+    pub bind: SocketAddr,
+    /// A session unused this long is dead (s, m, h, d suffixes).
+    #[arg(long, env = "AUTHD_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
+    /// A session older than this is dead, used or not.
+    #[arg(long, env = "AUTHD_SESSION_MAX_AGE", default_value = "24h", value_parser = parse_duration)]
+    pub session_max_age: Duration,
+    /// How long a password-reset token stays usable.
+    #[arg(long, env = "AUTHD_RESET_TOKEN_TTL", default_value = "30m", value_parser = parse_duration)]
+    pub reset_token_ttl: Duration,
+    /// log: the token goes to standard error; response: in the HTTP response (classrooms only).
+    #[arg(long, env = "AUTHD_RESET_DELIVERY", default_value = "log", value_parser = parse_reset_delivery)]
+    pub reset_delivery: ResetDelivery,
+    /// Name of the session cookie.
+    #[arg(long, env = "AUTHD_COOKIE_NAME", default_value = "session_id", value_parser = parse_cookie_name)]
+    pub cookie_name: String,
+    /// Addresses whose X-Forwarded-For is believed (repeat, or comma-separate).
+    #[arg(long, env = "AUTHD_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<IpAddr>,
+    /// Per-client-address limit on sign-up, login and reset requests: N/s, N/min, N/h or off.
+    #[arg(long, env = "AUTHD_IP_RATE_LIMIT", default_value = "60/min")]
+    pub ip_rate_limit: RateLimit,
+    /// The site's external origin (https://auth.example.com).
+    #[arg(long, env = "AUTHD_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+/// Prints clap's verdict: help and version in full, a usage error as one line
+/// (exit 2).
+pub fn report_usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("bad usage");
+            eprintln!("authd: {}", first.trim_start_matches("error: "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `30s`, `30m`, `24h`, `7d` (and humantime's combinations); at least a second.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e} (use a number with s, m, h or d, e.g. 30m)"))?;
+    if duration < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(duration)
+}
+
+/// `sqlite://PATH`, `postgres://…` or `postgresql://…`.
+fn parse_database_url(text: &str) -> Result<String, String> {
+    match text.split_once("://") {
+        Some(("sqlite", path)) if !path.is_empty() => Ok(text.to_owned()),
+        Some(("postgres" | "postgresql", _)) => Ok(text.to_owned()),
+        _ => Err("expected sqlite://PATH or postgres://USER@HOST/DB".into()),
+    }
+}
+
+fn parse_reset_delivery(text: &str) -> Result<ResetDelivery, String> {
+    text.parse()
+}
+
+/// A cookie name is an HTTP token.
+fn parse_cookie_name(text: &str) -> Result<String, String> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if !text.is_empty() && text.chars().all(token_char) {
+        Ok(text.to_owned())
+    } else {
+        Err("must be a non-empty HTTP token (letters, digits and !#$%&'*+-.^_`|~)".into())
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err("must name a host".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_the_contract_suffixes() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn cookie_names_and_urls() {
+        assert!(parse_cookie_name("__Host-session").is_ok());
+        assert!(parse_cookie_name("bad name").is_err());
+        assert!(parse_cookie_name("a;b").is_err());
+        assert_eq!(
+            parse_public_url("https://auth.example.com/").unwrap(),
+            "https://auth.example.com"
+        );
+        assert!(parse_public_url("auth.example.com").is_err());
+    }
+
+    #[test]
+    fn global_options_stand_before_or_after_the_subcommand() {
+        let before =
+            Cli::try_parse_from(["authd", "--database", "sqlite://x.db", "migrate"]).unwrap();
+        let after =
+            Cli::try_parse_from(["authd", "migrate", "--database", "sqlite://x.db"]).unwrap();
+        assert_eq!(before.global.database, "sqlite://x.db");
+        assert_eq!(after.global.database, "sqlite://x.db");
+    }
+}

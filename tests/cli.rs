@@ -1,0 +1,107 @@
+//! The `authd` command line: option errors, global options, the key file.
+
+mod common;
+
+use std::process::Command;
+
+use common::{authd_bin, client, Server};
+
+fn authd(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(authd_bin())
+        .current_dir(dir)
+        .env_remove("AUTHD_SECRET_KEY")
+        .env_remove("AUTHD_DATABASE")
+        .args(args)
+        .output()
+        .expect("authd runs")
+}
+
+#[test]
+fn a_bad_option_value_is_one_line_naming_the_option_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, option) in [
+        (&["serve", "--bcrypt-cost", "3"][..], "--bcrypt-cost"),
+        (
+            &["serve", "--session-idle-timeout", "soon"][..],
+            "--session-idle-timeout",
+        ),
+        (&["serve", "--bind", "nowhere"][..], "--bind"),
+        (&["serve", "--ip-rate-limit", "lots"][..], "--ip-rate-limit"),
+        (&["--database", "mysql://db", "migrate"][..], "--database"),
+        (
+            &["serve", "--reset-delivery", "pigeon"][..],
+            "--reset-delivery",
+        ),
+    ] {
+        let out = authd(dir.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing is created when the options are bad"
+    );
+}
+
+#[test]
+fn migrate_creates_the_database_and_a_private_key_file_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authd(
+        dir.path(),
+        &["migrate", "--database", "sqlite://data/auth.db"],
+    );
+    // The folder of the database must exist; authd does not create folders.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let out = authd(
+        dir.path(),
+        &["migrate", "--database", "sqlite://data/auth.db"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("data/auth.db").exists());
+    let key = dir.path().join("data/authd.key");
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[tokio::test]
+async fn a_server_stops_cleanly_on_sigterm_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let server = Server::start_with(dir.path(), &database, &["--password-min-length", "8"]);
+    let r = client()
+        .post(server.url("/users"))
+        .form(&[("username", "kvothe"), ("password", "3##Heel7sa*9-zRwT")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(server.stop().success());
+    let server = Server::start_with(dir.path(), &database, &[]);
+    let r = client()
+        .post(server.url("/sessions"))
+        .form(&[("username", "kvothe"), ("password", "3##Heel7sa*9-zRwT")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "the account and the key survived the restart"
+    );
+}

@@ -1,0 +1,145 @@
+//! Starts the real `authd` binary on a free port and talks to it over a socket.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Path of the built `authd`.
+pub fn authd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_authd")
+}
+
+/// A running `authd serve`, stopped (SIGTERM, then kill) when dropped.
+pub struct Server {
+    child: Child,
+    pub base_url: String,
+    pub dir: PathBuf,
+    stderr: Arc<Mutex<String>>,
+    _tempdir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts `authd serve` on a fresh SQLite database in a temporary folder,
+    /// at bcrypt cost 4, with `extra` options.
+    pub fn start(extra: &[&str]) -> Server {
+        let tempdir = tempfile::tempdir().expect("temp dir");
+        let dir = tempdir.path().to_path_buf();
+        let database = format!("sqlite://{}", dir.join("auth.db").display());
+        let mut server = Self::start_with(&dir, &database, extra);
+        server._tempdir = Some(tempdir);
+        server
+    }
+
+    /// Starts `authd serve` with `--database` and the working folder given.
+    pub fn start_with(dir: &Path, database: &str, extra: &[&str]) -> Server {
+        let mut command = Command::new(authd_bin());
+        command
+            .current_dir(dir)
+            .env_remove("AUTHD_SECRET_KEY")
+            .env("RUST_LOG", "info")
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--bcrypt-cost",
+                "4",
+                "--database",
+                database,
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("authd starts");
+        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = addr_tx.send(addr.trim().to_owned());
+                }
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let base_url = match addr_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("authd did not start; stderr:\n{}", stderr.lock().unwrap());
+            }
+        };
+        Server {
+            child,
+            base_url,
+            dir: dir.to_path_buf(),
+            stderr,
+            _tempdir: None,
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// Everything the server wrote to standard error so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        self.child.wait().expect("authd exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+/// An HTTP client that does not follow redirects or keep cookies, so each
+/// test sees exactly what the server sent.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of the `session_id` cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("session_id="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}

@@ -1,0 +1,185 @@
+//! The Holberton "user authentication service" main.py flow, against the real
+//! binary over a socket, with form bodies as the exercise's clients send them.
+
+mod common;
+
+use common::{client, session_cookie, Server};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const EMAIL: &str = "guillaume@holberton.io";
+const PASSWD: &str = "b4l0u";
+const NEW_PASSWD: &str = "t4rt1fl3tt3";
+
+async fn body(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+#[tokio::test]
+async fn the_main_py_flow() {
+    let server = Server::start(&["--password-min-length", "5", "--reset-delivery", "response"]);
+    let http = client();
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+
+    // register_user, twice
+    let r = http
+        .post(server.url("/users"))
+        .form(&form(&[("email", EMAIL), ("password", PASSWD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        body(r).await,
+        json!({"email": EMAIL, "message": "user created"})
+    );
+    let r = http
+        .post(server.url("/users"))
+        .form(&form(&[("email", EMAIL), ("password", PASSWD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body(r).await,
+        json!({"error": "already_registered", "message": "email already registered"})
+    );
+
+    // log_in_wrong_password
+    let r = http
+        .post(server.url("/sessions"))
+        .form(&form(&[("email", EMAIL), ("password", NEW_PASSWD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body(r).await["error"], "invalid_credentials");
+
+    // profile_unlogged
+    let r = http.get(server.url("/profile")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // log_in
+    let r = http
+        .post(server.url("/sessions"))
+        .form(&form(&[("email", EMAIL), ("password", PASSWD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let session_id = session_cookie(&r).expect("a session cookie");
+    assert_eq!(session_id.len(), 43);
+    assert_eq!(
+        body(r).await,
+        json!({"email": EMAIL, "message": "logged in"})
+    );
+
+    // profile_logged
+    let r = http
+        .get(server.url("/profile"))
+        .header("Cookie", format!("session_id={session_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await, json!({"email": EMAIL}));
+
+    // log_out: 302 to /, which welcomes
+    let r = http
+        .delete(server.url("/sessions"))
+        .header("Cookie", format!("session_id={session_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(r.headers()["location"], "/");
+    let r = http.get(server.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await, json!({"message": "Bienvenue"}));
+    let r = http
+        .get(server.url("/profile"))
+        .header("Cookie", format!("session_id={session_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the session ended at logout"
+    );
+
+    // reset_password_token
+    let r = http
+        .post(server.url("/reset_password"))
+        .form(&form(&[("email", EMAIL)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let reset = body(r).await;
+    assert_eq!(reset["email"], EMAIL);
+    let reset_token = reset["reset_token"]
+        .as_str()
+        .expect("a reset token")
+        .to_owned();
+    let r = http
+        .post(server.url("/reset_password"))
+        .form(&form(&[("email", "nobody@holberton.io")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // update_password, and the token works exactly once
+    let update = form(&[
+        ("email", EMAIL),
+        ("reset_token", &reset_token),
+        ("new_password", NEW_PASSWD),
+    ]);
+    let r = http
+        .put(server.url("/reset_password"))
+        .form(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        body(r).await,
+        json!({"email": EMAIL, "message": "Password updated"})
+    );
+    let r = http
+        .put(server.url("/reset_password"))
+        .form(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(r).await["error"], "invalid_reset_token");
+
+    // the old password stops working, the new one logs in
+    let r = http
+        .post(server.url("/sessions"))
+        .form(&form(&[("email", EMAIL), ("password", PASSWD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http
+        .post(server.url("/sessions"))
+        .form(&form(&[("email", EMAIL), ("password", NEW_PASSWD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        body(r).await,
+        json!({"email": EMAIL, "message": "logged in"})
+    );
+
+    assert!(server.stop().success(), "authd exits 0 on SIGTERM");
+}
