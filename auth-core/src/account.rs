@@ -37,7 +37,10 @@ pub struct User {
 impl User {
     /// The name to show: the username, or else the e-mail.
     pub fn display_name(&self) -> &str {
-        self.username.as_deref().or(self.email.as_deref()).unwrap_or_default()
+        self.username
+            .as_deref()
+            .or(self.email.as_deref())
+            .unwrap_or_default()
     }
 }
 
@@ -221,7 +224,14 @@ mod tests {
         for good in ["a", "kvothe", "jet-setter", "a.b_c-d@e+f", &"x".repeat(64)] {
             assert!(validate_username(good).is_ok(), "{good}");
         }
-        for bad in ["", "has space", "ünïcode", "semi;colon", &"x".repeat(65), "<script>"] {
+        for bad in [
+            "",
+            "has space",
+            "ünïcode",
+            "semi;colon",
+            &"x".repeat(65),
+            "<script>",
+        ] {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
     }
@@ -229,7 +239,14 @@ mod tests {
     #[test]
     fn emails() {
         assert!(validate_email("bob@example.com").is_ok());
-        for bad in ["bob", "@example.com", "bob@", "a@b@c", "bo b@example.com", &format!("{}@x.io", "a".repeat(250))] {
+        for bad in [
+            "bob",
+            "@example.com",
+            "bob@",
+            "a@b@c",
+            "bo b@example.com",
+            &format!("{}@x.io", "a".repeat(250)),
+        ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }
@@ -240,7 +257,10 @@ mod tests {
             clean_profile_field("full_name", Some("  Duck Duck Go ".into()), 200).unwrap(),
             Some("Duck Duck Go".into())
         );
-        assert_eq!(clean_profile_field("full_name", Some("   ".into()), 200).unwrap(), None);
+        assert_eq!(
+            clean_profile_field("full_name", Some("   ".into()), 200).unwrap(),
+            None
+        );
         assert!(clean_profile_field("full_name", Some("x".repeat(201)), 200).is_err());
         assert!(clean_profile_field("full_name", Some("a\u{7}b".into()), 200).is_err());
     }

@@ -15,8 +15,8 @@ mod throttle;
 mod token;
 
 pub use account::{
-    Authenticated, ClientInfo, Identifier, LoginSuccess, Registration, Session, User, MAX_EMAIL_CHARS,
-    MAX_FULL_NAME_CHARS, MAX_SEARCH_ENGINE_CHARS, MAX_USERNAME_CHARS,
+    Authenticated, ClientInfo, Identifier, LoginSuccess, Registration, Session, User,
+    MAX_EMAIL_CHARS, MAX_FULL_NAME_CHARS, MAX_SEARCH_ENGINE_CHARS, MAX_USERNAME_CHARS,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
@@ -24,5 +24,7 @@ pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, OpenError};
-pub use throttle::{delay_after, AddressRateLimiter, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
+pub use throttle::{
+    delay_after, AddressRateLimiter, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS,
+};
 pub use token::{ResetToken, SessionToken};

@@ -55,11 +55,21 @@ impl PasswordRule {
     pub fn message(&self) -> String {
         match self {
             PasswordRule::Empty => "password must not be empty".into(),
-            PasswordRule::TooShort { min } => format!("password must be at least {min} characters long"),
-            PasswordRule::TooLong => format!("password must be at most {MAX_PASSWORD_BYTES} bytes long"),
-            PasswordRule::TooCommon => "password is too common; choose one that is harder to guess".into(),
-            PasswordRule::InvalidCharacters => "password must not contain control characters".into(),
-            PasswordRule::MatchesIdentifier => "password must not be the same as the username or e-mail".into(),
+            PasswordRule::TooShort { min } => {
+                format!("password must be at least {min} characters long")
+            }
+            PasswordRule::TooLong => {
+                format!("password must be at most {MAX_PASSWORD_BYTES} bytes long")
+            }
+            PasswordRule::TooCommon => {
+                "password is too common; choose one that is harder to guess".into()
+            }
+            PasswordRule::InvalidCharacters => {
+                "password must not contain control characters".into()
+            }
+            PasswordRule::MatchesIdentifier => {
+                "password must not be the same as the username or e-mail".into()
+            }
         }
     }
 }
@@ -180,7 +190,11 @@ impl PasswordHasher {
 
     /// Checks an NFC password against a stored hash. An unreadable stored hash
     /// never matches.
-    pub(crate) async fn verify(&self, nfc_password: String, stored: String) -> Result<Verification, AuthError> {
+    pub(crate) async fn verify(
+        &self,
+        nfc_password: String,
+        stored: String,
+    ) -> Result<Verification, AuthError> {
         let Some(bcrypt_hash) = stored.strip_prefix(SCHEME).map(str::to_owned) else {
             tracing::error!("stored password hash has an unknown scheme");
             return Ok(Verification {
@@ -194,10 +208,16 @@ impl PasswordHasher {
             .run(move || bcrypt::verify(prehashed, &bcrypt_hash))
             .await?
             .unwrap_or(false);
-        Ok(Verification { matches, needs_rehash })
+        Ok(Verification {
+            matches,
+            needs_rehash,
+        })
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AuthError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let permit = self.permits.clone().acquire_owned().await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
@@ -223,7 +243,11 @@ mod tests {
     use super::*;
 
     fn check(password: &str, min: usize) -> Result<String, PasswordRule> {
-        check_new_password(&Password::new(password), min, &[Some("kvothe"), Some("kvothe@example.com")])
+        check_new_password(
+            &Password::new(password),
+            min,
+            &[Some("kvothe"), Some("kvothe@example.com")],
+        )
     }
 
     #[test]
@@ -231,12 +255,30 @@ mod tests {
         assert_eq!(check("", 15).unwrap_err().code(), "password_empty");
         assert_eq!(check("null", 15).unwrap_err().code(), "password_too_short");
         assert_eq!(check("null", 4).unwrap_err().code(), "password_too_common");
-        assert_eq!(check("Password1", 4).unwrap_err().code(), "password_too_common");
-        assert_eq!(check("a\0bcdefghijklmnopq", 4).unwrap_err().code(), "password_invalid_characters");
-        assert_eq!(check("tab\tinside-the-password", 4).unwrap_err().code(), "password_invalid_characters");
-        assert_eq!(check(&"x".repeat(1025), 15).unwrap_err().code(), "password_too_long");
-        assert_eq!(check("KVOTHE", 4).unwrap_err().code(), "password_matches_identifier");
-        assert_eq!(check("Kvothe@Example.com", 4).unwrap_err().code(), "password_matches_identifier");
+        assert_eq!(
+            check("Password1", 4).unwrap_err().code(),
+            "password_too_common"
+        );
+        assert_eq!(
+            check("a\0bcdefghijklmnopq", 4).unwrap_err().code(),
+            "password_invalid_characters"
+        );
+        assert_eq!(
+            check("tab\tinside-the-password", 4).unwrap_err().code(),
+            "password_invalid_characters"
+        );
+        assert_eq!(
+            check(&"x".repeat(1025), 15).unwrap_err().code(),
+            "password_too_long"
+        );
+        assert_eq!(
+            check("KVOTHE", 4).unwrap_err().code(),
+            "password_matches_identifier"
+        );
+        assert_eq!(
+            check("Kvothe@Example.com", 4).unwrap_err().code(),
+            "password_matches_identifier"
+        );
         assert!(check("correct horse battery staple", 15).is_ok());
     }
 
@@ -244,11 +286,17 @@ mod tests {
     fn length_is_counted_in_code_points_after_nfc() {
         // "é" as e + combining accent is two code points before NFC, one after.
         let decomposed = "e\u{301}".repeat(8);
-        assert_eq!(check(&decomposed, 9).unwrap_err(), PasswordRule::TooShort { min: 9 });
+        assert_eq!(
+            check(&decomposed, 9).unwrap_err(),
+            PasswordRule::TooShort { min: 9 }
+        );
         assert_eq!(check(&decomposed, 8).unwrap(), "\u{e9}".repeat(8));
         // 1024 bytes of two-byte characters is accepted, one more byte is not.
         assert!(check(&"é".repeat(512), 15).is_ok());
-        assert_eq!(check(&format!("{}a", "é".repeat(512)), 15).unwrap_err(), PasswordRule::TooLong);
+        assert_eq!(
+            check(&format!("{}a", "é".repeat(512)), 15).unwrap_err(),
+            PasswordRule::TooLong
+        );
     }
 
     #[test]
@@ -262,10 +310,28 @@ mod tests {
         let hasher = PasswordHasher::new(SecretKey::from_bytes([1; 32]), 4);
         let stored = hasher.hash("a password".into()).await.unwrap();
         assert!(stored.starts_with("hmac-sha256-bcrypt$2b$04$"), "{stored}");
-        assert!(hasher.verify("a password".into(), stored.clone()).await.unwrap().matches);
-        assert!(!hasher.verify("a passworD".into(), stored.clone()).await.unwrap().matches);
+        assert!(
+            hasher
+                .verify("a password".into(), stored.clone())
+                .await
+                .unwrap()
+                .matches
+        );
+        assert!(
+            !hasher
+                .verify("a passworD".into(), stored.clone())
+                .await
+                .unwrap()
+                .matches
+        );
         let other_key = PasswordHasher::new(SecretKey::from_bytes([2; 32]), 4);
-        assert!(!other_key.verify("a password".into(), stored.clone()).await.unwrap().matches);
+        assert!(
+            !other_key
+                .verify("a password".into(), stored.clone())
+                .await
+                .unwrap()
+                .matches
+        );
         let stronger = PasswordHasher::new(SecretKey::from_bytes([1; 32]), 5);
         let found = stronger.verify("a password".into(), stored).await.unwrap();
         assert!(found.matches && found.needs_rehash);

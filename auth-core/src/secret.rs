@@ -76,7 +76,8 @@ impl SecretKey {
 
     /// A key from 64 hex digits (as `AUTHD_SECRET_KEY` gives it).
     pub fn from_hex(hex_digits: &str) -> Result<Self, SecretKeyError> {
-        let bytes = hex::decode(hex_digits.trim()).map_err(|_| SecretKeyError::BadLength("given in hex".into()))?;
+        let bytes = hex::decode(hex_digits.trim())
+            .map_err(|_| SecretKeyError::BadLength("given in hex".into()))?;
         let bytes: [u8; 32] = bytes
             .try_into()
             .map_err(|_| SecretKeyError::BadLength("given in hex".into()))?;
@@ -110,7 +111,9 @@ impl SecretKey {
                         Ok((key, true))
                     }
                     // Another server of the deployment created it first: use theirs.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Self::load_or_create(path),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(path)
+                    }
                     Err(e) => Err(io_error(e)),
                 }
             }
@@ -129,7 +132,8 @@ impl SecretKey {
     /// HMAC-SHA256 of the parts under this key, each part length-prefixed so
     /// that ("ab", "c") and ("a", "bc") differ.
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
@@ -139,7 +143,8 @@ impl SecretKey {
 
     /// HMAC-SHA256 of one message under this key, with no framing.
     pub(crate) fn mac_raw(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
         mac.update(message);
         mac.finalize().into_bytes().into()
     }
@@ -157,8 +162,14 @@ mod tests {
 
     #[test]
     fn debug_output_hides_secrets() {
-        assert_eq!(format!("{:?}", Password::new("hunter2")), "Password([redacted])");
-        assert_eq!(format!("{:?}", SecretKey::from_bytes([7; 32])), "SecretKey([redacted])");
+        assert_eq!(
+            format!("{:?}", Password::new("hunter2")),
+            "Password([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", SecretKey::from_bytes([7; 32])),
+            "SecretKey([redacted])"
+        );
     }
 
     #[test]
@@ -174,7 +185,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
 
@@ -183,7 +197,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("authd.key");
         fs::write(&path, b"short").unwrap();
-        assert!(matches!(SecretKey::load_or_create(&path), Err(SecretKeyError::BadLength(_))));
+        assert!(matches!(
+            SecretKey::load_or_create(&path),
+            Err(SecretKeyError::BadLength(_))
+        ));
     }
 
     #[test]

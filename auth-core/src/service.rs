@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_db::{
-    DatabaseUrl, DbConnection, DbError, DbPool, DbResult, EventRow, Liveness, NewUserRow, ResetTokenRow, SessionRow,
-    ThrottleRow, UserLookup, UserRow,
+    DatabaseUrl, DbConnection, DbError, DbPool, DbResult, EventRow, Liveness, NewUserRow,
+    ResetTokenRow, SessionRow, ThrottleRow, UserLookup, UserRow,
 };
 
 use crate::account::{
-    clean_profile_field, validate_email, validate_username, Authenticated, ClientInfo, Identifier, LoginSuccess,
-    Registration, Session, User, MAX_FULL_NAME_CHARS, MAX_SEARCH_ENGINE_CHARS,
+    clean_profile_field, validate_email, validate_username, Authenticated, ClientInfo, Identifier,
+    LoginSuccess, Registration, Session, User, MAX_FULL_NAME_CHARS, MAX_SEARCH_ENGINE_CHARS,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -66,7 +66,11 @@ mod event {
 impl Auth {
     /// Opens the database at `database_url` (`sqlite://PATH` or `postgres://…`),
     /// applies pending migrations and prepares the hasher.
-    pub async fn open(database_url: &str, key: SecretKey, config: Config) -> Result<Auth, OpenError> {
+    pub async fn open(
+        database_url: &str,
+        key: SecretKey,
+        config: Config,
+    ) -> Result<Auth, OpenError> {
         Self::open_with_clock(database_url, key, config, Arc::new(SystemClock)).await
     }
 
@@ -129,7 +133,11 @@ impl Auth {
     }
 
     /// Creates an account (the Holberton `register_user`).
-    pub async fn register_user(&self, registration: Registration, client: &ClientInfo) -> AuthResult<User> {
+    pub async fn register_user(
+        &self,
+        registration: Registration,
+        client: &ClientInfo,
+    ) -> AuthResult<User> {
         let Registration {
             username,
             email,
@@ -158,7 +166,10 @@ impl Auth {
         let email_key = email.as_deref().map(str::to_lowercase);
 
         let keys = (username_key.clone(), email_key.clone());
-        if let Some(kind) = self.db(move |conn| taken_identifier(conn, &keys.0, &keys.1)).await? {
+        if let Some(kind) = self
+            .db(move |conn| taken_identifier(conn, &keys.0, &keys.1))
+            .await?
+        {
             return Err(AuthError::AlreadyRegistered(kind));
         }
         let nfc = check_new_password(
@@ -206,7 +217,12 @@ impl Auth {
     }
 
     /// Checks a login, with the per-account throttle (the Holberton `valid_login`).
-    pub async fn valid_login(&self, identifier: &Identifier, password: &Password, client: &ClientInfo) -> AuthResult<User> {
+    pub async fn valid_login(
+        &self,
+        identifier: &Identifier,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> AuthResult<User> {
         let now = self.now();
         let throttle_key = self.throttle_key(&identifier.key());
         let lookup_key = identifier.key();
@@ -223,22 +239,29 @@ impl Auth {
         if let Some(t) = &live_throttle {
             if t.locked_until > now {
                 let user_id = found.as_ref().map(|u| u.id.clone());
-                self.record_event(event::LOGIN_THROTTLED, user_id.as_deref(), client).await;
+                self.record_event(event::LOGIN_THROTTLED, user_id.as_deref(), client)
+                    .await;
                 return Err(AuthError::Throttled {
                     retry_after: Duration::from_secs((t.locked_until - now) as u64),
                 });
             }
         }
 
-        let stored = found
-            .as_ref()
-            .map_or_else(|| self.inner.dummy_hash.clone(), |u| u.password_hash.clone());
-        let verification = self.inner.hasher.verify(normalize(password), stored).await?;
+        let stored = found.as_ref().map_or_else(
+            || self.inner.dummy_hash.clone(),
+            |u| u.password_hash.clone(),
+        );
+        let verification = self
+            .inner
+            .hasher
+            .verify(normalize(password), stored)
+            .await?;
 
         match found {
             Some(user) if verification.matches => {
                 if live_throttle.is_some() {
-                    self.db(move |conn| ThrottleRow::clear(conn, &throttle_key)).await?;
+                    self.db(move |conn| ThrottleRow::clear(conn, &throttle_key))
+                        .await?;
                 }
                 if verification.needs_rehash {
                     self.upgrade_hash(&user, password).await;
@@ -293,14 +316,23 @@ impl Auth {
         let user = self.valid_login(identifier, password, client).await?;
         if let Some(old) = presented.and_then(SessionToken::parse) {
             let old_hash = old.hash();
-            self.db(move |conn| SessionRow::delete_by_token_hash(conn, &old_hash)).await?;
+            self.db(move |conn| SessionRow::delete_by_token_hash(conn, &old_hash))
+                .await?;
         }
         let (session, token) = self.create_session(&user.id, client).await?;
-        Ok(LoginSuccess { user, session, token })
+        Ok(LoginSuccess {
+            user,
+            session,
+            token,
+        })
     }
 
     /// Opens a new session for an account (the Holberton `create_session`).
-    pub async fn create_session(&self, user_id: &str, client: &ClientInfo) -> AuthResult<(Session, SessionToken)> {
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<(Session, SessionToken)> {
         let row = self.new_session_row(user_id, client);
         let event = self.event(event::LOGIN_SUCCEEDED, Some(user_id), client);
         let stored = row.0.clone();
@@ -347,7 +379,11 @@ impl Auth {
         let event = self.event(event::SESSION_ENDED, Some(&signed_in.user.id), client);
         let session_id = signed_in.session.id.clone();
         self.db(move |conn| {
-            SessionRow::delete_for_user(conn, &session_id, &event.user_id.clone().unwrap_or_default())?;
+            SessionRow::delete_for_user(
+                conn,
+                &session_id,
+                &event.user_id.clone().unwrap_or_default(),
+            )?;
             EventRow::record(conn, &event)
         })
         .await?;
@@ -364,11 +400,21 @@ impl Auth {
             .db(move |conn| SessionRow::list_live_for_user(conn, &user_id, live))
             .await?;
         let idle = self.idle_secs();
-        Ok((signed_in, rows.into_iter().map(|r| Session::from_row(r, idle)).collect()))
+        Ok((
+            signed_in,
+            rows.into_iter()
+                .map(|r| Session::from_row(r, idle))
+                .collect(),
+        ))
     }
 
     /// Ends one session of the token's user; `NotFound` if the user has no such session.
-    pub async fn end_session(&self, token: &str, session_id: &str, client: &ClientInfo) -> AuthResult<()> {
+    pub async fn end_session(
+        &self,
+        token: &str,
+        session_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
         let signed_in = self.get_user_from_session_id(token).await?;
         if uuid::Uuid::parse_str(session_id).is_err() {
             return Err(AuthError::NotFound);
@@ -398,7 +444,10 @@ impl Auth {
         identifier: &Identifier,
         client: &ClientInfo,
     ) -> AuthResult<(User, ResetToken)> {
-        let user = self.find_user(identifier).await?.ok_or(AuthError::UnknownAccount)?;
+        let user = self
+            .find_user(identifier)
+            .await?
+            .ok_or(AuthError::UnknownAccount)?;
         let token = ResetToken::generate();
         let now = self.now();
         let row = ResetTokenRow {
@@ -428,7 +477,10 @@ impl Auth {
         client: &ClientInfo,
     ) -> AuthResult<User> {
         let token = ResetToken::parse(reset_token).ok_or(AuthError::InvalidResetToken)?;
-        let user = self.find_user(identifier).await?.ok_or(AuthError::InvalidResetToken)?;
+        let user = self
+            .find_user(identifier)
+            .await?
+            .ok_or(AuthError::InvalidResetToken)?;
         let now = self.now();
         let (user_id, token_hash) = (user.id.clone(), token.hash());
         let valid = self
@@ -481,10 +533,18 @@ impl Auth {
         client: &ClientInfo,
     ) -> AuthResult<LoginSuccess> {
         let signed_in = self.get_user_from_session_id(token).await?;
-        let identifier = Identifier::Any(signed_in.user.display_name().to_owned());
+        // By the kind of name the account has: `Any` would look the name up as
+        // a username first, and an e-mail-only account's address may be
+        // another account's username.
+        let identifier = match signed_in.user.username.clone() {
+            Some(username) => Identifier::Username(username),
+            None => Identifier::Email(signed_in.user.email.clone().unwrap_or_default()),
+        };
         // The same check as a login, throttle included, so a stolen session
         // cannot be used to guess the password faster.
-        let user = self.valid_login(&identifier, current_password, client).await?;
+        let user = self
+            .valid_login(&identifier, current_password, client)
+            .await?;
         if user.id != signed_in.user.id {
             return Err(AuthError::InvalidCredentials);
         }
@@ -504,6 +564,8 @@ impl Auth {
             auth_db::transaction(conn, |conn| {
                 UserRow::set_password(conn, &user_id, &new_hash, now)?;
                 SessionRow::delete_all_for_user(conn, &user_id, None)?;
+                // A reset token asked for before the change is void with the old password.
+                ResetTokenRow::delete_for_user(conn, &user_id)?;
                 SessionRow::create(conn, &stored)?;
                 EventRow::record(conn, &event)
             })
@@ -599,7 +661,10 @@ impl Auth {
             created_at: now,
             last_seen_at: now,
             expires_at: now + self.inner.config.session_max_age.as_secs() as i64,
-            user_agent: client.user_agent.as_deref().map(|ua| ua.chars().take(256).collect()),
+            user_agent: client
+                .user_agent
+                .as_deref()
+                .map(|ua| ua.chars().take(256).collect()),
         };
         (row, token)
     }
@@ -607,7 +672,11 @@ impl Auth {
     /// The throttle row key of an account name: a keyed hash, so the table
     /// holds no names (people type passwords into the name field).
     fn throttle_key(&self, lowercase_name: &str) -> String {
-        hex::encode(self.inner.key.mac(&[b"login-throttle", lowercase_name.as_bytes()]))
+        hex::encode(
+            self.inner
+                .key
+                .mac(&[b"login-throttle", lowercase_name.as_bytes()]),
+        )
     }
 
     fn throttle_keys_of(&self, user: &User) -> Vec<String> {
@@ -647,8 +716,13 @@ impl Auth {
             }
         };
         let (id, old_hash) = (user.id.clone(), user.password_hash.clone());
-        match self.db(move |conn| UserRow::replace_hash(conn, &id, &old_hash, &new_hash)).await {
-            Ok(_) => tracing::info!(user_id = %user.id, cost = self.inner.config.bcrypt_cost, "password rehashed"),
+        match self
+            .db(move |conn| UserRow::replace_hash(conn, &id, &old_hash, &new_hash))
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(user_id = %user.id, cost = self.inner.config.bcrypt_cost, "password rehashed")
+            }
             Err(error) => tracing::warn!(%error, "could not store rehashed password"),
         }
     }

@@ -91,7 +91,8 @@ impl AddressRateLimiter {
             RateLimit::Every { count, per } => {
                 let replenish = per / count.get();
                 let burst = NonZeroU32::new(count.get() / 2).unwrap_or(NonZeroU32::MIN);
-                Quota::with_period(replenish).map(|q| DefaultKeyedRateLimiter::keyed(q.allow_burst(burst)))
+                Quota::with_period(replenish)
+                    .map(|q| DefaultKeyedRateLimiter::keyed(q.allow_burst(burst)))
             }
         };
         AddressRateLimiter { limiter }
@@ -124,7 +125,10 @@ mod tests {
     #[test]
     fn delays_start_at_the_fifth_failure_and_double_up_to_15_minutes() {
         let delays: Vec<i64> = (1..=16).map(delay_after).collect();
-        assert_eq!(delays, [0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+        assert_eq!(
+            delays,
+            [0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+        );
         assert_eq!(delay_after(i64::MAX), 900);
     }
 
@@ -147,7 +151,10 @@ mod tests {
             assert!(limiter.check(a).is_ok());
         }
         let wait = limiter.check(a).unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert!(limiter.check(b).is_ok());
         let off = AddressRateLimiter::new(RateLimit::Off);
         assert!((0..1000).all(|_| off.check(a).is_ok()));

@@ -86,19 +86,31 @@ mod tests {
     #[test]
     fn the_stored_hash_is_sha256_hex_of_the_token() {
         let token = ResetToken::parse("A".repeat(43).as_str()).unwrap();
-        assert_eq!(token.hash(), hex::encode(Sha256::digest("A".repeat(43).as_bytes())));
+        assert_eq!(
+            token.hash(),
+            hex::encode(Sha256::digest("A".repeat(43).as_bytes()))
+        );
         assert_eq!(token.hash().len(), 64);
     }
 
     #[test]
     fn garbage_is_not_a_token() {
-        for bad in ["", "short", &"A".repeat(44), &format!("{}=", "A".repeat(42)), &"é".repeat(43)] {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(44),
+            &format!("{}=", "A".repeat(42)),
+            &"é".repeat(43),
+        ] {
             assert!(SessionToken::parse(bad).is_none(), "{bad:?}");
         }
     }
 
     #[test]
     fn debug_hides_the_token() {
-        assert_eq!(format!("{:?}", SessionToken::generate()), "SessionToken([redacted])");
+        assert_eq!(
+            format!("{:?}", SessionToken::generate()),
+            "SessionToken([redacted])"
+        );
     }
 }

@@ -74,23 +74,46 @@ impl DatabaseUrl {
     }
 }
 
-/// Hides the password of a URL before it goes into a message.
+/// Hides the passwords of a URL before it goes into a message: the one in
+/// `user:password@` and the value of any `password=` query parameter.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:[redacted]{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let (scheme, after_scheme) = url.split_at(scheme_end);
+    // libpq reads the user information up to an `@` before the first `/`.
+    let authority_len = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let (userinfo, rest) = match after_scheme[..authority_len].rfind('@') {
+        Some(at) => after_scheme.split_at(at),
+        None => ("", after_scheme),
+    };
+    let mut redacted = String::with_capacity(url.len());
+    redacted.push_str(scheme);
+    match userinfo.split_once(':') {
+        Some((user, _password)) => {
+            redacted.push_str(user);
+            redacted.push_str(":[redacted]");
         }
-        _ => url.to_owned(),
+        None => redacted.push_str(userinfo),
     }
+    match rest.split_once('?') {
+        Some((before, query)) => {
+            redacted.push_str(before);
+            redacted.push('?');
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                        format!("{name}=[redacted]")
+                    }
+                    _ => param.to_owned(),
+                })
+                .collect();
+            redacted.push_str(&params.join("&"));
+        }
+        None => redacted.push_str(rest),
+    }
+    redacted
 }
 
 /// An r2d2 manager that picks the backend from the URL itself, so a refused

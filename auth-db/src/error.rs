@@ -36,14 +36,15 @@ impl DbError {
 
     /// True when the database itself could not be reached, as opposed to a bad statement.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            DbError::Connect(_) | DbError::Pool(_) => true,
-            DbError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            )) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            DbError::Connect(_)
+                | DbError::Pool(_)
+                | DbError::Query(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                ))
+        )
     }
 }
 

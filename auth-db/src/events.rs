@@ -25,7 +25,9 @@ pub struct EventRow {
 impl EventRow {
     /// Appends an event.
     pub fn record(conn: &mut DbConnection, row: &EventRow) -> DbResult<()> {
-        diesel::insert_into(events::table).values(row).execute(conn)?;
+        diesel::insert_into(events::table)
+            .values(row)
+            .execute(conn)?;
         Ok(())
     }
 

@@ -14,8 +14,8 @@ pub mod throttle;
 pub mod users;
 
 pub use connection::{
-    open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection, DbPool, PooledConnection,
-    MIGRATIONS,
+    open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection, DbPool,
+    PooledConnection, MIGRATIONS,
 };
 pub use error::{DbError, DbResult};
 pub use events::EventRow;

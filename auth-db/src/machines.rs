@@ -22,12 +22,17 @@ impl MachineRow {
     /// Binds a machine; a unique violation means the machine or the user is
     /// already bound, and the caller looks up which.
     pub fn bind(conn: &mut DbConnection, row: &MachineRow) -> DbResult<()> {
-        diesel::insert_into(machines::table).values(row).execute(conn)?;
+        diesel::insert_into(machines::table)
+            .values(row)
+            .execute(conn)?;
         Ok(())
     }
 
     /// The binding of a machine.
-    pub fn find_by_machine(conn: &mut DbConnection, machine_id: &str) -> DbResult<Option<MachineRow>> {
+    pub fn find_by_machine(
+        conn: &mut DbConnection,
+        machine_id: &str,
+    ) -> DbResult<Option<MachineRow>> {
         Ok(machines::table
             .find(machine_id)
             .select(MachineRow::as_select())

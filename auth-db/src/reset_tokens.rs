@@ -38,7 +38,12 @@ impl ResetTokenRow {
     }
 
     /// Whether this user's live token has this hash (without using it).
-    pub fn is_valid(conn: &mut DbConnection, user_id: &str, token_hash: &str, now: i64) -> DbResult<bool> {
+    pub fn is_valid(
+        conn: &mut DbConnection,
+        user_id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> DbResult<bool> {
         Ok(diesel::select(diesel::dsl::exists(
             reset_tokens::table
                 .find(user_id)
@@ -49,7 +54,12 @@ impl ResetTokenRow {
     }
 
     /// Uses the token: one conditional delete, so only one caller can win.
-    pub fn consume(conn: &mut DbConnection, user_id: &str, token_hash: &str, now: i64) -> DbResult<bool> {
+    pub fn consume(
+        conn: &mut DbConnection,
+        user_id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> DbResult<bool> {
         let deleted = diesel::delete(
             reset_tokens::table
                 .find(user_id)
@@ -67,6 +77,9 @@ impl ResetTokenRow {
 
     /// Deletes expired tokens; returns how many.
     pub fn purge_expired(conn: &mut DbConnection, now: i64) -> DbResult<usize> {
-        Ok(diesel::delete(reset_tokens::table.filter(reset_tokens::expires_at.le(now))).execute(conn)?)
+        Ok(
+            diesel::delete(reset_tokens::table.filter(reset_tokens::expires_at.le(now)))
+                .execute(conn)?,
+        )
     }
 }

@@ -39,7 +39,9 @@ pub struct Liveness {
 impl SessionRow {
     /// Stores a new session.
     pub fn create(conn: &mut DbConnection, row: &SessionRow) -> DbResult<()> {
-        diesel::insert_into(sessions::table).values(row).execute(conn)?;
+        diesel::insert_into(sessions::table)
+            .values(row)
+            .execute(conn)?;
         Ok(())
     }
 
@@ -61,7 +63,12 @@ impl SessionRow {
 
     /// Refreshes `last_seen_at` unless it is newer than `refresh_before`, so a
     /// busy session costs at most one write a minute.
-    pub fn touch(conn: &mut DbConnection, id: &str, now: i64, refresh_before: i64) -> DbResult<usize> {
+    pub fn touch(
+        conn: &mut DbConnection,
+        id: &str,
+        now: i64,
+        refresh_before: i64,
+    ) -> DbResult<usize> {
         Ok(diesel::update(
             sessions::table
                 .find(id)
@@ -73,7 +80,10 @@ impl SessionRow {
 
     /// Ends the session with this token hash; returns how many ended (0 or 1).
     pub fn delete_by_token_hash(conn: &mut DbConnection, token_hash: &str) -> DbResult<usize> {
-        Ok(diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash))).execute(conn)?)
+        Ok(
+            diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash)))
+                .execute(conn)?,
+        )
     }
 
     /// Ends one session of one user; returns how many ended (0 or 1).
@@ -87,7 +97,11 @@ impl SessionRow {
     }
 
     /// Ends every session of a user, except `keep` if given.
-    pub fn delete_all_for_user(conn: &mut DbConnection, user_id: &str, keep: Option<&str>) -> DbResult<usize> {
+    pub fn delete_all_for_user(
+        conn: &mut DbConnection,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> DbResult<usize> {
         let query = sessions::table.filter(sessions::user_id.eq(user_id));
         Ok(match keep {
             Some(keep) => diesel::delete(query.filter(sessions::id.ne(keep))).execute(conn)?,
@@ -96,7 +110,11 @@ impl SessionRow {
     }
 
     /// The live sessions of a user, newest first.
-    pub fn list_live_for_user(conn: &mut DbConnection, user_id: &str, live: Liveness) -> DbResult<Vec<SessionRow>> {
+    pub fn list_live_for_user(
+        conn: &mut DbConnection,
+        user_id: &str,
+        live: Liveness,
+    ) -> DbResult<Vec<SessionRow>> {
         Ok(sessions::table
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::expires_at.gt(live.now))

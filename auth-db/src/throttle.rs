@@ -48,7 +48,10 @@ impl ThrottleRow {
                     .find(account_key)
                     .filter(login_throttle::last_failure_at.lt(forget_before)),
             )
-            .set((login_throttle::failures.eq(0), login_throttle::locked_until.eq(0)))
+            .set((
+                login_throttle::failures.eq(0),
+                login_throttle::locked_until.eq(0),
+            ))
             .execute(conn)?;
             let first = ThrottleRow {
                 account_key: account_key.to_owned(),

@@ -88,7 +88,9 @@ pub enum UserLookup<'a> {
 impl UserRow {
     /// Inserts a new account; a taken username or e-mail is a unique violation.
     pub fn add_user(conn: &mut DbConnection, new: &NewUserRow<'_>) -> DbResult<UserRow> {
-        diesel::insert_into(users::table).values(new).execute(conn)?;
+        diesel::insert_into(users::table)
+            .values(new)
+            .execute(conn)?;
         Ok(users::table
             .find(new.id)
             .select(UserRow::as_select())
@@ -96,7 +98,10 @@ impl UserRow {
     }
 
     /// Finds one account.
-    pub fn find_user_by(conn: &mut DbConnection, lookup: UserLookup<'_>) -> DbResult<Option<UserRow>> {
+    pub fn find_user_by(
+        conn: &mut DbConnection,
+        lookup: UserLookup<'_>,
+    ) -> DbResult<Option<UserRow>> {
         let query = users::table.select(UserRow::as_select());
         let found = match lookup {
             UserLookup::Id(id) => query.filter(users::id.eq(id)).first(conn).optional()?,
@@ -135,7 +140,11 @@ impl UserRow {
     }
 
     /// Changes profile columns; returns the number of rows changed (0: no such user).
-    pub fn update_user(conn: &mut DbConnection, id: &str, changes: &UserChanges<'_>) -> DbResult<usize> {
+    pub fn update_user(
+        conn: &mut DbConnection,
+        id: &str,
+        changes: &UserChanges<'_>,
+    ) -> DbResult<usize> {
         Ok(diesel::update(users::table.find(id))
             .set(changes)
             .execute(conn)?)
@@ -143,7 +152,12 @@ impl UserRow {
 
     /// Stores a new hash of the same password (a cost upgrade); sessions and
     /// caches stay valid because the credential is unchanged.
-    pub fn replace_hash(conn: &mut DbConnection, id: &str, old_hash: &str, new_hash: &str) -> DbResult<usize> {
+    pub fn replace_hash(
+        conn: &mut DbConnection,
+        id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> DbResult<usize> {
         // Conditional on the old hash, so a concurrent password change wins.
         Ok(diesel::update(
             users::table
@@ -155,7 +169,12 @@ impl UserRow {
     }
 
     /// Sets a new password and bumps the credential version.
-    pub fn set_password(conn: &mut DbConnection, id: &str, new_hash: &str, now: i64) -> DbResult<usize> {
+    pub fn set_password(
+        conn: &mut DbConnection,
+        id: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> DbResult<usize> {
         Ok(diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(new_hash),
