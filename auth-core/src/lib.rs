@@ -23,8 +23,8 @@ pub use config::{Config, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
 pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};
-pub use service::{Auth, OpenError};
+pub use service::{Auth, CsrfScope, OpenError};
 pub use throttle::{
     delay_after, AddressRateLimiter, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS,
 };
-pub use token::{ResetToken, SessionToken};
+pub use token::{random_token, ResetToken, SessionToken};

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use subtle::ConstantTimeEq;
+
 use auth_db::{
-    DatabaseUrl, DbConnection, DbError, DbPool, DbResult, EventRow, Liveness, NewUserRow,
+    Claim, DatabaseUrl, DbConnection, DbError, DbPool, DbResult, EventRow, Liveness, NewUserRow,
     ResetTokenRow, SessionRow, ThrottleRow, UserLookup, UserRow,
 };
 
@@ -48,6 +52,24 @@ struct Inner {
     /// costs the same time as a wrong password.
     dummy_hash: String,
     clock: Arc<dyn Clock>,
+}
+
+/// What a CSRF token is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CsrfScope {
+    /// A browser's pre-session nonce (the sign-up and login forms).
+    PreSession,
+    /// A session id (forms of a signed-in user).
+    Session,
+}
+
+impl CsrfScope {
+    fn label(self) -> &'static [u8] {
+        match self {
+            CsrfScope::PreSession => b"pre-session",
+            CsrfScope::Session => b"session",
+        }
+    }
 }
 
 /// Kinds of audit event.
@@ -228,24 +250,30 @@ impl Auth {
         let lookup_key = identifier.key();
         let lookup_kind = identifier.clone();
         let key = throttle_key.clone();
-        let (throttle, found) = self
+        let (claim, found) = self
             .db(move |conn| {
-                let throttle = ThrottleRow::find(conn, &key)?;
                 let found = UserRow::find_user_by(conn, user_lookup(&lookup_kind, &lookup_key))?;
-                Ok((throttle, found))
+                let claim = ThrottleRow::claim_attempt(
+                    conn,
+                    &key,
+                    now,
+                    now - FORGET_AFTER_SECS,
+                    delay_after,
+                )?;
+                Ok((claim, found))
             })
             .await?;
-        let live_throttle = throttle.filter(|t| t.last_failure_at >= now - FORGET_AFTER_SECS);
-        if let Some(t) = &live_throttle {
-            if t.locked_until > now {
-                let user_id = found.as_ref().map(|u| u.id.clone());
+        let user_id = found.as_ref().map(|u| u.id.clone());
+        let counted = match claim {
+            Claim::Locked { until } => {
                 self.record_event(event::LOGIN_THROTTLED, user_id.as_deref(), client)
                     .await;
                 return Err(AuthError::Throttled {
-                    retry_after: Duration::from_secs((t.locked_until - now) as u64),
+                    retry_after: Duration::from_secs((until - now) as u64),
                 });
             }
-        }
+            Claim::Counted(row) => row,
+        };
 
         let stored = found.as_ref().map_or_else(
             || self.inner.dummy_hash.clone(),
@@ -259,43 +287,26 @@ impl Auth {
 
         match found {
             Some(user) if verification.matches => {
-                if live_throttle.is_some() {
-                    self.db(move |conn| ThrottleRow::clear(conn, &throttle_key))
-                        .await?;
-                }
+                self.db(move |conn| ThrottleRow::clear(conn, &throttle_key))
+                    .await?;
                 if verification.needs_rehash {
                     self.upgrade_hash(&user, password).await;
                 }
                 Ok(User::from(user))
             }
-            found => {
-                let user_id = found.map(|u| u.id);
-                let event_failed = self.event(event::LOGIN_FAILED, user_id.as_deref(), client);
-                let event_locked = self.event(event::LOGIN_LOCKED, user_id.as_deref(), client);
-                let row = self
-                    .db(move |conn| {
-                        let row = ThrottleRow::record_failure(
-                            conn,
-                            &throttle_key,
-                            now,
-                            now - FORGET_AFTER_SECS,
-                            delay_after,
-                        )?;
-                        EventRow::record(conn, &event_failed)?;
-                        if row.locked_until > now {
-                            EventRow::record(conn, &event_locked)?;
-                        }
-                        Ok(row)
-                    })
-                    .await?;
-                log_event(event::LOGIN_FAILED, user_id.as_deref(), client);
-                if row.locked_until > now {
+            _ => {
+                let locked = counted.locked_until > now;
+                self.record_event(event::LOGIN_FAILED, user_id.as_deref(), client)
+                    .await;
+                if locked {
+                    self.record_event(event::LOGIN_LOCKED, user_id.as_deref(), client)
+                        .await;
                     tracing::warn!(
                         target: "authd::security",
                         event = event::LOGIN_LOCKED,
                         user_id = user_id.as_deref(),
-                        failures = row.failures,
-                        delay_secs = row.locked_until - now,
+                        failures = counted.failures,
+                        delay_secs = counted.locked_until - now,
                         "login delayed after repeated failures"
                     );
                 }
@@ -607,6 +618,23 @@ impl Auth {
         self.db(move |conn| EventRow::count_kind(conn, &kind)).await
     }
 
+    /// A CSRF token for a form, bound to `binding`: the browser's pre-session
+    /// nonce before login, the session id after. Only this deployment's key
+    /// can make one.
+    pub fn csrf_token(&self, scope: CsrfScope, binding: &str) -> String {
+        URL_SAFE_NO_PAD.encode(
+            self.inner
+                .key
+                .mac(&[b"csrf", scope.label(), binding.as_bytes()]),
+        )
+    }
+
+    /// Checks a form's CSRF token in constant time.
+    pub fn verify_csrf_token(&self, scope: CsrfScope, binding: &str, token: &str) -> bool {
+        let expected = self.csrf_token(scope, binding);
+        bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    }
+
     // ----- helpers -----
 
     /// Runs blocking database work on tokio's blocking pool.
@@ -728,19 +756,21 @@ impl Auth {
     }
 }
 
-/// Which identifier of the two is already taken, username first.
+/// Which identifier of the two is already taken, username first. A name
+/// counts as taken in either field, so that a login field that accepts both
+/// can never find two accounts.
 fn taken_identifier(
     conn: &mut DbConnection,
     username_key: &Option<String>,
     email_key: &Option<String>,
 ) -> DbResult<Option<IdentifierKind>> {
     if let Some(key) = username_key {
-        if UserRow::username_taken(conn, key)? {
+        if UserRow::name_taken(conn, key)? {
             return Ok(Some(IdentifierKind::Username));
         }
     }
     if let Some(key) = email_key {
-        if UserRow::email_taken(conn, key)? {
+        if UserRow::name_taken(conn, key)? {
             return Ok(Some(IdentifierKind::Email));
         }
     }

@@ -19,6 +19,12 @@ pub(crate) fn random_bytes() -> [u8; 32] {
     bytes
 }
 
+/// A fresh random value (32 bytes, base64url): for nonces the HTTP layer
+/// hands to browsers.
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes())
+}
+
 macro_rules! token_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

@@ -62,8 +62,8 @@ impl DatabaseUrl {
                 // WAL lets readers run beside the one writer; busy_timeout makes a
                 // writer wait for the lock instead of failing at once.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; \
-                     PRAGMA busy_timeout = 5000; \
+                    "PRAGMA busy_timeout = 5000; \
+                     PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; \
                      PRAGMA synchronous = NORMAL;",
                 )?;

@@ -22,7 +22,7 @@ pub use events::EventRow;
 pub use machines::MachineRow;
 pub use reset_tokens::ResetTokenRow;
 pub use sessions::{Liveness, SessionRow};
-pub use throttle::ThrottleRow;
+pub use throttle::{Claim, ThrottleRow};
 pub use users::{NewUserRow, UserChanges, UserLookup, UserRow};
 
 /// Checks that the database answers.

@@ -3,9 +3,20 @@
 use diesel::prelude::*;
 
 use crate::error::{DbError, DbResult};
-use crate::on_each_backend;
 use crate::schema::login_throttle;
 use crate::DbConnection;
+
+/// What claiming a login attempt found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// A delay holds until this Unix second: the attempt must be refused.
+    Locked {
+        /// End of the delay.
+        until: i64,
+    },
+    /// The attempt was counted; the row as it now stands.
+    Counted(ThrottleRow),
+}
 
 /// The failure count of one account name.
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
@@ -31,55 +42,83 @@ impl ThrottleRow {
             .optional()?)
     }
 
-    /// Adds one failure, forgetting a count whose last failure is older than
-    /// `forget_before`, and sets the lock that `delay_for(failures)` (seconds)
-    /// asks for. Returns the row as it now stands.
-    pub fn record_failure(
+    /// Counts a login attempt before its password is checked, so that
+    /// concurrent attempts cannot slip past a delay while bcrypt runs: the
+    /// attempt is counted as a failure (a success clears the row afterwards),
+    /// and the lock that `delay_for(failures)` (seconds) asks for starts now.
+    /// A count whose last failure is older than `forget_before` starts again.
+    /// An attempt while the lock holds changes nothing.
+    pub fn claim_attempt(
         conn: &mut DbConnection,
         account_key: &str,
         now: i64,
         forget_before: i64,
         delay_for: impl Fn(i64) -> i64,
-    ) -> DbResult<ThrottleRow> {
+    ) -> DbResult<Claim> {
+        match Self::try_claim(conn, account_key, now, forget_before, &delay_for) {
+            // Two first attempts on one name raced to insert its row; the
+            // loser goes again and now finds the row.
+            Err(e) if e.is_unique_violation() => {
+                Self::try_claim(conn, account_key, now, forget_before, &delay_for)
+            }
+            claimed => claimed,
+        }
+    }
+
+    fn try_claim(
+        conn: &mut DbConnection,
+        account_key: &str,
+        now: i64,
+        forget_before: i64,
+        delay_for: &impl Fn(i64) -> i64,
+    ) -> DbResult<Claim> {
         conn.transaction::<_, DbError, _>(|conn| {
-            // A write first, so SQLite takes the write lock before anything is read.
-            diesel::update(
-                login_throttle::table
-                    .find(account_key)
-                    .filter(login_throttle::last_failure_at.lt(forget_before)),
-            )
-            .set((
-                login_throttle::failures.eq(0),
-                login_throttle::locked_until.eq(0),
-            ))
-            .execute(conn)?;
-            let first = ThrottleRow {
-                account_key: account_key.to_owned(),
-                failures: 1,
-                last_failure_at: now,
-                locked_until: 0,
-            };
-            on_each_backend!(&mut *conn, |c| diesel::insert_into(login_throttle::table)
-                .values(&first)
-                .on_conflict(login_throttle::account_key)
-                .do_update()
+            let row = login_throttle::table.find(account_key);
+            diesel::update(row.filter(login_throttle::last_failure_at.lt(forget_before)))
                 .set((
-                    login_throttle::failures.eq(login_throttle::failures + 1),
-                    login_throttle::last_failure_at.eq(now),
+                    login_throttle::failures.eq(0),
+                    login_throttle::locked_until.eq(0),
                 ))
-                .execute(c))?;
-            let mut row = login_throttle::table
-                .find(account_key)
+                .execute(conn)?;
+            // A write before the read takes the lock (the row's on PostgreSQL,
+            // the database's on SQLite), so attempts on one name are decided
+            // one at a time.
+            diesel::update(row)
+                .set(login_throttle::account_key.eq(login_throttle::account_key))
+                .execute(conn)?;
+            let current = row
                 .select(ThrottleRow::as_select())
-                .first(conn)?;
-            let delay = delay_for(row.failures);
-            if delay > 0 {
-                row.locked_until = now + delay;
-                diesel::update(login_throttle::table.find(account_key))
-                    .set(login_throttle::locked_until.eq(row.locked_until))
+                .first(conn)
+                .optional()?;
+            if let Some(current) = &current {
+                if current.locked_until > now {
+                    return Ok(Claim::Locked {
+                        until: current.locked_until,
+                    });
+                }
+            }
+            let failures = current.as_ref().map_or(0, |c| c.failures) + 1;
+            let delay = delay_for(failures);
+            let counted = ThrottleRow {
+                account_key: account_key.to_owned(),
+                failures,
+                last_failure_at: now,
+                locked_until: if delay > 0 { now + delay } else { 0 },
+            };
+            if current.is_some() {
+                diesel::update(row)
+                    .set((
+                        login_throttle::failures.eq(counted.failures),
+                        login_throttle::last_failure_at.eq(counted.last_failure_at),
+                        login_throttle::locked_until.eq(counted.locked_until),
+                    ))
+                    .execute(conn)?;
+            } else {
+                diesel::insert_into(login_throttle::table)
+                    .values(&counted)
                     .execute(conn)?;
             }
-            Ok(row)
+            Ok(Claim::Counted(counted))
         })
     }
 

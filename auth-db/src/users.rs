@@ -123,18 +123,11 @@ impl UserRow {
         Ok(found)
     }
 
-    /// Whether an account already has this lowercased username.
-    pub fn username_taken(conn: &mut DbConnection, key: &str) -> DbResult<bool> {
+    /// Whether any account has this lowercased name as its username or its
+    /// e-mail: a name may stand for one account only, whichever field holds it.
+    pub fn name_taken(conn: &mut DbConnection, key: &str) -> DbResult<bool> {
         Ok(diesel::select(diesel::dsl::exists(
-            users::table.filter(users::username_key.eq(key)),
-        ))
-        .get_result(conn)?)
-    }
-
-    /// Whether an account already has this lowercased e-mail.
-    pub fn email_taken(conn: &mut DbConnection, key: &str) -> DbResult<bool> {
-        Ok(diesel::select(diesel::dsl::exists(
-            users::table.filter(users::email_key.eq(key)),
+            users::table.filter(users::username_key.eq(key).or(users::email_key.eq(key))),
         ))
         .get_result(conn)?)
     }

@@ -1,0 +1,372 @@
+//! Password resets and password changes, on both backends.
+
+#[macro_use]
+mod common;
+
+use auth_core::{AuthError, Identifier, IdentifierKind, PasswordRule, Registration};
+use common::*;
+
+on_both_backends! {
+    reset_token_lifecycle => reset_token_lifecycle_sqlite, reset_token_lifecycle_postgres;
+    reset_ends_sessions_and_clears_the_throttle => reset_ends_sessions_and_clears_the_throttle_sqlite, reset_ends_sessions_and_clears_the_throttle_postgres;
+    change_password_replaces_every_session => change_password_replaces_every_session_sqlite, change_password_replaces_every_session_postgres;
+    change_password_of_a_mail_only_account => change_password_of_a_mail_only_account_sqlite, change_password_of_a_mail_only_account_postgres;
+}
+
+fn user(name: &str) -> Identifier {
+    Identifier::Username(name.into())
+}
+
+async fn reset_token_lifecycle(db: TestDb) {
+    let (auth, clock) = open(&db).await;
+    let kate = register(&auth, "kate", GOOD).await;
+    register(&auth, "liam", GOOD).await;
+
+    let unknown = auth
+        .get_reset_password_token(&user("nobody"), &client())
+        .await;
+    assert!(
+        matches!(unknown, Err(AuthError::UnknownAccount)),
+        "{unknown:?}"
+    );
+
+    // Works exactly once.
+    let (found, token) = auth
+        .get_reset_password_token(&user("KATE"), &client())
+        .await
+        .unwrap();
+    assert_eq!(found.id, kate.id);
+    assert_eq!(token.expose().len(), 43);
+    auth.update_password(&user("kate"), token.expose(), &pw(OTHER), &client())
+        .await
+        .unwrap();
+    let twice = auth
+        .update_password(&user("kate"), token.expose(), &pw(GOOD), &client())
+        .await;
+    assert!(
+        matches!(twice, Err(AuthError::InvalidResetToken)),
+        "{twice:?}"
+    );
+    login(&auth, "kate", OTHER).await.unwrap();
+
+    // Expires.
+    let (_, token) = auth
+        .get_reset_password_token(&user("kate"), &client())
+        .await
+        .unwrap();
+    clock.advance(auth.config().reset_token_ttl.as_secs() as i64);
+    let expired = auth
+        .update_password(&user("kate"), token.expose(), &pw(GOOD), &client())
+        .await;
+    assert!(
+        matches!(expired, Err(AuthError::InvalidResetToken)),
+        "{expired:?}"
+    );
+
+    // A newer token voids the older one.
+    let (_, old) = auth
+        .get_reset_password_token(&user("kate"), &client())
+        .await
+        .unwrap();
+    let (_, new) = auth
+        .get_reset_password_token(&user("kate"), &client())
+        .await
+        .unwrap();
+    assert_ne!(old.expose(), new.expose());
+    let superseded = auth
+        .update_password(&user("kate"), old.expose(), &pw(GOOD), &client())
+        .await;
+    assert!(
+        matches!(superseded, Err(AuthError::InvalidResetToken)),
+        "{superseded:?}"
+    );
+
+    // Another account's token, an unknown account and garbage are refused.
+    let (_, liams) = auth
+        .get_reset_password_token(&user("liam"), &client())
+        .await
+        .unwrap();
+    for (name, presented) in [
+        ("kate", liams.expose()),
+        ("nobody", new.expose()),
+        ("kate", "garbage"),
+    ] {
+        let refused = auth
+            .update_password(&user(name), presented, &pw(GOOD), &client())
+            .await;
+        assert!(
+            matches!(refused, Err(AuthError::InvalidResetToken)),
+            "{name}: {refused:?}"
+        );
+    }
+
+    // A new password that breaks a rule changes nothing and leaves the token usable.
+    let weak = auth
+        .update_password(&user("kate"), new.expose(), &pw("short"), &client())
+        .await;
+    assert!(
+        matches!(
+            weak,
+            Err(AuthError::PasswordRejected(PasswordRule::TooShort {
+                min: 15
+            }))
+        ),
+        "{weak:?}"
+    );
+    let common = auth
+        .update_password(
+            &user("liam"),
+            liams.expose(),
+            &pw("qwerty123456789"),
+            &client(),
+        )
+        .await;
+    assert!(
+        matches!(
+            common,
+            Err(AuthError::PasswordRejected(PasswordRule::TooCommon))
+        ),
+        "{common:?}"
+    );
+    auth.update_password(&user("kate"), new.expose(), &pw(GOOD), &client())
+        .await
+        .unwrap();
+    login(&auth, "kate", GOOD).await.unwrap();
+    auth.update_password(&user("liam"), liams.expose(), &pw(OTHER), &client())
+        .await
+        .unwrap();
+    login(&auth, "liam", OTHER).await.unwrap();
+}
+
+async fn reset_ends_sessions_and_clears_the_throttle(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    let registration = Registration {
+        username: Some("mia".into()),
+        email: Some("mia@example.com".into()),
+        password: pw(GOOD),
+        ..Registration::default()
+    };
+    auth.register_user(registration, &client()).await.unwrap();
+    let neighbour = register(&auth, "noah", GOOD).await;
+    let first = login(&auth, "mia", GOOD).await.unwrap();
+    let second = login(&auth, "mia", GOOD).await.unwrap();
+    let noahs = login(&auth, "noah", GOOD).await.unwrap();
+    // Locked out under both names.
+    for _ in 0..5 {
+        assert!(matches!(
+            login(&auth, "mia", OTHER).await,
+            Err(AuthError::InvalidCredentials)
+        ));
+        let by_mail = auth
+            .login(
+                &Identifier::Email("mia@example.com".into()),
+                &pw(OTHER),
+                None,
+                &client(),
+            )
+            .await;
+        assert!(matches!(by_mail, Err(AuthError::InvalidCredentials)));
+    }
+    assert!(matches!(
+        login(&auth, "mia", GOOD).await,
+        Err(AuthError::Throttled { .. })
+    ));
+
+    let by_mail = Identifier::Email("MIA@example.com".into());
+    let (_, token) = auth
+        .get_reset_password_token(&by_mail, &client())
+        .await
+        .unwrap();
+    auth.update_password(&by_mail, token.expose(), &pw(OTHER), &client())
+        .await
+        .unwrap();
+
+    assert_eq!(signed_in_as(&auth, first.token.expose()).await, None);
+    assert_eq!(signed_in_as(&auth, second.token.expose()).await, None);
+    assert_eq!(
+        signed_in_as(&auth, noahs.token.expose()).await,
+        Some(neighbour.id)
+    );
+    let old = auth
+        .login(
+            &Identifier::Email("mia@example.com".into()),
+            &pw(GOOD),
+            None,
+            &client(),
+        )
+        .await;
+    assert!(matches!(old, Err(AuthError::InvalidCredentials)), "{old:?}");
+    login(&auth, "mia", OTHER).await.unwrap();
+    // The count under the username was cleared too: five more plain failures.
+    for _ in 0..5 {
+        assert!(matches!(
+            login(&auth, "mia", GOOD).await,
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        login(&auth, "mia", OTHER).await,
+        Err(AuthError::Throttled { .. })
+    ));
+}
+
+async fn change_password_replaces_every_session(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "olga", GOOD).await;
+    let neighbour = register(&auth, "pete", GOOD).await;
+    let current = login(&auth, "olga", GOOD).await.unwrap();
+    let elsewhere = login(&auth, "olga", GOOD).await.unwrap();
+    let petes = login(&auth, "pete", GOOD).await.unwrap();
+    let token = current.token.expose();
+
+    let wrong = auth
+        .change_password(token, &pw(OTHER), &pw(OTHER), &client())
+        .await;
+    assert!(
+        matches!(wrong, Err(AuthError::InvalidCredentials)),
+        "{wrong:?}"
+    );
+    let weak = auth
+        .change_password(token, &pw(GOOD), &pw(""), &client())
+        .await;
+    assert!(
+        matches!(weak, Err(AuthError::PasswordRejected(PasswordRule::Empty))),
+        "{weak:?}"
+    );
+    let common = auth
+        .change_password(token, &pw(GOOD), &pw("qwerty123456789"), &client())
+        .await;
+    assert!(
+        matches!(
+            common,
+            Err(AuthError::PasswordRejected(PasswordRule::TooCommon))
+        ),
+        "{common:?}"
+    );
+    // A rejected change leaves everything as it was.
+    assert!(signed_in_as(&auth, token).await.is_some());
+    assert!(signed_in_as(&auth, elsewhere.token.expose())
+        .await
+        .is_some());
+
+    // An outstanding reset token dies with the old password.
+    let (_, reset) = auth
+        .get_reset_password_token(&user("olga"), &client())
+        .await
+        .unwrap();
+
+    let changed = auth
+        .change_password(token, &pw(GOOD), &pw(OTHER), &client())
+        .await
+        .unwrap();
+    assert_ne!(changed.token.expose(), token);
+    assert_eq!(
+        signed_in_as(&auth, changed.token.expose()).await,
+        Some(changed.user.id.clone())
+    );
+    assert_eq!(signed_in_as(&auth, token).await, None);
+    assert_eq!(signed_in_as(&auth, elsewhere.token.expose()).await, None);
+    assert_eq!(
+        signed_in_as(&auth, petes.token.expose()).await,
+        Some(neighbour.id)
+    );
+    let (_, sessions) = auth.list_sessions(changed.token.expose()).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id, changed.session.id);
+
+    let old = login(&auth, "olga", GOOD).await;
+    assert!(matches!(old, Err(AuthError::InvalidCredentials)), "{old:?}");
+    login(&auth, "olga", OTHER).await.unwrap();
+
+    let stale_reset = auth
+        .update_password(&user("olga"), reset.expose(), &pw(GOOD), &client())
+        .await;
+    assert!(
+        matches!(stale_reset, Err(AuthError::InvalidResetToken)),
+        "{stale_reset:?}"
+    );
+
+    let dead = auth
+        .change_password(token, &pw(OTHER), &pw(GOOD), &client())
+        .await;
+    assert!(matches!(dead, Err(AuthError::NotAuthenticated)), "{dead:?}");
+}
+
+/// An account known only by its e-mail can change its password; and a name
+/// belongs to one account whichever field holds it, so a login field that
+/// takes either can never find two accounts.
+async fn change_password_of_a_mail_only_account(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "quinn@example.com", OTHER).await;
+    let same_name_as_email = Registration {
+        email: Some("Quinn@Example.com".into()),
+        password: pw(GOOD),
+        ..Registration::default()
+    };
+    let taken = auth.register_user(same_name_as_email, &client()).await;
+    assert!(
+        matches!(
+            taken,
+            Err(AuthError::AlreadyRegistered(IdentifierKind::Email))
+        ),
+        "{taken:?}"
+    );
+    let rae = Registration {
+        email: Some("rae@example.com".into()),
+        password: pw(GOOD),
+        ..Registration::default()
+    };
+    auth.register_user(rae, &client()).await.unwrap();
+    let same_email_as_name = Registration {
+        username: Some("RAE@example.com".into()),
+        password: pw(GOOD),
+        ..Registration::default()
+    };
+    let taken = auth.register_user(same_email_as_name, &client()).await;
+    assert!(
+        matches!(
+            taken,
+            Err(AuthError::AlreadyRegistered(IdentifierKind::Username))
+        ),
+        "{taken:?}"
+    );
+
+    let mail_only = Registration {
+        email: Some("solo@example.com".into()),
+        password: pw(GOOD),
+        ..Registration::default()
+    };
+    let quinn = auth.register_user(mail_only, &client()).await.unwrap();
+    let session = auth
+        .login(
+            &Identifier::Email("solo@example.com".into()),
+            &pw(GOOD),
+            None,
+            &client(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(session.user.id, quinn.id);
+    let changed = auth
+        .change_password(
+            session.token.expose(),
+            &pw(GOOD),
+            &pw("a brand new passphrase"),
+            &client(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.user.id, quinn.id);
+    let after = auth
+        .login(
+            &Identifier::Email("solo@example.com".into()),
+            &pw("a brand new passphrase"),
+            None,
+            &client(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.user.id, quinn.id);
+    // The other account is untouched.
+    login(&auth, "quinn@example.com", OTHER).await.unwrap();
+}
