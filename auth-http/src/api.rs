@@ -102,7 +102,10 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
     app.rate_limit(&ctx)?;
     let fields = Fields::parse(&ctx.headers, body)?;
-    let identifier = match (fields.optional("username")?, fields.optional("email")?) {
+    let identifier = match (
+        fields.optional_nonempty("username")?,
+        fields.optional_nonempty("email")?,
+    ) {
         (Some(username), _) => Identifier::Username(username),
         (None, Some(email)) => Identifier::Email(email),
         (None, None) => {
@@ -361,10 +364,10 @@ fn with_message(mut map: Map<String, Value>, message: &str) -> Map<String, Value
 
 /// The account named by a reset request: `email`, or else `username`.
 fn reset_identifier(fields: &Fields) -> Result<(&'static str, Identifier), ApiError> {
-    if let Some(email) = fields.optional("email")? {
+    if let Some(email) = fields.optional_nonempty("email")? {
         return Ok(("email", Identifier::Email(email)));
     }
-    if let Some(username) = fields.optional("username")? {
+    if let Some(username) = fields.optional_nonempty("username")? {
         return Ok(("username", Identifier::Username(username)));
     }
     Err(ApiError::bad_request(
@@ -374,7 +377,7 @@ fn reset_identifier(fields: &Fields) -> Result<(&'static str, Identifier), ApiEr
 }
 
 /// Unix seconds as RFC 3339 UTC.
-fn rfc3339(unix_seconds: i64) -> String {
+pub(crate) fn rfc3339(unix_seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())

@@ -62,7 +62,7 @@ fn fallback() -> BoxedFilter<(Response,)> {
 
 /// The methods each known path serves.
 fn allowed_methods(path: &str) -> Option<&'static str> {
-    Some(match path {
+    Some(match without_trailing_slash(path) {
         "/" => "GET",
         "/users" => "POST",
         "/sessions" => "GET, POST, DELETE",
@@ -75,6 +75,14 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
     })
 }
 
+/// warp serves `/users/` as `/users`, so the fallback and the labels do too.
+fn without_trailing_slash(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(stripped) if !stripped.is_empty() => stripped,
+        _ => path,
+    }
+}
+
 fn session_id_path(path: &str) -> bool {
     path.strip_prefix("/sessions/")
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))
@@ -83,7 +91,7 @@ fn session_id_path(path: &str) -> bool {
 /// The route a path belongs to, for logs and metrics (never the raw path,
 /// whose variety is unbounded).
 pub fn route_label(path: &str) -> &'static str {
-    match path {
+    match without_trailing_slash(path) {
         "/" => "/",
         "/users" => "/users",
         "/sessions" => "/sessions",

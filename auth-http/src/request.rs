@@ -147,6 +147,29 @@ async fn read_limited<B: Buf>(
     Ok(body.freeze())
 }
 
+/// Decodes `application/x-www-form-urlencoded` strictly: a name or value
+/// whose bytes are not UTF-8 makes the whole body invalid, where lossy
+/// decoding would turn different passwords into the same one.
+fn decode_form(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let decode = |part: &[u8]| -> Option<String> {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+        String::from_utf8(bytes).ok()
+    };
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let mut halves = pair.splitn(2, |&b| b == b'=');
+            let name = decode(halves.next().unwrap_or_default())?;
+            let value = decode(halves.next().unwrap_or_default())?;
+            Some((name, value))
+        })
+        .collect()
+}
+
 /// The fields of a form or JSON body.
 #[derive(Debug)]
 pub(crate) enum Fields {
@@ -189,11 +212,9 @@ impl Fields {
                 )),
             },
             "application/x-www-form-urlencoded" => {
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-                    .map(Fields::Form)
-                    .map_err(|_| {
-                        ApiError::bad_request("invalid_body", "the body is not a valid UTF-8 form")
-                    })
+                decode_form(&bytes).map(Fields::Form).ok_or_else(|| {
+                    ApiError::bad_request("invalid_body", "the body is not a valid UTF-8 form")
+                })
             }
             _ => Err(unsupported()),
         }
@@ -227,6 +248,12 @@ impl Fields {
                 }
             }
         }
+    }
+
+    /// Like [`Fields::optional`], with an empty value counted as absent (for
+    /// identifiers, where a form sends an empty field it means nothing by).
+    pub fn optional_nonempty(&self, name: &'static str) -> Result<Option<String>, ApiError> {
+        Ok(self.optional(name)?.filter(|v| !v.is_empty()))
     }
 
     /// A string field that must be present.
@@ -305,6 +332,16 @@ mod tests {
                 .code,
             "invalid_body"
         );
+        assert_eq!(
+            parse("application/x-www-form-urlencoded", b"a=%C3%A9&b=%FF%FE")
+                .unwrap_err()
+                .code,
+            "invalid_body"
+        );
+        let decoded = parse("application/x-www-form-urlencoded", b"a=%C3%A9+x%2B&b=&c").unwrap();
+        assert_eq!(decoded.required("a").unwrap(), "é x+");
+        assert_eq!(decoded.required("b").unwrap(), "");
+        assert_eq!(decoded.required("c").unwrap(), "");
         let twice = parse("application/x-www-form-urlencoded", b"a=1&a=2").unwrap();
         assert_eq!(twice.optional("a").unwrap_err().code, "invalid_field");
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
@@ -316,7 +353,9 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_over_16_kib_are_refused_while_reading() {
-        let chunks = vec![Ok::<_, warp::Error>(Bytes::from(vec![b'a'; 10_000])); 2];
+        let chunks: Vec<Result<Bytes, warp::Error>> = (0..2)
+            .map(|_| Ok(Bytes::from(vec![b'a'; 10_000])))
+            .collect();
         let err = read_limited(futures_util::stream::iter(chunks))
             .await
             .unwrap_err();

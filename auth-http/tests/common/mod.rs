@@ -1,0 +1,304 @@
+//! The harness of auth-http's tests: one `Auth` on its own temporary SQLite
+//! file per test, `warp::test::request()` against `auth_http::routes`, and a
+//! response type that checks the headers every answer must carry.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use auth_core::{Auth, Config, ManualClock, RateLimit, SecretKey};
+use auth_http::{HttpConfig, ResetDelivery};
+use bytes::Bytes;
+use serde_json::Value;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, StatusCode};
+use warp::reply::Response;
+use warp::test::RequestBuilder;
+
+/// A password that breaks no rule at the default minimum of 15.
+pub const PASSWORD: &str = "tangerine rocket harbor 7";
+/// Another good password.
+pub const NEW_PASSWORD: &str = "orbital-pancake-lantern-42";
+/// The client address the tests send from.
+pub const CLIENT: &str = "127.0.0.1:40000";
+/// What a browser sends as `Accept`.
+pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
+
+/// One test's server: the routes over a fresh database.
+pub struct TestApp {
+    pub routes: BoxedFilter<(Response,)>,
+    pub auth: Auth,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+/// The core settings of the tests: bcrypt cost 4, the default minimum length.
+pub fn core_config() -> Config {
+    Config {
+        bcrypt_cost: 4,
+        password_min_length: 15,
+        ..Config::default()
+    }
+}
+
+/// The HTTP settings of the tests: no per-address limit, reset tokens in the response.
+pub fn http_config() -> HttpConfig {
+    HttpConfig {
+        ip_rate_limit: RateLimit::Off,
+        reset_delivery: ResetDelivery::Response,
+        ..HttpConfig::default()
+    }
+}
+
+impl TestApp {
+    /// The default test server.
+    pub async fn new() -> TestApp {
+        TestApp::with(core_config(), http_config()).await
+    }
+
+    /// A test server with the given settings and a clock that only moves when told.
+    pub async fn with(config: Config, http: HttpConfig) -> TestApp {
+        let dir = tempfile::TempDir::new().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+        let clock = Arc::new(ManualClock::new());
+        let auth = Auth::open_with_clock(&url, SecretKey::generate(), config, clock.clone())
+            .await
+            .expect("open the test database");
+        let routes = auth_http::routes(auth.clone(), http);
+        TestApp {
+            routes,
+            auth,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request and checks what every response must carry.
+    pub async fn send(&self, request: RequestBuilder) -> Res {
+        let response = request.reply(&self.routes).await;
+        let (parts, body) = response.into_parts();
+        let res = Res {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        };
+        res.check_common_headers();
+        res
+    }
+
+    /// Registers an account by e-mail (form body) and expects success.
+    pub async fn register(&self, email: &str, password: &str) {
+        let res = self
+            .send(form(
+                "POST",
+                "/users",
+                &[("email", email), ("password", password)],
+            ))
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "registering {email}: {}",
+            res.text()
+        );
+    }
+
+    /// Registers an account with any fields (JSON body) and expects success.
+    pub async fn register_json(&self, body: Value) {
+        let res = self.send(json("POST", "/users", &body)).await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "registering {body}: {}",
+            res.text()
+        );
+    }
+
+    /// Logs in by e-mail and returns the new session token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let res = self
+            .send(form(
+                "POST",
+                "/sessions",
+                &[("email", email), ("password", password)],
+            ))
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "logging in {email}: {}",
+            res.text()
+        );
+        res.session_cookie()
+    }
+
+    /// Registers and logs in; returns the session token.
+    pub async fn signed_in(&self, email: &str) -> String {
+        self.register(email, PASSWORD).await;
+        self.login(email, PASSWORD).await
+    }
+
+    /// The status of `GET /profile` with a session token.
+    pub async fn profile_status(&self, token: &str) -> StatusCode {
+        self.send(get("/profile").header("cookie", cookie(token)))
+            .await
+            .status
+    }
+}
+
+/// A request with a method and a path, from the test client address.
+pub fn request(method: &str, path: &str) -> RequestBuilder {
+    warp::test::request()
+        .method(method)
+        .path(path)
+        .remote_addr(CLIENT.parse::<SocketAddr>().unwrap())
+}
+
+/// A GET request.
+pub fn get(path: &str) -> RequestBuilder {
+    request("GET", path)
+}
+
+/// A request with a form body.
+pub fn form(method: &str, path: &str, fields: &[(&str, &str)]) -> RequestBuilder {
+    let body = serde_urlencoded::to_string(fields).expect("encode a form");
+    request(method, path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+}
+
+/// A request with a JSON body.
+pub fn json(method: &str, path: &str, body: &Value) -> RequestBuilder {
+    request(method, path).json(body)
+}
+
+/// A request with raw body bytes and a content type.
+pub fn raw(method: &str, path: &str, content_type: &str, body: impl AsRef<[u8]>) -> RequestBuilder {
+    request(method, path)
+        .header("content-type", content_type)
+        .body(body)
+}
+
+/// The `Cookie` header value for a session token.
+pub fn cookie(token: &str) -> String {
+    format!("session_id={token}")
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Res {
+    /// `X-Content-Type-Options: nosniff` always; `application/json` on every
+    /// answer that has a body (all but 204 and the redirects); never a 500.
+    fn check_common_headers(&self) {
+        assert_ne!(
+            self.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a 500: {}",
+            self.text()
+        );
+        assert_eq!(
+            self.header("x-content-type-options"),
+            Some("nosniff"),
+            "nosniff missing on a {} response",
+            self.status
+        );
+        if ![
+            StatusCode::NO_CONTENT,
+            StatusCode::FOUND,
+            StatusCode::SEE_OTHER,
+        ]
+        .contains(&self.status)
+        {
+            let content_type = self.header("content-type").unwrap_or_default();
+            assert!(
+                content_type.starts_with("application/json"),
+                "content-type {content_type:?} on a {} response: {}",
+                self.status,
+                self.text()
+            );
+        }
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("a text header"))
+    }
+
+    /// Every value of a header.
+    pub fn header_all(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().expect("a text header").to_owned())
+            .collect()
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+    }
+
+    /// Checks an error answer: the status, the shape
+    /// `{"error": code, "message": text}` with nothing else, and the code.
+    /// Returns the message.
+    pub fn assert_error(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(self.status, status, "status of {}", self.text());
+        let body = self.json();
+        let object = body
+            .as_object()
+            .unwrap_or_else(|| panic!("error body is not an object: {body}"));
+        assert_eq!(object.len(), 2, "error body has other members: {body}");
+        assert_eq!(
+            object.get("error").and_then(Value::as_str),
+            Some(code),
+            "error code in {body}"
+        );
+        let message = object
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("error body without a message string: {body}"));
+        assert!(!message.is_empty(), "empty message in {body}");
+        message.to_owned()
+    }
+
+    /// The one `Set-Cookie` of the response.
+    pub fn set_cookie(&self) -> String {
+        let cookies = self.header_all("set-cookie");
+        assert_eq!(cookies.len(), 1, "expected one Set-Cookie, got {cookies:?}");
+        cookies.into_iter().next().unwrap_or_default()
+    }
+
+    /// The session token of the response's `Set-Cookie`.
+    pub fn session_cookie(&self) -> String {
+        let set_cookie = self.set_cookie();
+        let pair = set_cookie.split(';').next().unwrap_or_default().trim();
+        let token = pair
+            .strip_prefix("session_id=")
+            .unwrap_or_else(|| panic!("not a session_id cookie: {set_cookie}"));
+        token.to_owned()
+    }
+}
+
+/// The attributes of a `Set-Cookie` value after the name=value pair, trimmed.
+pub fn cookie_attributes(set_cookie: &str) -> Vec<String> {
+    set_cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_owned())
+        .collect()
+}
