@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod ops;
 mod request;
+mod web;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,6 +28,8 @@ pub use request::MAX_BODY_BYTES;
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let app = app::App::new(auth, config);
     api::routes(&app)
+        .or(web::routes(&app))
+        .unify()
         .or(ops::routes(&app))
         .unify()
         .or(fallback())
@@ -70,6 +73,8 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
         "/reset_password" => "POST, PUT",
         "/password" => "POST",
         "/healthz" => "GET",
+        "/signup" | "/login" | "/logout" => "GET, POST",
+        "/me" | "/static/style.css" => "GET",
         _ if session_id_path(path) => "DELETE",
         _ => return None,
     })
@@ -99,6 +104,11 @@ pub fn route_label(path: &str) -> &'static str {
         "/reset_password" => "/reset_password",
         "/password" => "/password",
         "/healthz" => "/healthz",
+        "/signup" => "/signup",
+        "/login" => "/login",
+        "/me" => "/me",
+        "/logout" => "/logout",
+        "/static/style.css" => "/static/style.css",
         _ if session_id_path(path) => "/sessions/{id}",
         _ => "other",
     }
