@@ -21,6 +21,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub(crate) struct RequestCtx {
     pub headers: HeaderMap,
     pub remote: Option<SocketAddr>,
+    /// The request's host (`Host` header, or the URI's authority under
+    /// HTTP/2); read only by the routes that check `Origin`.
+    pub authority: Option<String>,
 }
 
 /// Extracts the headers and the peer address.
@@ -28,7 +31,24 @@ pub(crate) fn ctx() -> impl Filter<Extract = (RequestCtx,), Error = std::convert
 {
     warp::header::headers_cloned()
         .and(warp::addr::remote())
-        .map(|headers, remote| RequestCtx { headers, remote })
+        .map(|headers, remote| RequestCtx {
+            headers,
+            remote,
+            authority: None,
+        })
+}
+
+/// [`ctx`] with the request's host filled in; an unreadable or conflicting
+/// host counts as none, so the `Origin` check refuses rather than rejects.
+pub(crate) fn ctx_with_authority(
+) -> impl Filter<Extract = (RequestCtx,), Error = std::convert::Infallible> + Clone {
+    let authority = warp::host::optional().or(warp::any().map(|| None)).unify();
+    ctx().and(authority).map(
+        |mut ctx: RequestCtx, authority: Option<warp::host::Authority>| {
+            ctx.authority = authority.map(|a| a.to_string());
+            ctx
+        },
+    )
 }
 
 impl RequestCtx {
@@ -381,6 +401,7 @@ mod tests {
             RequestCtx {
                 headers,
                 remote: None,
+                authority: None,
             }
             .prefers_html()
         };
@@ -403,6 +424,7 @@ mod tests {
         let ctx = RequestCtx {
             headers,
             remote: Some("10.0.0.1:4000".parse().unwrap()),
+            authority: None,
         };
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let inner_proxy: IpAddr = "10.0.0.2".parse().unwrap();
@@ -428,6 +450,7 @@ mod tests {
         let ctx = RequestCtx {
             headers,
             remote: None,
+            authority: None,
         };
         assert_eq!(ctx.cookie("session_id").as_deref(), Some("first"));
         assert_eq!(ctx.cookie("missing"), None);

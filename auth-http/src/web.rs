@@ -11,7 +11,7 @@ use warp::{Filter, Reply};
 
 use crate::app::{redirect, with_cookie, App};
 use crate::error::{retry_after_secs, ApiError};
-use crate::request::{ctx, raw_body, Fields, RawBody, RequestCtx};
+use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
 
 /// The cookie that carries a browser's pre-session nonce, to which the
 /// sign-up and login forms' CSRF tokens are bound.
@@ -108,7 +108,7 @@ fn signup_form(app: &App) -> BoxedFilter<(Response,)> {
 fn signup(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("signup")
         .and(warp::post())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx, body, app| async move { page_result(handle_signup(ctx, body, app).await) })
@@ -200,7 +200,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
 fn login(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("login")
         .and(warp::post())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx, body, app| async move { page_result(handle_login(ctx, body, app).await) })
@@ -241,10 +241,10 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         Err(error) => {
             let message = match &error {
                 AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
-                    format!(
-                        "Too many attempts. Try again in {} seconds.",
-                        retry_after_secs(*retry_after)
-                    )
+                    match retry_after_secs(*retry_after) {
+                        1 => "Too many attempts. Try again in 1 second.".to_owned(),
+                        n => format!("Too many attempts. Try again in {n} seconds."),
+                    }
                 }
                 AuthError::Unavailable | AuthError::Internal(_) => {
                     "The service is unavailable right now. Try again later.".to_owned()
@@ -314,7 +314,7 @@ fn logout(app: &App) -> BoxedFilter<(Response,)> {
         .then(|ctx, app| async move { end_session(ctx, app).await });
     let by_form = warp::path!("logout")
         .and(warp::post())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx: RequestCtx, body, app: App| async move {
@@ -397,16 +397,26 @@ async fn checked_form(
             app.auth
                 .verify_csrf_token(CsrfScope::PreSession, &nonce, &token)
         }),
-        Guard::Session => match ctx.cookie(&app.config.cookie_name) {
-            Some(session_token) => match app.auth.get_user_from_session_id(&session_token).await {
+        Guard::Session => {
+            let session = match ctx.cookie(&app.config.cookie_name) {
+                Some(session_token) => app.auth.get_user_from_session_id(&session_token).await,
+                None => Err(AuthError::NotAuthenticated),
+            };
+            match session {
                 Ok(signed_in) => {
                     app.auth
                         .verify_csrf_token(CsrfScope::Session, &signed_in.session.id, &token)
                 }
-                Err(_) => false,
-            },
-            None => false,
-        },
+                // Nothing left to end or to protect: on to the login page.
+                Err(AuthError::NotAuthenticated) => {
+                    return Err(with_cookie(
+                        redirect("/login", StatusCode::SEE_OTHER),
+                        app.cleared_cookie(),
+                    ))
+                }
+                Err(error) => return Err(error_page(ApiError::from(error))),
+            }
+        }
     };
     if !valid {
         return Err(forbidden(
@@ -434,7 +444,10 @@ fn origin_allowed(ctx: &RequestCtx, public_url: Option<&str>) -> bool {
     match public_url {
         Some(public) => origin.eq_ignore_ascii_case(public),
         None => {
-            let host = ctx.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let host = ctx
+                .authority
+                .as_deref()
+                .or_else(|| ctx.headers.get(header::HOST).and_then(|h| h.to_str().ok()));
             let origin_host = origin
                 .strip_prefix("http://")
                 .or_else(|| origin.strip_prefix("https://"));
@@ -575,6 +588,7 @@ mod tests {
         RequestCtx {
             headers,
             remote: None,
+            authority: None,
         }
     }
 

@@ -76,14 +76,28 @@ impl TestApp {
 
     /// Sends a request and checks what every response must carry.
     pub async fn send(&self, request: RequestBuilder) -> Res {
+        let res = self.reply(request).await;
+        res.check_common_headers();
+        res
+    }
+
+    /// Sends a request and checks nothing (for answers that are neither JSON
+    /// nor a web page, such as the stylesheet).
+    pub async fn reply(&self, request: RequestBuilder) -> Res {
         let response = request.reply(&self.routes).await;
         let (parts, body) = response.into_parts();
-        let res = Res {
+        Res {
             status: parts.status,
             headers: parts.headers,
             body,
-        };
-        res.check_common_headers();
+        }
+    }
+
+    /// Sends a request to a web page and checks what every page must carry
+    /// (see [`Res::check_page_headers`]).
+    pub async fn page(&self, request: RequestBuilder) -> Res {
+        let res = self.reply(request).await;
+        res.check_page_headers();
         res
     }
 
@@ -226,6 +240,88 @@ impl Res {
         }
     }
 
+    /// What every web page (API.md section 4) must carry: never a 500,
+    /// `nosniff` always; on every answer but a redirect `text/html;
+    /// charset=utf-8`, a `Content-Security-Policy` that allows no inline
+    /// script, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`, and
+    /// no inline script or style in the HTML itself.
+    pub fn check_page_headers(&self) {
+        assert_ne!(
+            self.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a 500: {}",
+            self.text()
+        );
+        assert_eq!(
+            self.header("x-content-type-options"),
+            Some("nosniff"),
+            "nosniff missing on a {} page",
+            self.status
+        );
+        if self.status.is_redirection() {
+            return;
+        }
+        assert_eq!(
+            self.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "content type of a {} page: {}",
+            self.status,
+            self.text()
+        );
+        let csp = self
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("no Content-Security-Policy on a {} page", self.status));
+        assert!(
+            csp.contains("default-src 'none'") || csp.contains("default-src 'self'"),
+            "CSP without a restrictive default-src: {csp}"
+        );
+        for unsafe_source in ["'unsafe-inline'", "'unsafe-eval'", "*", "data:"] {
+            assert!(
+                !csp.split([';', ' ']).any(|word| word == unsafe_source),
+                "CSP allows {unsafe_source}: {csp}"
+            );
+        }
+        assert_eq!(self.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(self.header("x-frame-options"), Some("DENY"));
+        let html = self.text();
+        let lower = html.to_ascii_lowercase();
+        assert!(!lower.contains("<script"), "a script element: {html}");
+        assert!(!lower.contains(" style="), "an inline style: {html}");
+        assert!(!lower.contains("<style"), "a style element: {html}");
+        assert!(!lower.contains(" onclick="), "an inline handler: {html}");
+    }
+
+    /// The `value` of the `<input>` named `name` on an HTML page, as written
+    /// in the HTML (still escaped).
+    pub fn input_value(&self, name: &str) -> Option<String> {
+        let html = self.text();
+        let needle = format!("name=\"{name}\"");
+        let at = html.find(&needle)?;
+        let start = html[..at].rfind("<input")?;
+        let end = at + html[at..].find('>')?;
+        let tag = &html[start..end];
+        let value = tag.split(" value=\"").nth(1)?;
+        Some(value.split('"').next()?.to_owned())
+    }
+
+    /// The hidden `csrf_token` of a form page.
+    pub fn csrf_token(&self) -> String {
+        self.input_value("csrf_token")
+            .unwrap_or_else(|| panic!("no csrf_token input on: {}", self.text()))
+    }
+
+    /// The `Set-Cookie` of the response for one cookie name, whole.
+    pub fn set_cookie_named(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        let mut found = self
+            .header_all("set-cookie")
+            .into_iter()
+            .filter(|c| c.starts_with(&prefix));
+        let first = found.next();
+        assert!(found.next().is_none(), "{name} set twice in one response");
+        first
+    }
+
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -301,4 +397,13 @@ pub fn cookie_attributes(set_cookie: &str) -> Vec<String> {
         .skip(1)
         .map(|a| a.trim().to_owned())
         .collect()
+}
+
+/// The value of a `Set-Cookie` header (before the first `;`, after the `=`).
+pub fn cookie_value(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap_or_default().trim();
+    pair.split_once('=')
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+        .to_owned()
 }
