@@ -7,6 +7,7 @@
 mod account;
 mod clock;
 mod config;
+mod device;
 mod error;
 mod password;
 mod secret;
@@ -20,6 +21,9 @@ pub use account::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
+pub use device::{
+    valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
+};
 pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};

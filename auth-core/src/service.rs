@@ -39,19 +39,20 @@ pub enum OpenError {
 /// one key and one hasher.
 #[derive(Clone, Debug)]
 pub struct Auth {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    pool: DbPool,
-    config: Config,
-    key: SecretKey,
-    hasher: PasswordHasher,
+pub(crate) struct Inner {
+    pub(crate) pool: DbPool,
+    pub(crate) config: Config,
+    pub(crate) key: SecretKey,
+    pub(crate) hasher: PasswordHasher,
     /// Verified against when the account does not exist, so that a wrong name
     /// costs the same time as a wrong password.
-    dummy_hash: String,
-    clock: Arc<dyn Clock>,
+    pub(crate) dummy_hash: String,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) check_cache: crate::device::CheckCache,
 }
 
 /// What a CSRF token is bound to.
@@ -73,16 +74,20 @@ impl CsrfScope {
 }
 
 /// Kinds of audit event.
-mod event {
-    pub const USER_REGISTERED: &str = "user_registered";
-    pub const LOGIN_SUCCEEDED: &str = "login_succeeded";
-    pub const LOGIN_FAILED: &str = "login_failed";
-    pub const LOGIN_LOCKED: &str = "login_locked";
-    pub const LOGIN_THROTTLED: &str = "login_throttled";
-    pub const SESSION_ENDED: &str = "session_ended";
-    pub const RESET_REQUESTED: &str = "reset_requested";
-    pub const PASSWORD_RESET: &str = "password_reset";
-    pub const PASSWORD_CHANGED: &str = "password_changed";
+pub(crate) mod event {
+    pub(crate) const USER_REGISTERED: &str = "user_registered";
+    pub(crate) const LOGIN_SUCCEEDED: &str = "login_succeeded";
+    pub(crate) const LOGIN_FAILED: &str = "login_failed";
+    pub(crate) const LOGIN_LOCKED: &str = "login_locked";
+    pub(crate) const LOGIN_THROTTLED: &str = "login_throttled";
+    pub(crate) const SESSION_ENDED: &str = "session_ended";
+    pub(crate) const RESET_REQUESTED: &str = "reset_requested";
+    pub(crate) const PASSWORD_RESET: &str = "password_reset";
+    pub(crate) const PASSWORD_CHANGED: &str = "password_changed";
+    pub(crate) const PASSWORD_SET: &str = "password_set";
+    pub(crate) const MACHINE_BOUND: &str = "machine_bound";
+    pub(crate) const MACHINE_UNBOUND: &str = "machine_unbound";
+    pub(crate) const USER_DELETED: &str = "user_deleted";
 }
 
 impl Auth {
@@ -130,6 +135,7 @@ impl Auth {
                 hasher,
                 dummy_hash,
                 clock,
+                check_cache: Default::default(),
             }),
         })
     }
@@ -245,6 +251,19 @@ impl Auth {
         password: &Password,
         client: &ClientInfo,
     ) -> AuthResult<User> {
+        self.check_password(identifier, password, client)
+            .await
+            .map(User::from)
+    }
+
+    /// `valid_login`, returning the row as it was when its hash was read (the
+    /// device check caches its credential version).
+    pub(crate) async fn check_password(
+        &self,
+        identifier: &Identifier,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> AuthResult<UserRow> {
         let now = self.now();
         let throttle_key = self.throttle_key(&identifier.key());
         let lookup_key = identifier.key();
@@ -292,7 +311,7 @@ impl Auth {
                 if verification.needs_rehash {
                     self.upgrade_hash(&user, password).await;
                 }
-                Ok(User::from(user))
+                Ok(user)
             }
             _ => {
                 let locked = counted.locked_until > now;
@@ -638,7 +657,7 @@ impl Auth {
     // ----- helpers -----
 
     /// Runs blocking database work on tokio's blocking pool.
-    async fn db<T: Send + 'static>(
+    pub(crate) async fn db<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
     ) -> AuthResult<T> {
@@ -658,7 +677,7 @@ impl Auth {
         })
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.inner.clock.now()
     }
 
@@ -699,7 +718,7 @@ impl Auth {
 
     /// The throttle row key of an account name: a keyed hash, so the table
     /// holds no names (people type passwords into the name field).
-    fn throttle_key(&self, lowercase_name: &str) -> String {
+    pub(crate) fn throttle_key(&self, lowercase_name: &str) -> String {
         hex::encode(
             self.inner
                 .key
@@ -707,7 +726,7 @@ impl Auth {
         )
     }
 
-    fn throttle_keys_of(&self, user: &User) -> Vec<String> {
+    pub(crate) fn throttle_keys_of(&self, user: &User) -> Vec<String> {
         [user.username.as_deref(), user.email.as_deref()]
             .into_iter()
             .flatten()
@@ -715,7 +734,7 @@ impl Auth {
             .collect()
     }
 
-    fn event(&self, kind: &str, user_id: Option<&str>, client: &ClientInfo) -> EventRow {
+    pub(crate) fn event(&self, kind: &str, user_id: Option<&str>, client: &ClientInfo) -> EventRow {
         EventRow {
             id: uuid::Uuid::new_v4().to_string(),
             occurred_at: self.now(),
@@ -725,7 +744,12 @@ impl Auth {
         }
     }
 
-    async fn record_event(&self, kind: &str, user_id: Option<&str>, client: &ClientInfo) {
+    pub(crate) async fn record_event(
+        &self,
+        kind: &str,
+        user_id: Option<&str>,
+        client: &ClientInfo,
+    ) {
         let row = self.event(kind, user_id, client);
         log_event(kind, user_id, client);
         if let Err(error) = self.db(move |conn| EventRow::record(conn, &row)).await {
@@ -786,7 +810,7 @@ fn user_lookup<'a>(identifier: &Identifier, key: &'a str) -> UserLookup<'a> {
 }
 
 /// One log line per security event; never a secret.
-fn log_event(kind: &str, user_id: Option<&str>, client: &ClientInfo) {
+pub(crate) fn log_event(kind: &str, user_id: Option<&str>, client: &ClientInfo) {
     tracing::info!(
         target: "authd::security",
         event = kind,

@@ -4,6 +4,7 @@
 
 mod api;
 mod app;
+mod check;
 mod config;
 mod error;
 mod ops;
@@ -19,6 +20,7 @@ use warp::http::header::{HeaderValue, CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+pub use check::{parse_credentials, DeviceCredentials, Malformed};
 pub use config::{HttpConfig, ResetDelivery};
 pub use error::ApiError;
 pub use request::MAX_BODY_BYTES;
@@ -29,6 +31,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let app = app::App::new(auth, config);
     api::routes(&app)
         .or(web::routes(&app))
+        .unify()
+        .or(check::routes(&app))
         .unify()
         .or(ops::routes(&app))
         .unify()
@@ -75,6 +79,7 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
         "/healthz" => "GET",
         "/signup" | "/login" | "/logout" => "GET, POST",
         "/me" | "/static/style.css" => "GET",
+        "/check" => "GET, POST",
         _ if session_id_path(path) => "DELETE",
         _ => return None,
     })
@@ -109,6 +114,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/me" => "/me",
         "/logout" => "/logout",
         "/static/style.css" => "/static/style.css",
+        "/check" => "/check",
         _ if session_id_path(path) => "/sessions/{id}",
         _ => "other",
     }

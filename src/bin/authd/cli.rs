@@ -57,6 +57,56 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `authd user …`
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add an account; the password is read twice from the terminal, or once with --password-stdin.
+    Add {
+        /// The username.
+        username: String,
+        /// An e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// The full name.
+        #[arg(long)]
+        full_name: Option<String>,
+        /// Mother's favorite search engine.
+        #[arg(long)]
+        mothers_favorite_search_engine: Option<String>,
+        /// Read the password as one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password; every session of theirs ends.
+    SetPassword {
+        /// The username (or e-mail).
+        username: String,
+        /// Read the password as one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List every account.
+    List,
+    /// Show one account and its machine.
+    Show {
+        /// The username (or e-mail).
+        username: String,
+    },
+    /// Delete an account with its sessions and machine.
+    Delete {
+        /// The username (or e-mail).
+        username: String,
+    },
+    /// Free a user's machine so they can move to a new computer.
+    UnbindMachine {
+        /// The username (or e-mail).
+        username: String,
+    },
 }
 
 /// Options of `authd serve`.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod serve;
+mod users;
 
 use std::process::ExitCode;
 
@@ -14,7 +15,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return cli::report_usage_error(error),
     };
-    init_logging(cli.global.log_format);
+    // The server logs every request; the other commands speak only when it matters.
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(cli.global.log_format, default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -26,6 +33,13 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::serve(&cli.global, args).await,
             Command::Migrate => serve::migrate(&cli.global).await,
+            Command::User(command) => {
+                let auth = serve::open_auth(&cli.global, serve::auth_config(&cli.global)).await;
+                match auth {
+                    Ok(auth) => users::run(&auth, command).await,
+                    Err(error) => Err(error),
+                }
+            }
         }
     });
     match result {
@@ -38,10 +52,10 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to standard error, as text or JSON; `RUST_LOG` refines the levels.
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,warp=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},hyper=warn,warp=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

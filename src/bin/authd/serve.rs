@@ -60,7 +60,8 @@ pub async fn migrate(global: &GlobalOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn auth_config(global: &GlobalOptions) -> Config {
+/// The `Auth` settings the global options give.
+pub fn auth_config(global: &GlobalOptions) -> Config {
     Config {
         bcrypt_cost: global.bcrypt_cost,
         password_min_length: usize::from(global.password_min_length),

@@ -1,0 +1,358 @@
+//! The device check: a user's first verified check binds their machine for
+//! good, and later checks must come from it. Also the operator's account
+//! commands that go with it (set a password, free a machine).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use auth_db::{EventRow, MachineRow, ResetTokenRow, SessionRow, ThrottleRow, UserRow};
+
+use crate::account::{ClientInfo, Identifier, User};
+use crate::error::{AuthError, AuthResult};
+use crate::password::{check_new_password, normalize};
+use crate::secret::Password;
+use crate::service::{event, log_event, Auth};
+
+/// How long a verified (username, password, machine) triple is remembered.
+pub const CHECK_CACHE_SECS: i64 = 60;
+/// Most triples remembered at once; past it the oldest half is dropped.
+const CHECK_CACHE_MAX: usize = 10_000;
+/// Shortest and longest machine ID.
+pub const MACHINE_ID_CHARS: std::ops::RangeInclusive<usize> = 16..=128;
+
+/// What a successful device check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MachineOutcome {
+    /// The machine was free and the user had none: it is now theirs, for good.
+    Bound,
+    /// The user's own machine.
+    Known,
+}
+
+/// A successful device check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineCheck {
+    /// The username as registered.
+    pub username: String,
+    /// Bound now, or known.
+    pub outcome: MachineOutcome,
+}
+
+/// Verified triples, keyed by an HMAC of (username, password, machine) under
+/// the deployment key, so no password is kept in memory in the clear.
+#[derive(Debug, Default)]
+pub(crate) struct CheckCache {
+    entries: Mutex<HashMap<[u8; 32], CachedCheck>>,
+    hits: AtomicU64,
+}
+
+#[derive(Clone, Debug)]
+struct CachedCheck {
+    user_id: String,
+    username: String,
+    credential_version: i64,
+    machine_id: String,
+    verified_at: i64,
+}
+
+impl CheckCache {
+    fn get(&self, key: &[u8; 32], now: i64) -> Option<CachedCheck> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|e| now - e.verified_at < CHECK_CACHE_SECS)
+            .cloned()
+    }
+
+    fn put(&self, key: [u8; 32], entry: CachedCheck) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CHECK_CACHE_MAX {
+            let now = entry.verified_at;
+            entries.retain(|_, e| now - e.verified_at < CHECK_CACHE_SECS);
+            if entries.len() >= CHECK_CACHE_MAX {
+                let mut ages: Vec<i64> = entries.values().map(|e| e.verified_at).collect();
+                ages.sort_unstable();
+                let median = ages[ages.len() / 2];
+                entries.retain(|_, e| e.verified_at > median);
+            }
+        }
+        entries.insert(key, entry);
+    }
+
+    fn forget(&self, key: &[u8; 32]) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.remove(key);
+    }
+}
+
+/// Where a user and a machine stand.
+enum Binding {
+    Known,
+    Bound,
+    Mismatch,
+    Taken,
+}
+
+impl Auth {
+    /// The device check (API.md §5): the password must be right, then the
+    /// machine must be the user's own, or be free while the user has none (it
+    /// is then bound to them for good). A wrong password counts toward the
+    /// login throttle; a refused machine does not (the password was right).
+    ///
+    /// A verified triple is remembered for [`CHECK_CACHE_SECS`]; a hit costs no
+    /// bcrypt hash but still confirms in the database that the user's
+    /// credential version and binding are unchanged, so a password change or an
+    /// unbind on any server takes effect at once.
+    pub async fn check_machine(
+        &self,
+        username: &str,
+        password: &Password,
+        machine_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<MachineCheck> {
+        if !valid_machine_id(machine_id) {
+            return Err(AuthError::InvalidField {
+                field: "machine_id",
+                message: "must be 16 to 128 characters of A-Z a-z 0-9 - _ .".into(),
+            });
+        }
+        let identifier = Identifier::Username(username.to_owned());
+        let cache_key = self.inner.key.mac(&[
+            b"check-cache",
+            identifier.key().as_bytes(),
+            normalize(password).as_bytes(),
+            machine_id.as_bytes(),
+        ]);
+        let now = self.now();
+        if let Some(cached) = self.inner.check_cache.get(&cache_key, now) {
+            if let Some(check) = self.confirm_cached(&identifier, &cached, now).await? {
+                self.inner.check_cache.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(check);
+            }
+            self.inner.check_cache.forget(&cache_key);
+        }
+
+        let user = self.check_password(&identifier, password, client).await?;
+        let (user_id, machine) = (user.id.clone(), machine_id.to_owned());
+        let bound_event = self.event(event::MACHINE_BOUND, Some(&user.id), client);
+        let binding = self
+            .db(move |conn| {
+                let binding = bind_or_check(conn, &user_id, &machine, now)?;
+                if matches!(binding, Binding::Bound) {
+                    EventRow::record(conn, &bound_event)?;
+                }
+                Ok(binding)
+            })
+            .await?;
+        let outcome = match binding {
+            Binding::Known => MachineOutcome::Known,
+            Binding::Bound => {
+                log_event(event::MACHINE_BOUND, Some(&user.id), client);
+                MachineOutcome::Bound
+            }
+            Binding::Mismatch => return Err(AuthError::MachineMismatch),
+            Binding::Taken => return Err(AuthError::MachineTaken),
+        };
+        let username = user.username.clone().unwrap_or_default();
+        self.inner.check_cache.put(
+            cache_key,
+            CachedCheck {
+                user_id: user.id,
+                username: username.clone(),
+                credential_version: user.credential_version,
+                machine_id: machine_id.to_owned(),
+                verified_at: now,
+            },
+        );
+        Ok(MachineCheck { username, outcome })
+    }
+
+    /// Device checks answered from the cache since start.
+    pub fn check_cache_hits(&self) -> u64 {
+        self.inner.check_cache.hits.load(Ordering::Relaxed)
+    }
+
+    /// A cached triple still holds if the credential and the binding are
+    /// unchanged in the database; a running login delay is still honoured.
+    async fn confirm_cached(
+        &self,
+        identifier: &Identifier,
+        cached: &CachedCheck,
+        now: i64,
+    ) -> AuthResult<Option<MachineCheck>> {
+        let throttle_key = self.throttle_key(&identifier.key());
+        let user_id = cached.user_id.clone();
+        let (version, binding, throttle) = self
+            .db(move |conn| {
+                Ok((
+                    UserRow::credential_version(conn, &user_id)?,
+                    MachineRow::find_by_user(conn, &user_id)?,
+                    ThrottleRow::find(conn, &throttle_key)?,
+                ))
+            })
+            .await?;
+        if let Some(t) = throttle.filter(|t| t.locked_until > now) {
+            return Err(AuthError::Throttled {
+                retry_after: std::time::Duration::from_secs((t.locked_until - now) as u64),
+            });
+        }
+        let unchanged = version == Some(cached.credential_version)
+            && binding.is_some_and(|b| b.machine_id == cached.machine_id);
+        Ok(unchanged.then(|| MachineCheck {
+            username: cached.username.clone(),
+            outcome: MachineOutcome::Known,
+        }))
+    }
+
+    /// Sets a user's password as an operator: the rules still apply, every
+    /// session of the user ends and an outstanding reset token is void.
+    pub async fn set_password(
+        &self,
+        identifier: &Identifier,
+        new_password: &Password,
+        client: &ClientInfo,
+    ) -> AuthResult<User> {
+        let user = self
+            .find_user(identifier)
+            .await?
+            .ok_or(AuthError::UnknownAccount)?;
+        let nfc = check_new_password(
+            new_password,
+            self.config().password_min_length,
+            &[user.username.as_deref(), user.email.as_deref()],
+        )
+        .map_err(AuthError::PasswordRejected)?;
+        let new_hash = self.inner.hasher.hash(nfc).await?;
+        let now = self.now();
+        let throttle_keys = self.throttle_keys_of(&user);
+        let set_event = self.event(event::PASSWORD_SET, Some(&user.id), client);
+        let user_id = user.id.clone();
+        self.db(move |conn| {
+            auth_db::transaction(conn, |conn| {
+                UserRow::set_password(conn, &user_id, &new_hash, now)?;
+                SessionRow::delete_all_for_user(conn, &user_id, None)?;
+                ResetTokenRow::delete_for_user(conn, &user_id)?;
+                for key in &throttle_keys {
+                    ThrottleRow::clear(conn, key)?;
+                }
+                EventRow::record(conn, &set_event)
+            })
+        })
+        .await?;
+        log_event(event::PASSWORD_SET, Some(&user.id), client);
+        Ok(user)
+    }
+
+    /// Frees a user's machine so they can bind a new one; the old machine is
+    /// free again. Returns whether the user had one.
+    pub async fn unbind_machine(
+        &self,
+        identifier: &Identifier,
+        client: &ClientInfo,
+    ) -> AuthResult<bool> {
+        let user = self
+            .find_user(identifier)
+            .await?
+            .ok_or(AuthError::UnknownAccount)?;
+        let unbound_event = self.event(event::MACHINE_UNBOUND, Some(&user.id), client);
+        let user_id = user.id.clone();
+        let unbound = self
+            .db(move |conn| {
+                let unbound = MachineRow::unbind_user(conn, &user_id)?;
+                if unbound > 0 {
+                    EventRow::record(conn, &unbound_event)?;
+                }
+                Ok(unbound > 0)
+            })
+            .await?;
+        if unbound {
+            log_event(event::MACHINE_UNBOUND, Some(&user.id), client);
+        }
+        Ok(unbound)
+    }
+
+    /// The machine a user is bound to, if any.
+    pub async fn machine_of(&self, user: &User) -> AuthResult<Option<String>> {
+        let user_id = user.id.clone();
+        Ok(self
+            .db(move |conn| MachineRow::find_by_user(conn, &user_id))
+            .await?
+            .map(|m| m.machine_id))
+    }
+
+    /// Every account, oldest first.
+    pub async fn list_users(&self) -> AuthResult<Vec<User>> {
+        Ok(self
+            .db(UserRow::list)
+            .await?
+            .into_iter()
+            .map(User::from)
+            .collect())
+    }
+
+    /// Deletes an account with its sessions, reset token and machine.
+    pub async fn delete_user(
+        &self,
+        identifier: &Identifier,
+        client: &ClientInfo,
+    ) -> AuthResult<User> {
+        let user = self
+            .find_user(identifier)
+            .await?
+            .ok_or(AuthError::UnknownAccount)?;
+        let deleted_event = self.event(event::USER_DELETED, Some(&user.id), client);
+        let user_id = user.id.clone();
+        self.db(move |conn| {
+            auth_db::transaction(conn, |conn| {
+                UserRow::delete(conn, &user_id)?;
+                EventRow::record(conn, &deleted_event)
+            })
+        })
+        .await?;
+        log_event(event::USER_DELETED, Some(&user.id), client);
+        Ok(user)
+    }
+}
+
+/// Whether a machine ID is 16–128 characters of `A-Z a-z 0-9 - _ .`.
+pub fn valid_machine_id(machine_id: &str) -> bool {
+    MACHINE_ID_CHARS.contains(&machine_id.len())
+        && machine_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Decides the binding; a new binding is one insert whose unique constraints
+/// settle a race (two users on one machine, or one user on two machines).
+fn bind_or_check(
+    conn: &mut auth_db::DbConnection,
+    user_id: &str,
+    machine_id: &str,
+    now: i64,
+) -> auth_db::DbResult<Binding> {
+    let standing = |conn: &mut auth_db::DbConnection| -> auth_db::DbResult<Option<Binding>> {
+        if let Some(mine) = MachineRow::find_by_user(conn, user_id)? {
+            return Ok(Some(if mine.machine_id == machine_id {
+                Binding::Known
+            } else {
+                Binding::Mismatch
+            }));
+        }
+        Ok(MachineRow::find_by_machine(conn, machine_id)?.map(|_| Binding::Taken))
+    };
+    if let Some(binding) = standing(conn)? {
+        return Ok(binding);
+    }
+    let row = MachineRow {
+        machine_id: machine_id.to_owned(),
+        user_id: user_id.to_owned(),
+        bound_at: now,
+    };
+    match MachineRow::bind(conn, &row) {
+        Ok(()) => Ok(Binding::Bound),
+        // Someone else's insert won: the constraints say how things now stand.
+        Err(e) if e.is_unique_violation() => Ok(standing(conn)?.unwrap_or(Binding::Taken)),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,362 @@
+//! The device check: `GET /check` (and `POST /check`) with every credential
+//! in one `SEEK_CUSTOM_AUTH` header.
+
+use auth_core::{AuthError, MachineOutcome, Password};
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use serde_json::{json, Value};
+use warp::filters::BoxedFilter;
+use warp::http::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::app::{json, App};
+use crate::error::ApiError;
+use crate::request::{ctx, RequestCtx};
+
+/// The header that carries the credentials.
+pub const HEADER: &str = "seek_custom_auth";
+
+/// The three members of the header's JSON object. The password is wrapped so
+/// that it never reaches a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCredentials {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: Password,
+    /// The client's machine ID.
+    pub machine_id: String,
+}
+
+/// Why a `SEEK_CUSTOM_AUTH` value is not usable; each is a 400
+/// `malformed_credentials` whose message says which.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// The header is present but empty.
+    #[error("the SEEK_CUSTOM_AUTH header is empty")]
+    Empty,
+    /// The header appears more than once.
+    #[error("the SEEK_CUSTOM_AUTH header is given more than once")]
+    Repeated,
+    /// Not base64 (standard or URL-safe, padding optional).
+    #[error("the SEEK_CUSTOM_AUTH header is not base64")]
+    NotBase64,
+    /// The decoded bytes are not UTF-8 JSON.
+    #[error("the SEEK_CUSTOM_AUTH header is not UTF-8 JSON")]
+    NotJson,
+    /// The JSON is not an object.
+    #[error("the SEEK_CUSTOM_AUTH header must hold a JSON object")]
+    NotAnObject,
+    /// A required member is missing.
+    #[error("the member {0} is missing")]
+    MissingMember(&'static str),
+    /// A member is not a string.
+    #[error("the member {0} must be a string")]
+    NotAString(&'static str),
+    /// A member other than the three.
+    #[error("unexpected member {0:?}: only username, password and machine_id are allowed")]
+    UnexpectedMember(String),
+    /// The machine ID breaks its rules.
+    #[error("machine_id must be 16 to 128 characters of A-Z a-z 0-9 - _ .")]
+    BadMachineId,
+}
+
+const MEMBERS: [&str; 3] = ["username", "password", "machine_id"];
+
+/// Parses the header's value: base64 (either alphabet, padding optional) of
+/// a UTF-8 JSON object with exactly the three string members.
+pub fn parse_credentials(value: &[u8]) -> Result<DeviceCredentials, Malformed> {
+    if value.iter().all(u8::is_ascii_whitespace) {
+        return Err(Malformed::Empty);
+    }
+    let lenient =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let decoded = GeneralPurpose::new(&alphabet::STANDARD, lenient)
+        .decode(value)
+        .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, lenient).decode(value))
+        .map_err(|_| Malformed::NotBase64)?;
+    let text = std::str::from_utf8(&decoded).map_err(|_| Malformed::NotJson)?;
+    let Value::Object(object) =
+        serde_json::from_str::<Value>(text).map_err(|_| Malformed::NotJson)?
+    else {
+        return Err(Malformed::NotAnObject);
+    };
+    if let Some(extra) = object.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+        return Err(Malformed::UnexpectedMember(
+            extra.chars().take(64).collect(),
+        ));
+    }
+    let member = |name: &'static str| match object.get(name) {
+        None => Err(Malformed::MissingMember(name)),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(Malformed::NotAString(name)),
+    };
+    let credentials = DeviceCredentials {
+        username: member("username")?,
+        password: Password::new(member("password")?),
+        machine_id: member("machine_id")?,
+    };
+    if !auth_core::valid_machine_id(&credentials.machine_id) {
+        return Err(Malformed::BadMachineId);
+    }
+    Ok(credentials)
+}
+
+/// The header's credentials, or why there are none usable.
+fn credentials_of(headers: &HeaderMap) -> Result<DeviceCredentials, CheckFailure> {
+    let mut values = headers.get_all(HEADER).iter();
+    let value = values.next().ok_or_else(|| {
+        CheckFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_credentials",
+            "the SEEK_CUSTOM_AUTH header is required",
+        )
+    })?;
+    if values.next().is_some() {
+        return Err(Malformed::Repeated.into());
+    }
+    parse_credentials(value.as_bytes()).map_err(CheckFailure::from)
+}
+
+/// GET /check and POST /check
+pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("check")
+        .and(warp::get().or(warp::post()).unify())
+        .and(ctx())
+        .and(app.filter())
+        .then(|ctx: RequestCtx, app: App| async move {
+            match handle_check(ctx, app).await {
+                Ok(response) => response,
+                Err(failure) => failure.into_response(),
+            }
+        })
+        .boxed()
+}
+
+async fn handle_check(ctx: RequestCtx, app: App) -> Result<Response, CheckFailure> {
+    app.rate_limit(&ctx)?;
+    let credentials = credentials_of(&ctx.headers)?;
+    let check = app
+        .auth
+        .check_machine(
+            &credentials.username,
+            &credentials.password,
+            &credentials.machine_id,
+            &app.client(&ctx),
+        )
+        .await
+        .map_err(CheckFailure::from_auth)?;
+    let machine = match check.outcome {
+        MachineOutcome::Bound => "bound",
+        MachineOutcome::Known => "known",
+    };
+    Ok(json(
+        &json!({ "status": "OK", "username": check.username, "machine": machine }),
+        StatusCode::OK,
+    ))
+}
+
+/// A failed check: `{"status": "FAILED", "error": …, "message": …}`.
+#[derive(Debug)]
+struct CheckFailure(ApiError);
+
+impl CheckFailure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        CheckFailure(ApiError::new(status, code, message))
+    }
+
+    fn from_auth(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidField { .. } => Malformed::BadMachineId.into(),
+            other => CheckFailure(ApiError::from(other)),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let body = json!({ "status": "FAILED", "error": self.0.code, "message": self.0.message });
+        let mut response = json(&body, self.0.status);
+        if let Some(seconds) = self.0.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<Malformed> for CheckFailure {
+    fn from(reason: Malformed) -> Self {
+        CheckFailure::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_credentials",
+            reason.to_string(),
+        )
+    }
+}
+
+impl From<ApiError> for CheckFailure {
+    fn from(error: ApiError) -> Self {
+        CheckFailure(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+
+    const MACHINE: &str = "0123456789abcdef-machine";
+
+    fn encode(json: &str) -> String {
+        STANDARD.encode(json)
+    }
+
+    fn valid_json() -> String {
+        format!(r#"{{"username": "kvothe", "password": "p@ss w/ord", "machine_id": "{MACHINE}"}}"#)
+    }
+
+    #[test]
+    fn a_valid_header_in_either_alphabet_with_or_without_padding() {
+        let json = valid_json();
+        for value in [
+            STANDARD.encode(&json),
+            STANDARD_NO_PAD.encode(&json),
+            URL_SAFE_NO_PAD.encode(&json),
+        ] {
+            let credentials = parse_credentials(value.as_bytes()).unwrap();
+            assert_eq!(credentials.username, "kvothe");
+            assert_eq!(credentials.password.expose(), "p@ss w/ord");
+            assert_eq!(credentials.machine_id, MACHINE);
+        }
+        // A value whose standard form has + and / decodes from the URL-safe form too.
+        let awkward =
+            format!(r#"{{"username":"a>>>?","password":"???>>>","machine_id":"{MACHINE}"}}"#);
+        assert!(STANDARD.encode(&awkward).contains(['+', '/']));
+        assert!(parse_credentials(URL_SAFE_NO_PAD.encode(&awkward).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn every_malformed_case_says_which() {
+        let cases: Vec<(String, Malformed)> = vec![
+            (String::new(), Malformed::Empty),
+            ("   ".into(), Malformed::Empty),
+            ("not base64!".into(), Malformed::NotBase64),
+            ("YWJj*".into(), Malformed::NotBase64),
+            (STANDARD.encode([0xff, 0xfe, 0x7b]), Malformed::NotJson),
+            (encode("{\"username\": "), Malformed::NotJson),
+            (encode("plain text"), Malformed::NotJson),
+            (encode(r#"["kvothe", "pw", "m"]"#), Malformed::NotAnObject),
+            (encode(r#""a string""#), Malformed::NotAnObject),
+            (
+                encode(&format!(
+                    r#"{{"password": "pw", "machine_id": "{MACHINE}"}}"#
+                )),
+                Malformed::MissingMember("username"),
+            ),
+            (
+                encode(&format!(
+                    r#"{{"username": "k", "machine_id": "{MACHINE}"}}"#
+                )),
+                Malformed::MissingMember("password"),
+            ),
+            (
+                encode(r#"{"username": "k", "password": "pw"}"#),
+                Malformed::MissingMember("machine_id"),
+            ),
+            (
+                encode(&format!(
+                    r#"{{"username": 7, "password": "pw", "machine_id": "{MACHINE}"}}"#
+                )),
+                Malformed::NotAString("username"),
+            ),
+            (
+                encode(&format!(
+                    r#"{{"username": "k", "password": null, "machine_id": "{MACHINE}"}}"#
+                )),
+                Malformed::NotAString("password"),
+            ),
+            (
+                encode(r#"{"username": "k", "password": "pw", "machine_id": ["x"]}"#),
+                Malformed::NotAString("machine_id"),
+            ),
+            (
+                encode(&format!(
+                    r#"{{"username": "k", "password": "pw", "machine_id": "{MACHINE}", "admin": true}}"#
+                )),
+                Malformed::UnexpectedMember("admin".into()),
+            ),
+            (
+                encode(r#"{"username": "k", "password": "pw", "machine_id": "short"}"#),
+                Malformed::BadMachineId,
+            ),
+            (
+                encode(&format!(
+                    r#"{{"username": "k", "password": "pw", "machine_id": "{}"}}"#,
+                    "m".repeat(129)
+                )),
+                Malformed::BadMachineId,
+            ),
+            (
+                encode(
+                    r#"{"username": "k", "password": "pw", "machine_id": "has spaces in it ok?"}"#,
+                ),
+                Malformed::BadMachineId,
+            ),
+            (
+                encode(
+                    r#"{"username": "k", "password": "pw", "machine_id": "ünïcödé-machine-id"}"#,
+                ),
+                Malformed::BadMachineId,
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                parse_credentials(value.as_bytes()).unwrap_err(),
+                expected,
+                "{value:?}"
+            );
+        }
+        assert!(parse_credentials(
+            encode(&format!(
+                r#"{{"username":"k","password":"","machine_id":"{}"}}"#,
+                "m".repeat(128)
+            ))
+            .as_bytes()
+        )
+        .is_ok());
+        assert!(parse_credentials(
+            encode(&format!(
+                r#"{{"username":"k","password":"","machine_id":"{}"}}"#,
+                "m".repeat(16)
+            ))
+            .as_bytes()
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_missing_or_repeated_header() {
+        let missing = credentials_of(&HeaderMap::new()).unwrap_err().0;
+        assert_eq!(
+            (missing.status, missing.code),
+            (StatusCode::UNAUTHORIZED, "missing_credentials")
+        );
+        let mut headers = HeaderMap::new();
+        let value = HeaderValue::from_str(&encode(&valid_json())).unwrap();
+        headers.append("SEEK_CUSTOM_AUTH", value.clone());
+        assert!(credentials_of(&headers).is_ok());
+        headers.append("seek_custom_auth", value);
+        let repeated = credentials_of(&headers).unwrap_err().0;
+        assert_eq!(repeated.code, "malformed_credentials");
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let credentials = parse_credentials(encode(&valid_json()).as_bytes()).unwrap();
+        assert!(!format!("{credentials:?}").contains("p@ss"));
+    }
+}

@@ -1,0 +1,175 @@
+//! `authd user …`: the operator's account commands, all through `Auth`.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{bail, Context};
+use auth_core::{Auth, AuthError, ClientInfo, Identifier, Password, Registration, User};
+
+use crate::cli::UserCommand;
+
+/// Runs one `authd user` subcommand.
+pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
+    let operator = ClientInfo::default();
+    match command {
+        UserCommand::Add {
+            username,
+            email,
+            full_name,
+            mothers_favorite_search_engine,
+            password_stdin,
+        } => {
+            let password = read_new_password(password_stdin)?;
+            let registration = Registration {
+                username: Some(username),
+                email,
+                password,
+                full_name,
+                mothers_favorite_search_engine,
+            };
+            let user = auth
+                .register_user(registration, &operator)
+                .await
+                .map_err(explain)?;
+            println!("added {}", user.display_name());
+        }
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let password = read_new_password(password_stdin)?;
+            let user = auth
+                .set_password(&Identifier::Any(username), &password, &operator)
+                .await
+                .map_err(explain)?;
+            println!(
+                "password set for {}; every session of theirs has ended",
+                user.display_name()
+            );
+        }
+        UserCommand::List => {
+            for user in auth.list_users().await.map_err(explain)? {
+                println!("{}", summary(&user));
+            }
+        }
+        UserCommand::Show { username } => {
+            let user = find(auth, &username).await?;
+            let machine = auth.machine_of(&user).await.map_err(explain)?;
+            let fields = [
+                ("username", user.username.as_deref()),
+                ("email", user.email.as_deref()),
+                ("full_name", user.full_name.as_deref()),
+                (
+                    "mothers_favorite_search_engine",
+                    user.mothers_favorite_search_engine.as_deref(),
+                ),
+                ("machine", machine.as_deref()),
+            ];
+            println!("id: {}", user.id);
+            for (name, value) in fields {
+                if let Some(value) = value {
+                    println!("{name}: {value}");
+                }
+            }
+        }
+        UserCommand::Delete { username } => {
+            let user = auth
+                .delete_user(&Identifier::Any(username), &operator)
+                .await
+                .map_err(explain)?;
+            println!("deleted {}", user.display_name());
+        }
+        UserCommand::UnbindMachine { username } => {
+            let identifier = Identifier::Any(username.clone());
+            if auth
+                .unbind_machine(&identifier, &operator)
+                .await
+                .map_err(explain)?
+            {
+                println!("{username} may now bind a new machine");
+            } else {
+                println!("{username} had no machine bound");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn find(auth: &Auth, name: &str) -> anyhow::Result<User> {
+    auth.find_user(&Identifier::Any(name.to_owned()))
+        .await
+        .map_err(explain)?
+        .with_context(|| format!("no user {name}"))
+}
+
+fn summary(user: &User) -> String {
+    let mut line = user.display_name().to_owned();
+    if let (Some(_), Some(email)) = (&user.username, &user.email) {
+        line.push_str(&format!(" <{email}>"));
+    }
+    if let Some(name) = &user.full_name {
+        line.push_str(&format!(" ({name})"));
+    }
+    line
+}
+
+/// The operator-facing sentence of an `AuthError`.
+fn explain(error: AuthError) -> anyhow::Error {
+    match error {
+        AuthError::UnknownAccount => anyhow::anyhow!("no such user"),
+        AuthError::PasswordRejected(rule) => {
+            anyhow::anyhow!("{} ({})", rule.message(), rule.code())
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// A new password: one line of standard input with `--password-stdin` (only
+/// the line ending is removed), else typed twice at the terminal without echo.
+fn read_new_password(from_stdin: bool) -> anyhow::Result<Password> {
+    if from_stdin {
+        let mut line = String::new();
+        let read = std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        if read == 0 {
+            bail!("no password on standard input");
+        }
+        return Ok(Password::new(strip_line_ending(line)));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("standard input is not a terminal: pass the password with --password-stdin");
+    }
+    let first = rpassword::prompt_password("New password: ").context("reading the password")?;
+    let second = rpassword::prompt_password("Repeat it: ").context("reading the password")?;
+    if first != second {
+        bail!("the two passwords differ");
+    }
+    Ok(Password::new(first))
+}
+
+/// Removes one `\n` or `\r\n`, nothing else.
+fn strip_line_ending(mut line: String) -> String {
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_line_ending_is_removed() {
+        assert_eq!(strip_line_ending("pw\n".into()), "pw");
+        assert_eq!(strip_line_ending("pw\r\n".into()), "pw");
+        assert_eq!(strip_line_ending(" pw \n".into()), " pw ");
+        assert_eq!(strip_line_ending("pw".into()), "pw");
+        assert_eq!(strip_line_ending("pw\r".into()), "pw\r");
+        assert_eq!(strip_line_ending("\n".into()), "");
+    }
+}
