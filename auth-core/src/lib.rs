@@ -27,7 +27,7 @@ pub use device::{
 pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};
-pub use service::{Auth, CsrfScope, OpenError};
+pub use service::{Auth, CsrfScope, LoginCounts, OpenError};
 pub use throttle::{
     delay_after, AddressRateLimiter, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS,
 };

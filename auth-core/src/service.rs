@@ -1,5 +1,6 @@
 //! `Auth`: the one way to the accounts, sessions and resets.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +54,27 @@ pub(crate) struct Inner {
     pub(crate) dummy_hash: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) check_cache: crate::device::CheckCache,
+    pub(crate) logins: LoginCounters,
+}
+
+/// Password checks by outcome since start (logins, password changes and
+/// device checks that needed a hash).
+#[derive(Debug, Default)]
+pub(crate) struct LoginCounters {
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// Password checks by outcome since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginCounts {
+    /// Right password.
+    pub succeeded: u64,
+    /// Wrong password or unknown account.
+    pub failed: u64,
+    /// Refused during a delay, without a check.
+    pub throttled: u64,
 }
 
 /// What a CSRF token is bound to.
@@ -136,6 +158,7 @@ impl Auth {
                 dummy_hash,
                 clock,
                 check_cache: Default::default(),
+                logins: LoginCounters::default(),
             }),
         })
     }
@@ -148,6 +171,16 @@ impl Auth {
     /// Password hashes waiting for a CPU right now.
     pub fn hash_queue_length(&self) -> usize {
         self.inner.hasher.queue_length()
+    }
+
+    /// Password checks by outcome since start.
+    pub fn login_counts(&self) -> LoginCounts {
+        let counters = &self.inner.logins;
+        LoginCounts {
+            succeeded: counters.succeeded.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+            throttled: counters.throttled.load(Ordering::Relaxed),
+        }
     }
 
     /// bcrypt computations done since start (a cache hit does none).
@@ -285,6 +318,7 @@ impl Auth {
         let user_id = found.as_ref().map(|u| u.id.clone());
         let counted = match claim {
             Claim::Locked { until } => {
+                self.inner.logins.throttled.fetch_add(1, Ordering::Relaxed);
                 self.record_event(event::LOGIN_THROTTLED, user_id.as_deref(), client)
                     .await;
                 return Err(AuthError::Throttled {
@@ -306,6 +340,7 @@ impl Auth {
 
         match found {
             Some(user) if verification.matches => {
+                self.inner.logins.succeeded.fetch_add(1, Ordering::Relaxed);
                 self.db(move |conn| ThrottleRow::clear(conn, &throttle_key))
                     .await?;
                 if verification.needs_rehash {
@@ -314,6 +349,7 @@ impl Auth {
                 Ok(user)
             }
             _ => {
+                self.inner.logins.failed.fetch_add(1, Ordering::Relaxed);
                 let locked = counted.locked_until > now;
                 self.record_event(event::LOGIN_FAILED, user_id.as_deref(), client)
                     .await;

@@ -7,6 +7,7 @@ mod app;
 mod check;
 mod config;
 mod error;
+mod metrics;
 mod ops;
 mod request;
 mod web;
@@ -28,13 +29,14 @@ pub use request::MAX_BODY_BYTES;
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
+    let metrics = metrics::Metrics::new(auth.clone());
     let app = app::App::new(auth, config);
     api::routes(&app)
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
         .unify()
-        .or(ops::routes(&app))
+        .or(ops::routes(&app, &metrics))
         .unify()
         .or(fallback())
         .unify()
@@ -48,7 +50,7 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
             CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        .with(warp::log::custom(log_request))
+        .with(warp::log::custom(move |info| log_request(&metrics, info)))
         .map(Reply::into_response)
         .boxed()
 }
@@ -76,7 +78,7 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
         "/profile" => "GET",
         "/reset_password" => "POST, PUT",
         "/password" => "POST",
-        "/healthz" => "GET",
+        "/healthz" | "/metrics" => "GET",
         "/signup" | "/login" | "/logout" => "GET, POST",
         "/me" | "/static/style.css" => "GET",
         "/check" => "GET, POST",
@@ -109,6 +111,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/reset_password" => "/reset_password",
         "/password" => "/password",
         "/healthz" => "/healthz",
+        "/metrics" => "/metrics",
         "/signup" => "/signup",
         "/login" => "/login",
         "/me" => "/me",
@@ -120,13 +123,16 @@ pub fn route_label(path: &str) -> &'static str {
     }
 }
 
-fn log_request(info: warp::log::Info<'_>) {
+/// One log line and the metrics of one answered request.
+fn log_request(metrics: &metrics::Metrics, info: warp::log::Info<'_>) {
     static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
     let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    let route = route_label(info.path());
+    metrics.record(route, info.method(), info.status().as_u16(), info.elapsed());
     tracing::info!(
         target: "authd::http",
         method = %info.method(),
-        route = route_label(info.path()),
+        route,
         status = info.status().as_u16(),
         latency_us = info.elapsed().as_micros() as u64,
         request_id,
