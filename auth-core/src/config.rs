@@ -35,7 +35,8 @@ impl Default for Config {
             session_max_age: Duration::from_secs(24 * 60 * 60),
             reset_token_ttl: Duration::from_secs(30 * 60),
             pool_size: 16,
-            database_timeout: Duration::from_secs(5),
+            // Short enough that /healthz says 503 within 5 s of an outage.
+            database_timeout: Duration::from_secs(3),
         }
     }
 }

@@ -1,0 +1,420 @@
+//! Several `authd` servers on one PostgreSQL database, and an outage of that
+//! database. They run when `AUTHD_TEST_POSTGRES_URL` names a server (CI sets
+//! it) and fail, not skip, if it does not answer; without it they are skipped
+//! with a note.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{client, session_cookie, Server};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse battery staple";
+const NEW_PASSWORD: &str = "a whole new pass phrase";
+
+/// A fresh schema on the test server, dropped at the end; its URL makes
+/// every connection use it.
+struct Schema {
+    base: String,
+    name: String,
+    url: String,
+}
+
+impl Schema {
+    fn create() -> Option<Schema> {
+        let Ok(base) = std::env::var("AUTHD_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: set AUTHD_TEST_POSTGRES_URL to run the PostgreSQL tests");
+            return None;
+        };
+        let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(&base)
+            .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"));
+        conn.batch_execute(&format!("CREATE SCHEMA {name}"))
+            .expect("create schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{name}");
+        Some(Schema { base, name, url })
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.base) {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+fn check_header(username: &str, password: &str, machine: &str) -> String {
+    let json =
+        serde_json::json!({"username": username, "password": password, "machine_id": machine});
+    base64::engine::general_purpose::STANDARD.encode(json.to_string())
+}
+
+async fn status_and_body(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn two_servers_share_sessions_throttle_machines_and_credentials() {
+    let Some(schema) = Schema::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("shared.key");
+    let key_arg = key.display().to_string();
+    let options = [
+        "--secret-key-file",
+        key_arg.as_str(),
+        "--password-min-length",
+        "8",
+        "--ip-rate-limit",
+        "off",
+    ];
+    let a = Server::start_with(dir.path(), &schema.url, &options);
+    let b = Server::start_with(dir.path(), &schema.url, &options);
+    let http = client();
+    for name in ["kvothe", "denna", "simmon"] {
+        let r = http
+            .post(a.url("/users"))
+            .form(&[("username", name), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    // A session made on A works on B; a logout on B is refused on A at once.
+    let login = http
+        .post(a.url("/sessions"))
+        .form(&[("username", "kvothe"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookie = format!("session_id={}", session_cookie(&login).unwrap());
+    let on_b = http
+        .get(b.url("/profile"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_b.status(), StatusCode::OK);
+    let logout = http
+        .delete(b.url("/sessions"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::FOUND);
+    let on_a = http
+        .get(a.url("/profile"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_a.status(), StatusCode::FORBIDDEN);
+
+    // Failed logins split across A and B add up to one throttle.
+    for (i, server) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        let r = http
+            .post(server.url("/sessions"))
+            .form(&[("username", "denna"), ("password", "wrong password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    let throttled = http
+        .post(b.url("/sessions"))
+        .form(&[("username", "denna"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.headers().contains_key("retry-after"));
+
+    // Two users racing on A and B for one machine: exactly one wins.
+    let machine = "shared-machine-0123456789";
+    let (on_a, on_b) = tokio::join!(
+        http.get(a.url("/check"))
+            .header(
+                "SEEK_CUSTOM_AUTH",
+                check_header("kvothe", PASSWORD, machine)
+            )
+            .send(),
+        http.get(b.url("/check"))
+            .header(
+                "SEEK_CUSTOM_AUTH",
+                check_header("simmon", PASSWORD, machine)
+            )
+            .send(),
+    );
+    let outcomes = [
+        status_and_body(on_a.unwrap()).await,
+        status_and_body(on_b.unwrap()).await,
+    ];
+    let bound: Vec<_> = outcomes
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .collect();
+    let taken: Vec<_> = outcomes
+        .iter()
+        .filter(|(s, b)| *s == StatusCode::FORBIDDEN && b["error"] == "machine_taken")
+        .collect();
+    assert_eq!((bound.len(), taken.len()), (1, 1), "{outcomes:?}");
+    let winner = bound[0].1["username"].as_str().unwrap().to_owned();
+    assert_eq!(bound[0].1["machine"], "bound");
+
+    // B caches the winner's verified triple; a password change on A stops
+    // the old password on B's /check at once, inside the cache window.
+    for _ in 0..2 {
+        let r = http
+            .get(b.url("/check"))
+            .header("SEEK_CUSTOM_AUTH", check_header(&winner, PASSWORD, machine))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let login = http
+        .post(a.url("/sessions"))
+        .form(&[("username", winner.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = format!("session_id={}", session_cookie(&login).unwrap());
+    let changed = http
+        .post(a.url("/password"))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("current_password", PASSWORD),
+            ("new_password", NEW_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let old = http
+        .get(b.url("/check"))
+        .header("SEEK_CUSTOM_AUTH", check_header(&winner, PASSWORD, machine))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_body(old).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
+    );
+    let new = http
+        .get(b.url("/check"))
+        .header(
+            "SEEK_CUSTOM_AUTH",
+            check_header(&winner, NEW_PASSWORD, machine),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(new.status(), StatusCode::OK);
+}
+
+/// A PostgreSQL server of the test's own, on a spare loopback port.
+struct OwnPostgres {
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: u16,
+    as_postgres_user: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnPostgres {
+    fn tools() -> Option<std::path::PathBuf> {
+        let found = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|version| version.path().join("bin"))
+            .find(|bin| bin.join("pg_ctl").exists() && bin.join("initdb").exists());
+        if found.is_none() {
+            if std::env::var_os("AUTHD_REQUIRE_POSTGRES_TOOLS").is_some() {
+                panic!("AUTHD_REQUIRE_POSTGRES_TOOLS is set but initdb/pg_ctl are missing");
+            }
+            eprintln!("skipped: the outage test needs Debian's postgresql (initdb, pg_ctl)");
+        }
+        found
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let path = self.bin.join(tool);
+        if self.as_postgres_user {
+            // initdb and postgres refuse to run as root.
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            std::process::Command::new(path)
+        }
+    }
+
+    fn init(bin: std::path::PathBuf) -> OwnPostgres {
+        let dir = tempfile::tempdir().unwrap();
+        let as_postgres_user = running_as_root();
+        if as_postgres_user {
+            let _ = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = OwnPostgres {
+            bin,
+            data: dir.path().join("data"),
+            port,
+            as_postgres_user,
+            _dir: dir,
+        };
+        let status = pg
+            .command("initdb")
+            .args(["-D"])
+            .arg(&pg.data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("initdb runs");
+        assert!(status.success(), "initdb failed");
+        pg
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.data.parent().unwrap().display()
+        );
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-o", &options, "-l"])
+            .arg(self.data.parent().unwrap().join("postgres.log"))
+            .args(["-w", "start"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl runs");
+        assert!(status.success(), "pg_ctl start failed");
+    }
+
+    fn stop(&self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+async fn healthz(http: &reqwest::Client, server: &Server) -> (StatusCode, Value) {
+    status_and_body(http.get(server.url("/healthz")).send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn an_outage_is_503_and_the_server_recovers_by_itself() {
+    if std::env::var_os("AUTHD_TEST_POSTGRES_URL").is_none() {
+        eprintln!("skipped: set AUTHD_TEST_POSTGRES_URL to run the PostgreSQL tests");
+        return;
+    }
+    let Some(bin) = OwnPostgres::tools() else {
+        return;
+    };
+    let pg = OwnPostgres::init(bin);
+    pg.start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &pg.url(), &["--password-min-length", "8"]);
+    let http = client();
+    let r = http
+        .post(server.url("/users"))
+        .form(&[("username", "kvothe"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let login = http
+        .post(server.url("/sessions"))
+        .form(&[("username", "kvothe"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = format!("session_id={}", session_cookie(&login).unwrap());
+    assert_eq!(healthz(&http, &server).await.0, StatusCode::OK);
+
+    pg.stop();
+    let started = Instant::now();
+    let (status, body) = healthz(&http, &server).await;
+    let took = started.elapsed();
+    eprintln!("healthz answered {status} {took:?} after the database stopped");
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "unavailable"})
+        )
+    );
+    assert!(took <= Duration::from_secs(5), "healthz took {took:?}");
+    let profile = http
+        .get(server.url("/profile"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_body(profile).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "unavailable");
+    assert!(body["message"].is_string());
+
+    pg.start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while healthz(&http, &server).await.0 != StatusCode::OK {
+        assert!(Instant::now() < deadline, "authd did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let profile = http
+        .get(server.url("/profile"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        profile.status(),
+        StatusCode::OK,
+        "the same process serves again"
+    );
+}
