@@ -8,7 +8,9 @@ mod account;
 mod clock;
 mod config;
 mod device;
+mod dump;
 mod error;
+mod import;
 mod password;
 mod secret;
 mod service;
@@ -24,7 +26,12 @@ pub use config::{Config, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
 pub use device::{
     valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
 };
+pub use dump::{TableCount, DUMP_TABLES};
 pub use error::{AuthError, AuthResult, IdentifierKind};
+pub use import::{
+    ImportFields, ImportOutcome, ImportReport, ImportRow, ImportRowReport, IMPORT_FIELDS,
+    MALFORMED_ROW, NOT_ATTEMPTED,
+};
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, CsrfScope, LoginCounts, OpenError};

@@ -1,11 +1,12 @@
 //! The password rules (NIST SP 800-63B-4) and the peppered bcrypt hash.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AuthError;
@@ -138,25 +139,46 @@ pub(crate) struct Verification {
     pub needs_rehash: bool,
 }
 
-/// Peppered bcrypt on tokio's blocking pool, at most one hash per CPU at a
-/// time so that a storm of logins cannot take every thread.
+/// The nice value of the hashing threads (Linux; 0 is normal, 19 the
+/// lowest). A hash takes a few hundred milliseconds of CPU; at a lower
+/// priority it gets the CPU when requests leave it free and yields most of it
+/// to them otherwise, so a storm of logins cannot slow every other request.
+const HASHER_NICE: i32 = 10;
+
+/// A hash to compute on a hashing thread.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Peppered bcrypt on its own threads, one per CPU, at a lower scheduling
+/// priority: at most one hash per CPU at a time, so a storm of logins
+/// cannot take every thread, and never on the threads that serve requests
+/// or run database work.
 #[derive(Debug)]
 pub(crate) struct PasswordHasher {
     key: SecretKey,
     cost: u32,
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    /// Hashes to do; the threads end when the hasher is dropped.
+    jobs: mpsc::Sender<HashJob>,
+    waiting: Arc<AtomicUsize>,
     hashes_done: AtomicUsize,
 }
 
 impl PasswordHasher {
     pub(crate) fn new(key: SecretKey, cost: u32) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..cpus {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("authd-bcrypt-{index}"))
+                .spawn(move || hashing_thread(&queue))
+                .expect("cannot start a password hashing thread");
+        }
         PasswordHasher {
             key,
             cost,
-            permits: Arc::new(Semaphore::new(cpus)),
-            waiting: AtomicUsize::new(0),
+            jobs,
+            waiting: Arc::new(AtomicUsize::new(0)),
             hashes_done: AtomicUsize::new(0),
         }
     }
@@ -214,24 +236,75 @@ impl PasswordHasher {
         })
     }
 
+    /// Runs `work` on a hashing thread, after the hashes queued before it.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = self.permits.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let permit = permit.map_err(|_| AuthError::Internal("password hasher closed".into()))?;
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("password hashing task failed: {e}")))?;
+        let (answer, result) = oneshot::channel();
+        let waiting = Arc::clone(&self.waiting);
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let job: HashJob = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            // Nobody waits for it any more (the request went away): skip it.
+            if !answer.is_closed() {
+                let _ = answer.send(work());
+            }
+        });
+        if self.jobs.send(job).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(AuthError::Internal("password hasher closed".into()));
+        }
+        let result = result
+            .await
+            .map_err(|_| AuthError::Internal("password hashing task failed".into()))?;
         self.hashes_done.fetch_add(1, Ordering::Relaxed);
         Ok(result)
     }
 }
+
+/// A hashing thread: lowers its own priority, then runs hashes until the
+/// hasher is dropped. A job that panics only loses its own answer.
+fn hashing_thread(queue: &Mutex<mpsc::Receiver<HashJob>>) {
+    lower_thread_priority();
+    loop {
+        let job = {
+            let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.recv()
+        };
+        match job {
+            Ok(job) => {
+                let _ = catch_unwind(AssertUnwindSafe(job));
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// Sets this thread's nice value to [`HASHER_NICE`]. On Linux the nice value
+/// belongs to each thread, so the server's other threads keep theirs.
+#[cfg(target_os = "linux")]
+fn lower_thread_priority() {
+    // SAFETY: plain system calls on this thread's own id; no memory is shared.
+    let result = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            HASHER_NICE,
+        )
+    };
+    if result != 0 {
+        tracing::debug!(
+            error = %std::io::Error::last_os_error(),
+            "could not lower the priority of a password hashing thread"
+        );
+    }
+}
+
+/// Elsewhere the nice value is per process: the hashing threads keep the
+/// normal priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_thread_priority() {}
 
 /// The cost of a bcrypt hash (`$2b$12$…` → 12).
 fn stored_cost(bcrypt_hash: &str) -> Option<u32> {
@@ -345,5 +418,153 @@ mod tests {
         let differs_late = format!("{}ö", "ü".repeat(39));
         assert_eq!(long.as_bytes()[..72], differs_late.as_bytes()[..72]);
         assert!(!hasher.verify(differs_late, stored).await.unwrap().matches);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    //! Property tests of the password rules of API.md §2 on arbitrary text.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const IDENTIFIERS: [Option<&str>; 2] = [Some("kvothe"), Some("kvothe@example.com")];
+
+    fn verdict(password: &str, min: usize) -> Result<String, PasswordRule> {
+        check_new_password(&Password::new(password), min, &IDENTIFIERS)
+    }
+
+    /// What the rules say, written from the contract: the first rule broken,
+    /// in the order the service checks them, or the NFC text to hash.
+    fn expected(password: &str, min: usize) -> Result<String, PasswordRule> {
+        let nfc: String = password.nfc().collect();
+        let folded = nfc.to_lowercase();
+        if nfc.is_empty() {
+            Err(PasswordRule::Empty)
+        } else if nfc.chars().any(char::is_control) {
+            Err(PasswordRule::InvalidCharacters)
+        } else if nfc.len() > MAX_PASSWORD_BYTES {
+            Err(PasswordRule::TooLong)
+        } else if nfc.chars().count() < min {
+            Err(PasswordRule::TooShort { min })
+        } else if is_common(&folded) {
+            Err(PasswordRule::TooCommon)
+        } else if IDENTIFIERS.iter().flatten().any(|i| *i == folded) {
+            Err(PasswordRule::MatchesIdentifier)
+        } else {
+            Ok(nfc)
+        }
+    }
+
+    /// Characters whose NFC and NFD forms differ, control characters and
+    /// characters of 1 to 4 UTF-8 bytes.
+    fn interesting_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            3 => any::<char>(),
+            2 => prop::sample::select(vec![
+                'a', 'Z', '7', ' ', 'e', 'A', 'é', 'Å', '€', '𝄞', 'ß', 'İ',
+                '\u{301}', '\u{30A}', '\u{323}', '\u{212B}', '\u{FB01}', '\u{1100}',
+                '\u{1161}', '\u{11A8}', '\u{AC00}', '\u{0}', '\t', '\n', '\u{7F}',
+                '\u{85}', '\u{200B}', '\u{FEFF}',
+            ]),
+        ]
+    }
+
+    fn password() -> impl Strategy<Value = String> {
+        let common: Vec<&'static str> = include_str!("../data/common-passwords.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        prop_oneof![
+            // Any characters, control characters included.
+            prop::collection::vec(interesting_char(), 0..40).prop_map(String::from_iter),
+            // Printable text of every script.
+            "\\PC{0,40}",
+            // Around the 1024-byte limit, with characters NFC shortens.
+            prop::collection::vec(
+                prop::sample::select(vec!['a', 'é', 'e', '\u{301}', '€', '𝄞', '\u{212B}']),
+                240..1100,
+            )
+            .prop_map(String::from_iter),
+            // Common passwords and identifiers, in any case.
+            (
+                prop_oneof![
+                    prop::sample::select(common),
+                    Just("kvothe"),
+                    Just("kvothe@example.com")
+                ],
+                any::<u64>()
+            )
+                .prop_map(|(word, mask)| {
+                    word.chars()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            if mask >> (i % 64) & 1 == 1 {
+                                c.to_ascii_uppercase()
+                            } else {
+                                c
+                            }
+                        })
+                        .collect()
+                }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn the_verdict_follows_the_contract(password in password(), min in 1usize..24) {
+            prop_assert_eq!(verdict(&password, min), expected(&password, min));
+        }
+
+        #[test]
+        fn each_rule_found_is_really_broken(password in password(), min in 1usize..24) {
+            let nfc: String = password.nfc().collect();
+            match verdict(&password, min) {
+                Ok(hashed) => {
+                    prop_assert_eq!(&hashed, &nfc);
+                    prop_assert!(!hashed.is_empty());
+                    prop_assert!(hashed.len() <= MAX_PASSWORD_BYTES);
+                    prop_assert!(hashed.chars().count() >= min);
+                    prop_assert!(!hashed.chars().any(char::is_control));
+                    prop_assert!(!is_common(&hashed.to_lowercase()));
+                }
+                Err(PasswordRule::Empty) => prop_assert!(password.is_empty()),
+                Err(PasswordRule::InvalidCharacters) => {
+                    // NFC never adds or removes a control character.
+                    prop_assert!(password.chars().any(char::is_control));
+                }
+                Err(PasswordRule::TooLong) => prop_assert!(nfc.len() > MAX_PASSWORD_BYTES),
+                Err(PasswordRule::TooShort { min: said }) => {
+                    prop_assert_eq!(said, min);
+                    prop_assert!(nfc.chars().count() < min);
+                }
+                Err(PasswordRule::TooCommon) => prop_assert!(is_common(&nfc.to_lowercase())),
+                Err(PasswordRule::MatchesIdentifier) => {
+                    let folded = nfc.to_lowercase();
+                    prop_assert!(folded == "kvothe" || folded == "kvothe@example.com");
+                }
+            }
+        }
+
+        #[test]
+        fn nfc_and_nfd_forms_get_the_same_verdict(password in password(), min in 1usize..24) {
+            let nfc: String = password.nfc().collect();
+            let nfd: String = password.nfd().collect();
+            let verdict_as_given = verdict(&password, min);
+            prop_assert_eq!(&verdict(&nfc, min), &verdict_as_given);
+            prop_assert_eq!(&verdict(&nfd, min), &verdict_as_given);
+        }
+
+        #[test]
+        fn any_text_and_minimum_never_panic(
+            password in prop::collection::vec(any::<char>(), 0..300).prop_map(String::from_iter),
+            min in any::<usize>(),
+            identifier in proptest::option::of(".{0,20}"),
+        ) {
+            let _ = check_new_password(&Password::new(password), min, &[identifier.as_deref(), None]);
+        }
     }
 }

@@ -154,6 +154,11 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> DbResul
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
+        // A SQLite connection is an open file of this process: it cannot be
+        // dropped by a server or a network the way a PostgreSQL one can, so
+        // it is not tested with a query at every checkout (a session check
+        // would pay for two statements instead of one).
+        .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
         .connection_timeout(timeout)
         .error_handler(Box::new(LogErrorHandler))
         .build(ConnectionManager { url: url.clone() })?;

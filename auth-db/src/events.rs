@@ -47,4 +47,12 @@ impl EventRow {
             .count()
             .get_result(conn)?)
     }
+
+    /// Every event, for a dump: oldest first, then by id.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<EventRow>> {
+        Ok(events::table
+            .order((events::occurred_at, events::id))
+            .select(EventRow::as_select())
+            .load(conn)?)
+    }
 }

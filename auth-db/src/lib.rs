@@ -4,6 +4,7 @@
 //! Only `auth-core` depends on this crate.
 
 mod connection;
+pub mod dump;
 mod error;
 pub mod events;
 pub mod machines;
@@ -17,6 +18,7 @@ pub use connection::{
     open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection, DbPool,
     PooledConnection, MIGRATIONS,
 };
+pub use dump::Snapshot;
 pub use error::{DbError, DbResult};
 pub use events::EventRow;
 pub use machines::MachineRow;

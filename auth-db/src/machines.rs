@@ -53,4 +53,12 @@ impl MachineRow {
     pub fn unbind_user(conn: &mut DbConnection, user_id: &str) -> DbResult<usize> {
         Ok(diesel::delete(machines::table.filter(machines::user_id.eq(user_id))).execute(conn)?)
     }
+
+    /// Every binding, for a dump: ordered by binding time, then machine.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<MachineRow>> {
+        Ok(machines::table
+            .order((machines::bound_at, machines::machine_id))
+            .select(MachineRow::as_select())
+            .load(conn)?)
+    }
 }

@@ -82,4 +82,12 @@ impl ResetTokenRow {
                 .execute(conn)?,
         )
     }
+
+    /// Every reset token, expired or not, for a dump: ordered by creation, then user.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<ResetTokenRow>> {
+        Ok(reset_tokens::table
+            .order((reset_tokens::created_at, reset_tokens::user_id))
+            .select(ResetTokenRow::as_select())
+            .load(conn)?)
+    }
 }

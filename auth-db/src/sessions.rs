@@ -135,4 +135,12 @@ impl SessionRow {
         )
         .execute(conn)?)
     }
+
+    /// Every session, live or dead, for a dump: ordered by creation, then id.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<SessionRow>> {
+        Ok(sessions::table
+            .order((sessions::created_at, sessions::id))
+            .select(SessionRow::as_select())
+            .load(conn)?)
+    }
 }

@@ -134,4 +134,12 @@ impl ThrottleRow {
         )
         .execute(conn)?)
     }
+
+    /// Every failure count, for a dump: ordered by account key.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<ThrottleRow>> {
+        Ok(login_throttle::table
+            .order(login_throttle::account_key)
+            .select(ThrottleRow::as_select())
+            .load(conn)?)
+    }
 }

@@ -198,4 +198,9 @@ impl UserRow {
     pub fn delete(conn: &mut DbConnection, id: &str) -> DbResult<usize> {
         Ok(diesel::delete(users::table.find(id)).execute(conn)?)
     }
+
+    /// Every account, for a dump: ordered by creation, then id.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<UserRow>> {
+        Self::list(conn)
+    }
 }

@@ -1,6 +1,6 @@
 //! The JSON API (the Holberton user authentication service and its additions).
 
-use auth_core::{Identifier, Password, Registration, Session, User};
+use auth_core::{Identifier, Password, Registration, ResetToken, Session, User};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -12,7 +12,12 @@ use warp::{Filter, Reply};
 
 use crate::app::{json, redirect, respond, with_cookie, App};
 use crate::config::ResetDelivery;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::{
+    AccountMessage, BadRequest, Forbidden, Internal, Login, Message, NewUser, NotFound,
+    PasswordChange, PayloadTooLarge, Profile, ResetPassword, ResetRequest, ResetRequested,
+    TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
+};
 use crate::request::{ctx, raw_body, Fields, RawBody, RequestCtx};
 
 /// Every route of the JSON API.
@@ -40,6 +45,20 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// GET /
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "JSON API",
+    summary = "Welcome",
+    description = "`{\"message\": \"Bienvenue\"}`; a browser (`Accept` preferring `text/html` \
+        over `application/json`) is sent to `/me` instead.",
+    responses(
+        (status = 200, description = "The welcome.", body = Message,
+            example = json!({"message": "Bienvenue"})),
+        (status = 303, description = "A browser: go to the account page.",
+            headers(("Location" = String, description = "`/me`"))),
+    ),
+)]
 fn index() -> BoxedFilter<(Response,)> {
     warp::path::end()
         .and(warp::get())
@@ -58,6 +77,33 @@ fn index() -> BoxedFilter<(Response,)> {
 }
 
 /// POST /users
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "JSON API",
+    summary = "Register an account",
+    description = "Creates an account with `username` and/or `email` (at least one) and \
+        `password`. The answer carries the identifiers as given. A taken username is \
+        reported before a taken e-mail.",
+    request_body(
+        description = "The new account.",
+        content(
+            (NewUser = "application/x-www-form-urlencoded"),
+            (NewUser = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Created: the identifiers as given and `user created`.",
+            body = AccountMessage,
+            example = json!({"email": "bob@example.com", "message": "user created"})),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn register(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("users")
         .and(warp::post())
@@ -89,6 +135,37 @@ async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Res
 }
 
 /// POST /sessions
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    tag = "JSON API",
+    summary = "Log in",
+    description = "Checks `username` (or else `email`) and `password` and starts a session. \
+        A session cookie presented with the request is ended, never reused. After five \
+        consecutive failures for one account, each further failure doubles a delay during \
+        which every attempt gets 429 `throttled`.",
+    request_body(
+        description = "The credentials.",
+        content(
+            (Login = "application/x-www-form-urlencoded"),
+            (Login = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Logged in: the identifiers as registered and `logged in`.",
+            body = AccountMessage,
+            headers(("Set-Cookie" = String, description = "`session_id=TOKEN; Path=/; HttpOnly; \
+                Secure; SameSite=Lax; Max-Age=SECONDS`")),
+            example = json!({"email": "bob@example.com", "message": "logged in"})),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn login(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions")
         .and(warp::post())
@@ -137,6 +214,24 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
 }
 
 /// DELETE /sessions
+#[utoipa::path(
+    delete,
+    path = "/sessions",
+    tag = "JSON API",
+    summary = "Log out",
+    description = "Ends the session of the cookie, clears the cookie and redirects to `/`.",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 302, description = "Logged out.",
+            headers(
+                ("Location" = String, description = "`/`"),
+                ("Set-Cookie" = String, description = "The cleared session cookie (`Max-Age=0`)."),
+            )),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn logout(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions")
         .and(warp::delete())
@@ -156,6 +251,20 @@ async fn handle_logout(ctx: RequestCtx, app: App) -> Result<Response, ApiError> 
 }
 
 /// GET /sessions
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "JSON API",
+    summary = "List the user's sessions",
+    description = "Every live session of the signed-in user; `current` marks the one of the cookie.",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The sessions.", body = [SessionView]),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn list_sessions(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions")
         .and(warp::get())
@@ -165,13 +274,21 @@ fn list_sessions(app: &App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-#[derive(Serialize)]
-struct SessionView {
+/// One session of the signed-in user; times in RFC 3339 UTC.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SessionView {
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_seen_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// The `User-Agent` of the login, if it sent one.
+    #[schema(required = true)]
     user_agent: Option<String>,
+    /// Whether this is the session of the request's cookie.
     current: bool,
 }
 
@@ -193,6 +310,22 @@ async fn handle_list_sessions(ctx: RequestCtx, app: App) -> Result<Response, Api
 }
 
 /// DELETE /sessions/{id}
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    tag = "JSON API",
+    summary = "End one of the user's sessions",
+    security(("session_cookie" = [])),
+    params(("id" = String, Path, format = "uuid",
+        description = "The `id` of a session from `GET /sessions`.")),
+    responses(
+        (status = 204, description = "The session has ended."),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn end_session(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions" / String)
         .and(warp::delete())
@@ -209,6 +342,21 @@ async fn handle_end_session(id: String, ctx: RequestCtx, app: App) -> Result<Res
 }
 
 /// GET /profile
+#[utoipa::path(
+    get,
+    path = "/profile",
+    tag = "JSON API",
+    summary = "The signed-in user's profile",
+    description = "Exactly the fields the account has set among `username`, `email`, \
+        `full_name` and `mothers_favorite_search_engine`.",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The profile.", body = Profile),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn profile(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("profile")
         .and(warp::get())
@@ -235,6 +383,35 @@ async fn handle_profile(ctx: RequestCtx, app: App) -> Result<Response, ApiError>
 }
 
 /// POST /reset_password
+#[utoipa::path(
+    post,
+    path = "/reset_password",
+    tag = "JSON API",
+    summary = "Ask for a password-reset token",
+    description = "Makes a reset token for the account of `email` (or else `username`), voiding \
+        any earlier one. With `--reset-delivery response` the token is in the answer; \
+        otherwise it goes out of band (the server log, or e-mail) and the answer says \
+        `reset token sent`. An unknown account is a 403 `not_found`.",
+    request_body(
+        description = "The account.",
+        content(
+            (ResetRequest = "application/x-www-form-urlencoded"),
+            (ResetRequest = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The identifier as given, and the token or `reset token sent`.",
+            body = ResetRequested,
+            example = json!({"email": "bob@example.com", "message": "reset token sent"})),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 403, description = "`not_found`: no account has that identifier.", body = ErrorBody),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn request_reset(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("reset_password")
         .and(warp::post())
@@ -276,11 +453,83 @@ async fn handle_request_reset(
             );
             body.insert("message".into(), Value::String("reset token sent".into()));
         }
+        ResetDelivery::Smtp => {
+            // The token is stored; the answer waits for the mail (at most
+            // SEND_TIMEOUT) so that a client learns when it did not go out.
+            mail_reset_token(&app, &user, &token).await?;
+            body.insert("message".into(), Value::String("reset token sent".into()));
+        }
     }
     Ok(json(&body, StatusCode::OK))
 }
 
+/// `--reset-delivery smtp`: e-mails the token to the account's address. A
+/// failure is logged (never the token) and answered 503 `unavailable`; an
+/// account without an address gets the usual answer and a warning in the log.
+async fn mail_reset_token(app: &App, user: &User, token: &ResetToken) -> Result<(), ApiError> {
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the reset e-mail could not be sent; try again later",
+        )
+    };
+    let Some(mailer) = app.config.mailer.as_deref() else {
+        tracing::error!("--reset-delivery smtp has no mailer configured: no reset token was sent");
+        return Err(unavailable());
+    };
+    let Some(address) = user.email.as_deref() else {
+        tracing::warn!(
+            user_id = %user.id,
+            "password reset for an account without an e-mail address: no token was sent"
+        );
+        return Ok(());
+    };
+    let ttl = app.auth.config().reset_token_ttl;
+    match mailer
+        .send_reset_token(address, user.display_name(), token, ttl)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(user_id = %user.id, "password reset token e-mailed");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::error!(user_id = %user.id, %error, "password reset e-mail not sent");
+            Err(unavailable())
+        }
+    }
+}
+
 /// PUT /reset_password
+#[utoipa::path(
+    put,
+    path = "/reset_password",
+    tag = "JSON API",
+    summary = "Set a new password with a reset token",
+    description = "Sets the password of the account of `email` (or else `username`) if \
+        `reset_token` is its live token, and ends every session of the account. A new \
+        password that breaks the rules is a 400 and the token stays usable.",
+    request_body(
+        description = "The account, the token and the new password.",
+        content(
+            (ResetPassword = "application/x-www-form-urlencoded"),
+            (ResetPassword = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Updated: the identifier as given and `Password updated`.",
+            body = AccountMessage,
+            example = json!({"email": "bob@example.com", "message": "Password updated"})),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 403, description = "`invalid_reset_token`: the token is wrong, expired, used or \
+            another account's (or `not_found`: no such account).", body = ErrorBody),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn reset_password(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("reset_password")
         .and(warp::put())
@@ -312,6 +561,36 @@ async fn handle_reset_password(
 }
 
 /// POST /password
+#[utoipa::path(
+    post,
+    path = "/password",
+    tag = "JSON API",
+    summary = "Change the password",
+    description = "Checks `current_password` as a login does (the same throttle), sets \
+        `new_password`, ends every session of the user and starts a new one.",
+    security(("session_cookie" = [])),
+    request_body(
+        description = "The current password and the new one.",
+        content(
+            (PasswordChange = "application/x-www-form-urlencoded"),
+            (PasswordChange = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Changed; the new session's cookie is set.", body = Message,
+            headers(("Set-Cookie" = String, description = "The new session cookie.")),
+            example = json!({"message": "Password changed"})),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 401, description = "`invalid_credentials`: the current password is wrong.",
+            body = ErrorBody),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn change_password(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("password")
         .and(warp::post())

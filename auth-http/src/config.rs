@@ -2,8 +2,11 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use auth_core::RateLimit;
+
+use crate::mail::Mailer;
 
 /// How a password-reset token reaches its owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +15,8 @@ pub enum ResetDelivery {
     Log,
     /// In the HTTP response body, as the Holberton exercise does (classrooms only).
     Response,
+    /// E-mailed to the account's address by [`HttpConfig::mailer`].
+    Smtp,
 }
 
 impl FromStr for ResetDelivery {
@@ -21,8 +26,8 @@ impl FromStr for ResetDelivery {
         match text {
             "log" => Ok(ResetDelivery::Log),
             "response" => Ok(ResetDelivery::Response),
-            "smtp" => Err("smtp delivery is not available yet; use log or response".into()),
-            other => Err(format!("expected log or response, got {other:?}")),
+            "smtp" => Ok(ResetDelivery::Smtp),
+            other => Err(format!("expected log, smtp or response, got {other:?}")),
         }
     }
 }
@@ -40,6 +45,9 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// The site's external origin (`https://auth.example.com`), if known.
     pub public_url: Option<String>,
+    /// Sends the reset tokens with [`ResetDelivery::Smtp`]; without it that
+    /// delivery answers 503 `unavailable`.
+    pub mailer: Option<Arc<Mailer>>,
 }
 
 impl Default for HttpConfig {
@@ -53,6 +61,7 @@ impl Default for HttpConfig {
             },
             trusted_proxies: Vec::new(),
             public_url: None,
+            mailer: None,
         }
     }
 }

@@ -25,9 +25,14 @@ pub struct ApiError {
     pub allow: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error body of the JSON API.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error, example = json!({"error": "not_authenticated", "message": "not authenticated"}))]
+pub(crate) struct ErrorBody<'a> {
+    /// The stable snake_case code.
+    #[schema(pattern = "^[a-z]+(_[a-z]+)*$")]
     error: &'a str,
+    /// A sentence for people.
     message: &'a str,
 }
 

@@ -7,7 +7,9 @@ mod app;
 mod check;
 mod config;
 mod error;
+mod mail;
 mod metrics;
+mod openapi;
 mod ops;
 mod request;
 mod web;
@@ -24,6 +26,9 @@ use warp::{Filter, Reply};
 pub use check::{parse_credentials, DeviceCredentials, Malformed};
 pub use config::{HttpConfig, ResetDelivery};
 pub use error::ApiError;
+pub use mail::{
+    check_mailbox, check_smtp_url, Mailer, MailerError, SendError, DEFAULT_FROM, SEND_TIMEOUT,
+};
 pub use request::MAX_BODY_BYTES;
 
 /// The whole application: every route, the 404/405 fallback, the error
@@ -37,6 +42,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .or(check::routes(&app))
         .unify()
         .or(ops::routes(&app, &metrics))
+        .unify()
+        .or(openapi::route())
         .unify()
         .or(fallback())
         .unify()
@@ -69,22 +76,51 @@ fn fallback() -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// Every path of the JSON API (API.md section 3), the device check (section
+/// 5) and the operations endpoints (section 6), as `/openapi.json` names it,
+/// with the methods it serves as an `Allow` header lists them. The one list of
+/// these routes: the fallback's 405s, the route labels of logs and metrics,
+/// and the tests that hold `/openapi.json` to what the server serves all read it.
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("/", "GET"),
+    ("/users", "POST"),
+    ("/sessions", "GET, POST, DELETE"),
+    ("/sessions/{id}", "DELETE"),
+    ("/profile", "GET"),
+    ("/reset_password", "POST, PUT"),
+    ("/password", "POST"),
+    ("/check", "GET, POST"),
+    ("/healthz", "GET"),
+    ("/metrics", "GET"),
+    ("/openapi.json", "GET"),
+];
+
+/// The web pages (API.md section 4) and their stylesheet: served, but not
+/// part of the OpenAPI description.
+const WEB_ROUTES: &[(&str, &str)] = &[
+    ("/signup", "GET, POST"),
+    ("/login", "GET, POST"),
+    ("/me", "GET"),
+    ("/logout", "GET, POST"),
+    ("/static/style.css", "GET"),
+];
+
+/// The known route a request path belongs to: its name and its methods.
+fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
+    let name = match without_trailing_slash(path) {
+        _ if session_id_path(path) => "/sessions/{id}",
+        path => path,
+    };
+    API_ROUTES
+        .iter()
+        .chain(WEB_ROUTES)
+        .find(|(route, _)| *route == name)
+        .copied()
+}
+
 /// The methods each known path serves.
 fn allowed_methods(path: &str) -> Option<&'static str> {
-    Some(match without_trailing_slash(path) {
-        "/" => "GET",
-        "/users" => "POST",
-        "/sessions" => "GET, POST, DELETE",
-        "/profile" => "GET",
-        "/reset_password" => "POST, PUT",
-        "/password" => "POST",
-        "/healthz" | "/metrics" => "GET",
-        "/signup" | "/login" | "/logout" => "GET, POST",
-        "/me" | "/static/style.css" => "GET",
-        "/check" => "GET, POST",
-        _ if session_id_path(path) => "DELETE",
-        _ => return None,
-    })
+    known_route(path).map(|(_, methods)| methods)
 }
 
 /// warp serves `/users/` as `/users`, so the fallback and the labels do too.
@@ -103,24 +139,7 @@ fn session_id_path(path: &str) -> bool {
 /// The route a path belongs to, for logs and metrics (never the raw path,
 /// whose variety is unbounded).
 pub fn route_label(path: &str) -> &'static str {
-    match without_trailing_slash(path) {
-        "/" => "/",
-        "/users" => "/users",
-        "/sessions" => "/sessions",
-        "/profile" => "/profile",
-        "/reset_password" => "/reset_password",
-        "/password" => "/password",
-        "/healthz" => "/healthz",
-        "/metrics" => "/metrics",
-        "/signup" => "/signup",
-        "/login" => "/login",
-        "/me" => "/me",
-        "/logout" => "/logout",
-        "/static/style.css" => "/static/style.css",
-        "/check" => "/check",
-        _ if session_id_path(path) => "/sessions/{id}",
-        _ => "other",
-    }
+    known_route(path).map_or("other", |(route, _)| route)
 }
 
 /// One log line and the metrics of one answered request.

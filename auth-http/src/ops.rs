@@ -8,6 +8,7 @@ use warp::Filter;
 use crate::app::{json, App};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::openapi::{Health, Internal};
 
 /// Every operations route.
 pub(crate) fn routes(app: &App, metrics: &Metrics) -> BoxedFilter<(Response,)> {
@@ -15,6 +16,20 @@ pub(crate) fn routes(app: &App, metrics: &Metrics) -> BoxedFilter<(Response,)> {
 }
 
 /// GET /metrics
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "Operations",
+    summary = "Prometheus metrics",
+    description = "Requests by route and status, logins by outcome, the hash queue's length \
+        and a request latency histogram, in the Prometheus text format 0.0.4.",
+    responses(
+        (status = 200, description = "The metrics.", body = String,
+            content_type = "text/plain"),
+        (status = 500, response = Internal),
+    ),
+)]
 fn metrics_route(metrics: &Metrics) -> BoxedFilter<(Response,)> {
     let metrics = metrics.clone();
     warp::path!("metrics")
@@ -36,6 +51,19 @@ fn metrics_route(metrics: &Metrics) -> BoxedFilter<(Response,)> {
 }
 
 /// GET /healthz
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Operations",
+    summary = "Health",
+    description = "Whether the database answers.",
+    responses(
+        (status = 200, description = "The database answers.", body = Health,
+            example = json!({"status": "ok"})),
+        (status = 503, description = "The database does not answer.", body = Health,
+            example = json!({"status": "unavailable"})),
+    ),
+)]
 fn healthz(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("healthz")
         .and(warp::get())

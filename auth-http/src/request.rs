@@ -137,8 +137,39 @@ impl RequestCtx {
 pub(crate) struct RawBody(Result<Bytes, ApiError>);
 
 /// Reads the body, stopping as soon as it passes the limit.
+/// A body declared larger than the limit is refused at once, without waiting
+/// for it, and a body that trickles in is given up after [`BODY_READ_TIMEOUT`],
+/// so a client cannot hold a connection open by promising bytes.
 pub(crate) fn raw_body() -> impl Filter<Extract = (RawBody,), Error = Rejection> + Clone {
-    warp::body::stream().then(|stream| async move { RawBody(read_limited(stream).await) })
+    let declared_length = warp::header::optional::<u64>("content-length")
+        .or(warp::any().map(|| None))
+        .unify();
+    declared_length
+        .and(warp::body::stream())
+        .then(|declared: Option<u64>, stream| async move {
+            if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+                return RawBody(Err(too_large()));
+            }
+            match tokio::time::timeout(BODY_READ_TIMEOUT, read_limited(stream)).await {
+                Ok(body) => RawBody(body),
+                Err(_) => RawBody(Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "invalid_body",
+                    "the request body did not arrive in time",
+                ))),
+            }
+        })
+}
+
+/// How long a request body may take to arrive.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "body is larger than 16 KiB",
+    )
 }
 
 async fn read_limited<B: Buf>(
@@ -151,11 +182,7 @@ async fn read_limited<B: Buf>(
             ApiError::bad_request("invalid_body", "the request body could not be read")
         })?;
         if body.len() + chunk.remaining() > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "body is larger than 16 KiB",
-            ));
+            return Err(too_large());
         }
         while chunk.has_remaining() {
             let part = chunk.chunk();
@@ -454,5 +481,118 @@ mod tests {
         };
         assert_eq!(ctx.cookie("session_id").as_deref(), Some("first"));
         assert_eq!(ctx.cookie("missing"), None);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    //! Property tests of body decoding (API.md §3).
+
+    use super::*;
+    use proptest::prelude::*;
+    use warp::http::HeaderValue;
+
+    const FORM: &str = "application/x-www-form-urlencoded";
+
+    fn parse(content_type: &str, body: &[u8]) -> Result<Fields, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        Fields::parse(&headers, RawBody(Ok(Bytes::copy_from_slice(body))))
+    }
+
+    fn content_type() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            FORM,
+            "application/x-www-form-urlencoded; charset=UTF-8",
+        ])
+    }
+
+    /// Any text, with the characters a form encodes specially.
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => any::<char>(),
+                2 => prop::sample::select(vec!['&', '=', '+', '%', ' ', ';', '\0', 'é', '𝄞']),
+            ],
+            0..24,
+        )
+        .prop_map(String::from_iter)
+    }
+
+    /// Bytes that look a little like forms and JSON, and some that do not.
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..8),
+            prop::sample::select(vec![
+                "&", "=", "+", "%", "%2", "%FF", "%C3%A9", "{", "}", "[", "]", "\"", ":", ",",
+                "null", "\\u0000", "\\ud800", "1e999", "-0",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+        ];
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..512),
+            prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_body_gives_fields_or_a_client_error(content_type in content_type(), body in body()) {
+            match parse(content_type, &body) {
+                Ok(Fields::Json(_)) => prop_assert!(content_type.to_ascii_lowercase().contains("json")),
+                Ok(Fields::Form(_)) => prop_assert!(content_type.contains("form")),
+                Err(error) => {
+                    prop_assert!(error.status.is_client_error(), "{:?}", error);
+                    prop_assert_eq!(error.code, "invalid_body");
+                }
+            }
+        }
+
+        #[test]
+        fn any_content_type_gives_fields_or_a_client_error(
+            content_type in "[ -~]{0,60}",
+            body in body(),
+        ) {
+            let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            match parse(&content_type, &body) {
+                Ok(_) => prop_assert!(essence == "application/json" || essence == FORM),
+                Err(error) => {
+                    prop_assert!(error.status.is_client_error(), "{:?}", error);
+                    if essence != "application/json" && essence != FORM {
+                        prop_assert_eq!(error.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_form_decodes_to_the_pairs_it_was_made_of(
+            pairs in prop::collection::vec((text(), text()), 0..8),
+        ) {
+            let body = serde_urlencoded::to_string(&pairs).unwrap();
+            match parse(FORM, body.as_bytes()) {
+                Ok(Fields::Form(decoded)) => prop_assert_eq!(decoded, pairs),
+                other => prop_assert!(false, "{body:?} gave {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_json_object_decodes_to_its_members(
+            members in prop::collection::vec((text(), text()), 0..8),
+        ) {
+            let object: Map<String, Value> =
+                members.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            let body = Value::Object(object.clone()).to_string();
+            match parse("application/json", body.as_bytes()) {
+                Ok(Fields::Json(decoded)) => prop_assert_eq!(decoded, object),
+                other => prop_assert!(false, "{body:?} gave {other:?}"),
+            }
+        }
     }
 }

@@ -60,6 +60,13 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Create accounts from CSV rows: username,Full Name,password,Mother's favorite search engine (no header line).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Write the whole data store to standard output, one SQL INSERT statement per row.
+    Dump,
 }
 
 /// `authd user …`
@@ -124,7 +131,7 @@ pub struct ServeArgs {
     /// How long a password-reset token stays usable.
     #[arg(long, env = "AUTHD_RESET_TOKEN_TTL", default_value = "30m", value_parser = parse_duration)]
     pub reset_token_ttl: Duration,
-    /// log: the token goes to standard error; response: in the HTTP response (classrooms only).
+    /// log: the token goes to standard error; smtp: e-mailed through --smtp-url with --public-url links; response: in the HTTP response (classrooms only).
     #[arg(long, env = "AUTHD_RESET_DELIVERY", default_value = "log", value_parser = parse_reset_delivery)]
     pub reset_delivery: ResetDelivery,
     /// Name of the session cookie.
@@ -139,6 +146,12 @@ pub struct ServeArgs {
     /// The site's external origin (https://auth.example.com).
     #[arg(long, env = "AUTHD_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// SMTP server for --reset-delivery smtp: smtp://HOST[:PORT] (plain), smtp://HOST:587?tls=required (STARTTLS), smtps://USER:PASS@HOST[:465] (TLS).
+    #[arg(long, env = "AUTHD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of the reset e-mails.
+    #[arg(long, env = "AUTHD_SMTP_FROM", default_value = auth_http::DEFAULT_FROM, value_parser = parse_smtp_from)]
+    pub smtp_from: String,
 }
 
 /// Prints clap's verdict: help and version in full, a usage error as one line
@@ -160,6 +173,30 @@ pub fn report_usage_error(error: clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The checks that span options, as usage errors (exit 2, one line naming
+/// the option).
+pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
+    use clap::CommandFactory;
+    if let Command::Serve(args) = &cli.command {
+        let problem = if let Some(Err(error)) =
+            args.smtp_url.as_deref().map(auth_http::check_smtp_url)
+        {
+            // The message never repeats the URL: it may hold a password.
+            Some(format!("--smtp-url: {error}"))
+        } else if args.reset_delivery == ResetDelivery::Smtp && args.smtp_url.is_none() {
+            Some("--reset-delivery smtp needs --smtp-url (or AUTHD_SMTP_URL)".to_owned())
+        } else if args.reset_delivery == ResetDelivery::Smtp && args.public_url.is_none() {
+            Some("--reset-delivery smtp needs --public-url for the links in the e-mails".to_owned())
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            return Err(Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message));
+        }
+    }
+    Ok(cli)
 }
 
 /// `30s`, `30m`, `24h`, `7d` (and humantime's combinations); at least a second.
@@ -193,6 +230,12 @@ fn parse_cookie_name(text: &str) -> Result<String, String> {
     } else {
         Err("must be a non-empty HTTP token (letters, digits and !#$%&'*+-.^_`|~)".into())
     }
+}
+
+fn parse_smtp_from(text: &str) -> Result<String, String> {
+    auth_http::check_mailbox(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {

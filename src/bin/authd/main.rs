@@ -1,6 +1,7 @@
 //! `authd`: runs the authentication server and administers its data.
 
 mod cli;
+mod data;
 mod serve;
 mod users;
 
@@ -11,7 +12,7 @@ use clap::Parser;
 use cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse().and_then(cli::check) {
         Ok(cli) => cli,
         Err(error) => return cli::report_usage_error(error),
     };
@@ -33,6 +34,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::serve(&cli.global, args).await,
             Command::Migrate => serve::migrate(&cli.global).await,
+            Command::Import { file } => data::import(&cli.global, &file).await,
+            Command::Dump => data::dump(&cli.global).await,
             Command::User(command) => {
                 let auth = serve::open_auth(&cli.global, serve::auth_config(&cli.global)).await;
                 match auth {

@@ -27,12 +27,20 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
              e-mail can take it over. Use it only for the classroom exercise."
         );
     }
+    let mailer = match (&args.reset_delivery, &args.smtp_url, &args.public_url) {
+        (ResetDelivery::Smtp, Some(smtp_url), Some(public_url)) => Some(std::sync::Arc::new(
+            auth_http::Mailer::new(smtp_url, &args.smtp_from, public_url)
+                .context("--reset-delivery smtp")?,
+        )),
+        _ => None,
+    };
     let http = HttpConfig {
         cookie_name: args.cookie_name,
         reset_delivery: args.reset_delivery,
         ip_rate_limit: args.ip_rate_limit,
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
+        mailer,
     };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

@@ -1,0 +1,45 @@
+//! A consistent copy of every table, for `authd dump`.
+
+use diesel::connection::SimpleConnection;
+
+use crate::error::DbResult;
+use crate::{DbConnection, EventRow, MachineRow, ResetTokenRow, SessionRow, ThrottleRow, UserRow};
+
+/// Every row of every table, read in one transaction so that the tables agree
+/// with each other (no session of an account the copy does not have).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The `users` table, by creation.
+    pub users: Vec<UserRow>,
+    /// The `sessions` table, by creation.
+    pub sessions: Vec<SessionRow>,
+    /// The `reset_tokens` table, by creation.
+    pub reset_tokens: Vec<ResetTokenRow>,
+    /// The `machines` table, by binding time.
+    pub machines: Vec<MachineRow>,
+    /// The `login_throttle` table, by account key.
+    pub login_throttle: Vec<ThrottleRow>,
+    /// The `events` table, oldest first.
+    pub events: Vec<EventRow>,
+}
+
+impl Snapshot {
+    /// Reads every table inside one read-only transaction: on PostgreSQL at
+    /// `REPEATABLE READ`, so every statement sees the same snapshot; on SQLite
+    /// a read transaction sees one version of the file throughout.
+    pub fn load(conn: &mut DbConnection) -> DbResult<Snapshot> {
+        crate::transaction(conn, |conn| {
+            if matches!(conn, DbConnection::Postgres(_)) {
+                conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            }
+            Ok(Snapshot {
+                users: UserRow::load_all(conn)?,
+                sessions: SessionRow::load_all(conn)?,
+                reset_tokens: ResetTokenRow::load_all(conn)?,
+                machines: MachineRow::load_all(conn)?,
+                login_throttle: ThrottleRow::load_all(conn)?,
+                events: EventRow::load_all(conn)?,
+            })
+        })
+    }
+}

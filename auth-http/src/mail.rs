@@ -1,0 +1,397 @@
+//! `--reset-delivery smtp`: reset tokens by e-mail through an SMTP server.
+//!
+//! The links in a message are built from `--public-url` only, never from a
+//! request's `Host` header, so a forged request cannot point a reset mail at
+//! another site.
+
+use std::fmt;
+use std::time::Duration;
+
+use auth_core::ResetToken;
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// How long one message may take, connection and every SMTP command included.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The sender when `--smtp-from` is not given.
+pub const DEFAULT_FROM: &str = "authd <noreply@localhost>";
+
+/// Sends reset tokens by e-mail. One SMTP connection per message (resets are
+/// rare; no idle connection is kept).
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    public_url: String,
+    /// `host:port` of the SMTP server, for `Debug` (never the credentials).
+    server: String,
+}
+
+impl fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailer")
+            .field("server", &self.server)
+            .field("from", &self.from.to_string())
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A mailer setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailerError {
+    /// `--smtp-url`; the message never repeats the URL, which may hold a password.
+    #[error("bad SMTP URL: {0}")]
+    SmtpUrl(String),
+    /// `--smtp-from`.
+    #[error("bad sender mailbox: {0}")]
+    From(String),
+    /// `--public-url`.
+    #[error("the public URL must start with http:// or https:// and name a host")]
+    PublicUrl,
+}
+
+/// Why one message was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The account's address is not one an SMTP server takes.
+    #[error("the account's e-mail address cannot be mailed to: {0}")]
+    Address(String),
+    /// The message could not be put together.
+    #[error("cannot build the message: {0}")]
+    Message(String),
+    /// The SMTP server refused or failed.
+    #[error("SMTP: {0}")]
+    Smtp(String),
+    /// Nothing finished within [`SEND_TIMEOUT`].
+    #[error("the SMTP server did not finish within {} s", SEND_TIMEOUT.as_secs())]
+    Timeout,
+}
+
+/// Checks an SMTP URL as [`Mailer::new`] reads it (lettre's
+/// `AsyncSmtpTransport::from_url`): `smtp://host[:port]` (plain),
+/// `smtp://host:587?tls=required` or `?tls=opportunistic` (STARTTLS),
+/// `smtps://user:pass@host[:465]` (TLS from the start).
+pub fn check_smtp_url(url: &str) -> Result<(), MailerError> {
+    transport_builder(url).map(drop)
+}
+
+/// Checks a sender mailbox such as `authd <noreply@example.com>`.
+pub fn check_mailbox(text: &str) -> Result<(), MailerError> {
+    parse_mailbox(text).map(drop)
+}
+
+fn parse_mailbox(text: &str) -> Result<Mailbox, MailerError> {
+    text.parse::<Mailbox>().map_err(|e| {
+        MailerError::From(format!(
+            "{e}; expected an address such as noreply@example.com or \"authd <noreply@example.com>\""
+        ))
+    })
+}
+
+/// What an SMTP URL may look like, for error messages.
+const SMTP_URL_FORMS: &str = "expected smtp://HOST[:PORT] (plain), \
+     smtp://HOST:587?tls=required or ?tls=opportunistic (STARTTLS), \
+     or smtps://[USER:PASS@]HOST[:465] (TLS)";
+
+fn transport_builder(
+    url: &str,
+) -> Result<lettre::transport::smtp::AsyncSmtpTransportBuilder, MailerError> {
+    // lettre's own message for these two says little to an operator.
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    if !scheme.is_some_and(|s| s.eq_ignore_ascii_case("smtp") || s.eq_ignore_ascii_case("smtps")) {
+        return Err(MailerError::SmtpUrl(SMTP_URL_FORMS.into()));
+    }
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let query = query.split('#').next().unwrap_or_default();
+    for pair in query.split('&') {
+        if let Some(tls) = pair.strip_prefix("tls=") {
+            if tls != "required" && tls != "opportunistic" {
+                return Err(MailerError::SmtpUrl(format!(
+                    "tls must be required or opportunistic; {SMTP_URL_FORMS}"
+                )));
+            }
+        }
+    }
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        // lettre's message names the URL syntax, never the URL itself.
+        .map_err(|e| MailerError::SmtpUrl(e.to_string()))
+}
+
+impl Mailer {
+    /// A mailer for `smtp_url`, sending as `from`, with links to `public_url`
+    /// (`https://auth.example.com`).
+    pub fn new(smtp_url: &str, from: &str, public_url: &str) -> Result<Mailer, MailerError> {
+        let builder = transport_builder(smtp_url)?;
+        let from = parse_mailbox(from)?;
+        let public_url = public_url.trim_end_matches('/');
+        let host = public_url
+            .strip_prefix("https://")
+            .or_else(|| public_url.strip_prefix("http://"))
+            .ok_or(MailerError::PublicUrl)?;
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(MailerError::PublicUrl);
+        }
+        let server = url_host_port(smtp_url);
+        Ok(Mailer {
+            transport: builder.timeout(Some(SEND_TIMEOUT)).build(),
+            from,
+            public_url: public_url.to_owned(),
+            server,
+        })
+    }
+
+    /// The host of `--public-url`, without a port: the domain of Message-IDs.
+    fn domain(&self) -> &str {
+        let origin = self
+            .public_url
+            .split_once("://")
+            .map_or("", |(_, rest)| rest);
+        let authority = origin.split('/').next().unwrap_or_default();
+        match authority.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => authority,
+        }
+    }
+
+    /// The page the messages point to: `<public-url>/reset_password`.
+    pub fn reset_link(&self) -> String {
+        format!("{}/reset_password", self.public_url)
+    }
+
+    /// Sends `token` to `address`, the e-mail of `account`; `ttl` is how long
+    /// the token works. Gives up after [`SEND_TIMEOUT`].
+    pub async fn send_reset_token(
+        &self,
+        address: &str,
+        account: &str,
+        token: &ResetToken,
+        ttl: Duration,
+    ) -> Result<(), SendError> {
+        let message = self.reset_message(address, account, token, ttl)?;
+        match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
+            Ok(Ok(_response)) => Ok(()),
+            Ok(Err(error)) => Err(SendError::Smtp(error.to_string())),
+            Err(_elapsed) => Err(SendError::Timeout),
+        }
+    }
+
+    /// The message: plain text with the token, the link and how to use it.
+    fn reset_message(
+        &self,
+        address: &str,
+        account: &str,
+        token: &ResetToken,
+        ttl: Duration,
+    ) -> Result<Message, SendError> {
+        let to: Mailbox = address
+            .parse()
+            .map_err(|e: lettre::address::AddressError| SendError::Address(e.to_string()))?;
+        let link = self.reset_link();
+        let token = token.expose();
+        // The address goes into a shell example only when it needs no quoting.
+        let shell_safe = address
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c));
+        let email_arg = if shell_safe { address } else { "YOUR-ADDRESS" };
+        let body = format!(
+            "Someone, hopefully you, asked to reset the password of the account\n\
+             \"{account}\" at {public_url}.\n\
+             \n\
+             Your password reset token (it works once, for {ttl}):\n\
+             \n\
+             \x20   {token}\n\
+             \n\
+             To choose a new password, send this token with your e-mail address\n\
+             and the new password in a PUT request to\n\
+             \n\
+             \x20   {link}\n\
+             \n\
+             with the fields email, reset_token and new_password, for example:\n\
+             \n\
+             \x20   curl -X PUT {link} \\\n\
+             \x20     -d reset_token={token} \\\n\
+             \x20     --data-urlencode 'email={email_arg}' \\\n\
+             \x20     --data-urlencode 'new_password=YOUR NEW PASSWORD'\n\
+             \n\
+             Asking for a new token voids this one. If you did not ask for it,\n\
+             ignore this message: your password stays as it is.\n",
+            public_url = self.public_url,
+            ttl = human_duration(ttl),
+        );
+        Message::builder()
+            .message_id(Some(format!(
+                "<{}@{}>",
+                uuid::Uuid::new_v4(),
+                self.domain()
+            )))
+            .from(self.from.clone())
+            .to(to)
+            .subject("Your password reset token")
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| SendError::Message(e.to_string()))
+    }
+}
+
+/// `host:port` of an SMTP URL, without user or password.
+fn url_host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    host_port.to_owned()
+}
+
+/// `30 minutes`, `2 hours`, `1 day`, `90 seconds`.
+fn human_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (count, unit) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> ResetToken {
+        ResetToken::parse("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234").unwrap()
+    }
+
+    #[test]
+    fn smtp_urls_follow_lettre() {
+        for good in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.com",
+            "smtps://user:secret@mail.example.com:465",
+            "smtp://mail.example.com:587?tls=required",
+            "smtp://mail.example.com:587?tls=opportunistic",
+        ] {
+            assert!(check_smtp_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "mail.example.com",
+            "http://mail.example.com",
+            "smtp://",
+            "smtp://host:587?tls=sometimes",
+        ] {
+            assert!(check_smtp_url(bad).is_err(), "{bad}");
+        }
+        let error = check_smtp_url("ftp://user:hunter2@mail.example.com").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn senders_are_mailboxes() {
+        assert!(check_mailbox(DEFAULT_FROM).is_ok());
+        assert!(check_mailbox("noreply@example.com").is_ok());
+        assert!(check_mailbox("not an address").is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_credentials() {
+        let mailer = Mailer::new(
+            "smtps://user:hunter2@mail.example.com:465",
+            DEFAULT_FROM,
+            "https://auth.example.com/",
+        )
+        .unwrap();
+        let shown = format!("{mailer:?}");
+        assert!(shown.contains("mail.example.com:465"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(
+            mailer.reset_link(),
+            "https://auth.example.com/reset_password"
+        );
+    }
+
+    #[test]
+    fn the_public_url_is_required_to_be_an_origin() {
+        for bad in ["", "auth.example.com", "https://", "https:// x"] {
+            assert_eq!(
+                Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, bad).unwrap_err(),
+                MailerError::PublicUrl,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_message_carries_the_token_and_the_public_link() {
+        let mailer =
+            Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
+        let message = mailer
+            .reset_message(
+                "bob@example.com",
+                "bob",
+                &token(),
+                Duration::from_secs(1800),
+            )
+            .unwrap();
+        let text = String::from_utf8(message.formatted()).unwrap();
+        assert!(text.contains("To: bob@example.com"), "{text}");
+        assert!(text.contains("From: authd <noreply@localhost>"), "{text}");
+        assert!(text.contains(token().expose()), "{text}");
+        assert!(
+            text.contains("https://auth.example.com/reset_password"),
+            "{text}"
+        );
+        assert!(text.contains("30 minutes"), "{text}");
+        assert!(text.contains("'email=bob@example.com'"), "{text}");
+        assert!(text.contains("Message-ID: <"), "{text}");
+        assert!(text.contains("@auth.example.com>"), "{text}");
+        // Short ASCII lines: no quoted-printable to get in the reader's way.
+        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+    }
+
+    #[test]
+    fn an_address_that_needs_quoting_stays_out_of_the_shell_example() {
+        let mailer =
+            Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
+        let message = mailer
+            .reset_message(
+                "o'brien@example.com",
+                "o'brien@example.com",
+                &token(),
+                Duration::from_secs(1800),
+            )
+            .unwrap();
+        let text = String::from_utf8(message.formatted()).unwrap();
+        assert!(text.contains("'email=YOUR-ADDRESS'"), "{text}");
+    }
+
+    #[test]
+    fn an_unmailable_address_is_a_send_error() {
+        let mailer =
+            Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
+        let result = mailer.reset_message("no at sign", "x", &token(), Duration::from_secs(60));
+        assert!(matches!(result, Err(SendError::Address(_))));
+    }
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(human_duration(Duration::from_secs(1800)), "30 minutes");
+        assert_eq!(human_duration(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(human_duration(Duration::from_secs(172_800)), "2 days");
+        assert_eq!(human_duration(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(human_duration(Duration::from_secs(60)), "1 minute");
+    }
+
+    #[test]
+    fn server_names_drop_credentials() {
+        assert_eq!(
+            url_host_port("smtps://u:p@mail.example.com:465/x?tls=required"),
+            "mail.example.com:465"
+        );
+        assert_eq!(url_host_port("smtp://127.0.0.1:2525"), "127.0.0.1:2525");
+    }
+}

@@ -1,0 +1,414 @@
+//! `--reset-delivery smtp`: the real binary mails reset tokens to a small
+//! SMTP server that runs inside the test.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{authd_bin, client, Server};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+const PUBLIC_URL: &str = "https://auth.example.test";
+const EMAIL: &str = "bob@example.com";
+const PASSWORD: &str = "plover-quartz-lantern";
+const NEW_PASSWORD: &str = "saffron-gable-otter";
+
+/// One message the fake server took.
+#[derive(Debug)]
+struct Mail {
+    recipients: Vec<String>,
+    /// The DATA section, dot-unstuffed, with CRLF line ends.
+    data: String,
+}
+
+/// An SMTP server on 127.0.0.1 that says yes to everything and hands each
+/// message to the test.
+async fn fake_smtp() -> (u16, mpsc::UnboundedReceiver<Mail>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let _ = smtp_session(stream, sender).await;
+            });
+        }
+    });
+    (port, receiver)
+}
+
+async fn smtp_session(
+    stream: TcpStream,
+    mails: mpsc::UnboundedSender<Mail>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    write.write_all(b"220 fake.smtp.test ESMTP\r\n").await?;
+    let mut recipients = Vec::new();
+    loop {
+        let Some(line) = read_line(&mut read).await? else {
+            return Ok(());
+        };
+        let verb = line
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let answer: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250 fake.smtp.test\r\n",
+            "MAIL" | "RSET" | "NOOP" => {
+                if verb != "NOOP" {
+                    recipients.clear();
+                }
+                b"250 OK\r\n"
+            }
+            "RCPT" => {
+                let address = line
+                    .split_once('<')
+                    .and_then(|(_, rest)| rest.split_once('>'))
+                    .map(|(address, _)| address.to_owned())
+                    .unwrap_or_default();
+                recipients.push(address);
+                b"250 OK\r\n"
+            }
+            "DATA" => {
+                write.write_all(b"354 go ahead\r\n").await?;
+                let mut data = String::new();
+                loop {
+                    let Some(line) = read_line(&mut read).await? else {
+                        return Ok(());
+                    };
+                    if line == "." {
+                        break;
+                    }
+                    let line = line.strip_prefix('.').unwrap_or(&line);
+                    data.push_str(line);
+                    data.push_str("\r\n");
+                }
+                let _ = mails.send(Mail {
+                    recipients: std::mem::take(&mut recipients),
+                    data,
+                });
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"502 not implemented\r\n",
+        };
+        write.write_all(answer).await?;
+    }
+}
+
+/// One line without its line ending; `None` at the end of the stream.
+async fn read_line(
+    read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> std::io::Result<Option<String>> {
+    let mut bytes = Vec::new();
+    if read.read_until(b'\n', &mut bytes).await? == 0 {
+        return Ok(None);
+    }
+    let line = String::from_utf8_lossy(&bytes);
+    Ok(Some(line.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+fn smtp_server_args(port: u16) -> Vec<String> {
+    [
+        "--reset-delivery",
+        "smtp",
+        "--smtp-url",
+        &format!("smtp://127.0.0.1:{port}"),
+        "--public-url",
+        PUBLIC_URL,
+        "--password-min-length",
+        "8",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn start(args: &[String]) -> Server {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Server::start(&args)
+}
+
+async fn body(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+async fn register(server: &Server, fields: &[(&str, &str)]) {
+    let response = client()
+        .post(server.url("/users"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{:?}",
+        body(response).await
+    );
+}
+
+/// The reset token in a mail: the line that is nothing but one.
+fn token_in(mail: &str) -> String {
+    mail.lines()
+        .map(str::trim)
+        .find(|line| {
+            line.len() == 43
+                && line
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .unwrap_or_else(|| panic!("no token in the mail:\n{mail}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_token_is_mailed_with_a_link_to_the_public_url_not_the_host() {
+    let (port, mut mails) = fake_smtp().await;
+    let server = start(&smtp_server_args(port));
+    register(&server, &[("email", EMAIL), ("password", PASSWORD)]).await;
+
+    // A forged Host must not find its way into the mail.
+    let response = client()
+        .post(server.url("/reset_password"))
+        .header("Host", "evil.example")
+        .form(&[("email", EMAIL)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer = body(response).await;
+    assert_eq!(
+        answer,
+        json!({"email": EMAIL, "message": "reset token sent"})
+    );
+
+    let mail = tokio::time::timeout(Duration::from_secs(10), mails.recv())
+        .await
+        .expect("a mail within 10 s")
+        .expect("the SMTP server is running");
+    assert_eq!(mail.recipients, [EMAIL]);
+    assert!(mail.data.contains(&format!("To: {EMAIL}")), "{}", mail.data);
+    assert!(
+        mail.data.contains("From: authd <noreply@localhost>"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains(&format!("{PUBLIC_URL}/reset_password")),
+        "{}",
+        mail.data
+    );
+    assert!(!mail.data.contains("evil.example"), "{}", mail.data);
+    assert!(
+        !mail.data.contains(&server.base_url.replace("http://", "")),
+        "the server's own address is not in the mail either:\n{}",
+        mail.data
+    );
+    let token = token_in(&mail.data);
+    assert!(!answer.to_string().contains(&token));
+
+    let response = client()
+        .put(server.url("/reset_password"))
+        .form(&[
+            ("email", EMAIL),
+            ("reset_token", &token),
+            ("new_password", NEW_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        body(response).await,
+        json!({"email": EMAIL, "message": "Password updated"})
+    );
+    let response = client()
+        .post(server.url("/sessions"))
+        .form(&[("email", EMAIL), ("password", NEW_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let stderr = server.stderr();
+    assert!(
+        !stderr.contains(&token),
+        "the token is in the log:\n{stderr}"
+    );
+    assert!(stderr.contains("password reset token e-mailed"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_account_without_an_address_gets_the_usual_answer_and_a_warning() {
+    let (port, mut mails) = fake_smtp().await;
+    let server = start(&smtp_server_args(port));
+    register(&server, &[("username", "kvothe"), ("password", PASSWORD)]).await;
+
+    let response = client()
+        .post(server.url("/reset_password"))
+        .form(&[("username", "kvothe")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        body(response).await,
+        json!({"username": "kvothe", "message": "reset token sent"})
+    );
+    // The answer waits for the mail, so a mail would be here already.
+    assert!(mails.try_recv().is_err(), "nothing is mailed");
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("account without an e-mail address"),
+        "{stderr}"
+    );
+
+    // An unknown account is still 403, as with every delivery.
+    let response = client()
+        .post(server.url("/reset_password"))
+        .form(&[("email", "nobody@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(mails.try_recv().is_err(), "nothing is mailed");
+}
+
+#[tokio::test]
+async fn an_smtp_server_that_is_down_or_silent_gives_503_unavailable() {
+    // Down: nothing listens on the port.
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    // Silent: accepts and never says a word.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+
+    for port in [closed_port, silent_port] {
+        let server = start(&smtp_server_args(port));
+        register(&server, &[("email", EMAIL), ("password", PASSWORD)]).await;
+        let started = std::time::Instant::now();
+        let response = client()
+            .post(server.url("/reset_password"))
+            .form(&[("email", EMAIL)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let answer = body(response).await;
+        assert_eq!(answer["error"], "unavailable", "{answer}");
+        assert!(answer["message"].is_string(), "{answer}");
+        assert_eq!(answer.as_object().unwrap().len(), 2, "{answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the send gives up after about 10 s"
+        );
+        let stderr = server.stderr();
+        assert!(
+            stderr.contains("password reset e-mail not sent"),
+            "{stderr}"
+        );
+    }
+}
+
+fn authd(args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(authd_bin())
+        .current_dir(dir.path())
+        .env_remove("AUTHD_SECRET_KEY")
+        .env_remove("AUTHD_DATABASE")
+        .env_remove("AUTHD_RESET_DELIVERY")
+        .env_remove("AUTHD_SMTP_URL")
+        .env_remove("AUTHD_SMTP_FROM")
+        .env_remove("AUTHD_PUBLIC_URL")
+        .args(args)
+        .output()
+        .expect("authd runs");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "{args:?}: nothing is created when the options are bad"
+    );
+    out
+}
+
+#[test]
+fn bad_smtp_options_stop_the_server_with_one_line_naming_the_option() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["serve", "--reset-delivery", "smtp"], "--smtp-url"),
+        (
+            &[
+                "serve",
+                "--reset-delivery",
+                "smtp",
+                "--smtp-url",
+                "smtp://127.0.0.1:2525",
+            ],
+            "--public-url",
+        ),
+        (
+            &[
+                "serve",
+                "--reset-delivery",
+                "smtp",
+                "--public-url",
+                PUBLIC_URL,
+                "--smtp-url",
+                "ftp://user:hunter2@mail.example.test",
+            ],
+            "--smtp-url",
+        ),
+        (
+            &[
+                "serve",
+                "--reset-delivery",
+                "smtp",
+                "--public-url",
+                PUBLIC_URL,
+                "--smtp-url",
+                "smtp://mail.example.test:587?tls=sometimes",
+            ],
+            "--smtp-url",
+        ),
+        (
+            &[
+                "serve",
+                "--reset-delivery",
+                "smtp",
+                "--public-url",
+                PUBLIC_URL,
+                "--smtp-url",
+                "smtp://127.0.0.1:2525",
+                "--smtp-from",
+                "not an address",
+            ],
+            "--smtp-from",
+        ),
+    ];
+    for (args, option) in cases {
+        let out = authd(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("authd: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{args:?}: {stderr}");
+    }
+}
