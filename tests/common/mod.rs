@@ -20,6 +20,8 @@ pub struct Server {
     pub base_url: String,
     pub dir: PathBuf,
     stderr: Arc<Mutex<String>>,
+    /// The thread that copies standard error; it ends when the pipe closes.
+    reader: Option<std::thread::JoinHandle<()>>,
     _tempdir: Option<tempfile::TempDir>,
 }
 
@@ -59,10 +61,13 @@ impl Server {
         let stderr = Arc::new(Mutex::new(String::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr_pipe).lines() {
                 let Ok(line) = line else { break };
                 if let Some(addr) = line.split("listening on ").nth(1) {
+                    // The address ends at white space or, with `--log-format
+                    // json`, at the closing quote of the message.
+                    let addr = addr.split(['"', ' ']).next().unwrap_or_default();
                     let _ = addr_tx.send(addr.trim().to_owned());
                 }
                 let mut all = sink.lock().unwrap();
@@ -82,8 +87,32 @@ impl Server {
             base_url,
             dir: dir.to_path_buf(),
             stderr,
+            reader: Some(reader),
             _tempdir: None,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL (no graceful shutdown) and waits for it.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("authd exits")
+    }
+
+    /// Sends SIGTERM, waits for the exit status and returns it with all the
+    /// server wrote to standard error, to its last line.
+    pub fn stop_with_stderr(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.terminate();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        (status, self.stderr())
     }
 
     /// `base_url` + `path`.

@@ -1,0 +1,465 @@
+//! No secret in the logs (API.md §6): the end-to-end flows run against a
+//! server with `--reset-delivery log`, every password, session token, reset
+//! token, CSRF token, pre-session cookie value and `SEEK_CUSTOM_AUTH` value
+//! they used is collected, and after the server stops nothing it wrote to
+//! standard error may contain one, except the reset token in exactly its one
+//! `password reset token for <account>: <token>` line.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use common::{client, session_cookie, Server};
+use serde_json::{json, Value};
+
+const MACHINE: &str = "logs-test-machine-0001";
+
+/// Every secret a run used, each with what it was.
+#[derive(Default)]
+struct Secrets {
+    items: Vec<(String, String)>,
+    /// The account and token of the one reset.
+    reset: Option<(String, String)>,
+}
+
+impl Secrets {
+    fn add(&mut self, what: impl Into<String>, value: impl Into<String>) -> String {
+        let value = value.into();
+        assert!(value.len() >= 16, "a secret long enough to search for");
+        self.items.push((what.into(), value.clone()));
+        value
+    }
+
+    /// A fresh password with spaces (a form sends them as `+`).
+    fn password(&mut self, what: &str) -> String {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        self.add(
+            format!("password: {what}"),
+            format!("{} secret {}", &random[..12], &random[12..]),
+        )
+    }
+}
+
+/// The value of the named cookie a response sets.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(prefix.as_str()).map(str::to_owned))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The hidden `csrf_token` of a page.
+fn csrf_token(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf_token\"")
+        .expect("a csrf_token input");
+    let rest = &html[at..];
+    let start = rest.find("value=\"").expect("its value") + "value=\"".len();
+    let end = rest[start..].find('"').expect("end of value");
+    rest[start..start + end].to_owned()
+}
+
+/// Waits for the reset line of `account` in the server's standard error.
+async fn reset_token_from_log(server: &Server, account: &str) -> String {
+    let prefix = format!("password reset token for {account}: ");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stderr = server.stderr();
+        let tokens: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix.as_str()))
+            .collect();
+        match tokens.as_slice() {
+            [token] => return token.trim().to_owned(),
+            [] if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+            _ => panic!("expected one reset line for {account}, stderr:\n{stderr}"),
+        }
+    }
+}
+
+async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// The JSON API, the device check and the website, end to end; returns every
+/// secret it used.
+async fn run_flows(server: &Server) -> Secrets {
+    let http = client();
+    let url = |path: &str| server.url(path);
+    let mut secrets = Secrets::default();
+
+    // Sign-up, login, profile, logout (JSON and form bodies).
+    let first = secrets.password("alice at sign-up");
+    let created = http
+        .post(url("/users"))
+        .json(&json!({ "username": "alice", "email": "alice@example.com", "password": first }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let login = http
+        .post(url("/sessions"))
+        .form(&[("email", "alice@example.com"), ("password", &first)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let token = secrets.add(
+        "session token: alice's login",
+        session_cookie(&login).unwrap(),
+    );
+    let profile = http
+        .get(url("/profile"))
+        .header("cookie", format!("session_id={token}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(profile).await;
+    assert_eq!((status, &body["username"]), (200, &json!("alice")));
+    let logout = http
+        .delete(url("/sessions"))
+        .header("cookie", format!("session_id={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 302);
+
+    // Wrong logins until the throttle answers, for a known and an unknown name.
+    let mallory = secrets.password("mallory at sign-up");
+    let created = http
+        .post(url("/users"))
+        .form(&[("username", "mallory"), ("password", &mallory)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    for attempt in 1..=6 {
+        let wrong = secrets.password(&format!("wrong guess {attempt} for mallory"));
+        let response = http
+            .post(url("/sessions"))
+            .form(&[("username", "mallory"), ("password", &wrong)])
+            .send()
+            .await
+            .unwrap();
+        let expected = if attempt <= 5 { 401 } else { 429 };
+        assert_eq!(response.status(), expected, "wrong login {attempt}");
+    }
+    let wrong = secrets.password("a guess for an unknown account");
+    let response = http
+        .post(url("/sessions"))
+        .json(&json!({ "username": "nobody-here", "password": wrong }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // A password typed into the username field by mistake.
+    let typed = secrets.password("typed into the username field");
+    let response = http
+        .post(url("/sessions"))
+        .json(&json!({ "username": typed, "password": first }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // Reset: the token from its one log line, then a new password.
+    let asked = http
+        .post(url("/reset_password"))
+        .form(&[("email", "alice@example.com")])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(asked).await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({ "email": "alice@example.com", "message": "reset token sent" })
+        )
+    );
+    let reset_token = reset_token_from_log(server, "alice").await;
+    assert!(reset_token.len() >= 43, "a 32-byte token: {reset_token:?}");
+    secrets.reset = Some(("alice".into(), reset_token.clone()));
+    let second = secrets.password("alice after the reset");
+    let reset = http
+        .put(url("/reset_password"))
+        .form(&[
+            ("email", "alice@example.com"),
+            ("reset_token", &reset_token),
+            ("new_password", &second),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 200);
+
+    // Change the password with POST /password.
+    let login = http
+        .post(url("/sessions"))
+        .json(&json!({ "username": "alice", "password": second }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let token = secrets.add(
+        "session token: alice after the reset",
+        session_cookie(&login).unwrap(),
+    );
+    let third = secrets.password("alice after POST /password");
+    let changed = http
+        .post(url("/password"))
+        .header("cookie", format!("session_id={token}"))
+        .json(&json!({ "current_password": second, "new_password": third }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let token = secrets.add(
+        "session token: from POST /password",
+        session_cookie(&changed).unwrap(),
+    );
+    let profile = http
+        .get(url("/profile"))
+        .header("cookie", format!("session_id={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profile.status(), 200);
+
+    // The device check, right and wrong.
+    let header = secrets.add(
+        "SEEK_CUSTOM_AUTH header",
+        STANDARD.encode(
+            json!({ "username": "alice", "password": third, "machine_id": MACHINE }).to_string(),
+        ),
+    );
+    let check = http
+        .get(url("/check"))
+        .header("SEEK_CUSTOM_AUTH", &header)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(check).await;
+    assert_eq!((status, &body["status"]), (200, &json!("OK")), "{body}");
+    let wrong = secrets.password("a wrong device password");
+    let wrong_header = secrets.add(
+        "SEEK_CUSTOM_AUTH header with a wrong password",
+        STANDARD.encode(
+            json!({ "username": "alice", "password": wrong, "machine_id": MACHINE }).to_string(),
+        ),
+    );
+    let check = http
+        .get(url("/check"))
+        .header("SEEK_CUSTOM_AUTH", &wrong_header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), 401);
+
+    // The website: sign-up and login through the forms with their CSRF tokens.
+    let form = http.get(url("/signup")).send().await.unwrap();
+    let nonce = secrets.add(
+        "pre-session cookie",
+        set_cookie(&form, "authd_csrf").expect("GET /signup sets the pre-session cookie"),
+    );
+    let pre_cookie = format!("authd_csrf={nonce}");
+    let csrf = secrets.add(
+        "CSRF token: sign-up form",
+        csrf_token(&form.text().await.unwrap()),
+    );
+    let web_password = secrets.password("bob on the sign-up form");
+    let signed_up = http
+        .post(url("/signup"))
+        .header("cookie", &pre_cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "bob"),
+            ("password", &web_password),
+            ("full_name", "Bob Example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 303);
+    assert_eq!(signed_up.headers()["location"], "/login");
+    let form = http
+        .get(url("/login"))
+        .header("cookie", &pre_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let csrf = secrets.add(
+        "CSRF token: login form",
+        csrf_token(&form.text().await.unwrap()),
+    );
+    let wrong = secrets.password("a wrong password on the login form");
+    let refused = http
+        .post(url("/login"))
+        .header("cookie", &pre_cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "bob"),
+            ("password", &wrong),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let logged_in = http
+        .post(url("/login"))
+        .header("cookie", &pre_cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "bob"),
+            ("password", &web_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), 303);
+    let token = secrets.add(
+        "session token: bob's web login",
+        session_cookie(&logged_in).unwrap(),
+    );
+    let me = http
+        .get(url("/me"))
+        .header("cookie", format!("session_id={token}; {pre_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let csrf = secrets.add("CSRF token: /me", csrf_token(&me.text().await.unwrap()));
+    let logged_out = http
+        .post(url("/logout"))
+        .header("cookie", format!("session_id={token}"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_out.status(), 303);
+    let me = http
+        .get(url("/me"))
+        .header("cookie", format!("session_id={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 303, "the session ended");
+
+    secrets
+}
+
+/// The ways a secret could show up in a log: as sent, form-encoded, and (for
+/// random tokens) the first 16 characters of it.
+fn variants(value: &str) -> Vec<String> {
+    let mut out = vec![value.to_owned()];
+    if value.contains(' ') {
+        out.push(value.replace(' ', "+"));
+        out.push(value.replace(' ', "%20"));
+        out.extend(
+            value
+                .split(' ')
+                .filter(|w| w.len() >= 12)
+                .map(str::to_owned),
+        );
+    } else {
+        out.push(value[..16].to_owned());
+    }
+    out
+}
+
+/// Searches all of `stderr` for every secret; the reset token may appear only
+/// in its one line.
+fn assert_no_secret(stderr: &str, secrets: &Secrets) {
+    let mut leaks = Vec::new();
+    for (what, value) in &secrets.items {
+        for variant in variants(value) {
+            for line in stderr.lines().filter(|l| l.contains(&variant)) {
+                leaks.push(format!("{what} ({variant:?}) in: {line}"));
+            }
+        }
+    }
+    let (account, token) = secrets.reset.as_ref().expect("a reset ran");
+    let expected_line = format!("password reset token for {account}: {token}");
+    for variant in variants(token) {
+        for line in stderr.lines().filter(|l| l.contains(&variant)) {
+            if line != expected_line {
+                leaks.push(format!("reset token ({variant:?}) in: {line}"));
+            }
+        }
+    }
+    let reset_lines = stderr.lines().filter(|l| *l == expected_line).count();
+    assert_eq!(reset_lines, 1, "the reset token's one line");
+    assert!(
+        leaks.is_empty(),
+        "secrets in the server's log:\n{}\n\nwhole log:\n{stderr}",
+        leaks.join("\n")
+    );
+    eprintln!(
+        "searched {} log lines for {} secrets: none leaked",
+        stderr.lines().count(),
+        secrets.items.len() + 1
+    );
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_text_log() {
+    let server = Server::start(&["--reset-delivery", "log", "--ip-rate-limit", "off"]);
+    let secrets = run_flows(&server).await;
+    let (status, stderr) = server.stop_with_stderr();
+    assert!(status.success(), "authd stops cleanly");
+    // The log is really there: request lines and security events.
+    assert!(stderr.contains("route=\"/sessions\""), "{stderr}");
+    assert!(stderr.contains("route=\"/check\""), "{stderr}");
+    assert!(stderr.contains("authd::security"), "{stderr}");
+    assert_no_secret(&stderr, &secrets);
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_json_log_and_every_line_is_json() {
+    let server = Server::start(&[
+        "--reset-delivery",
+        "log",
+        "--ip-rate-limit",
+        "off",
+        "--log-format",
+        "json",
+    ]);
+    let secrets = run_flows(&server).await;
+    let (status, stderr) = server.stop_with_stderr();
+    assert!(status.success(), "authd stops cleanly");
+    let (account, token) = secrets.reset.clone().expect("a reset ran");
+    let reset_line = format!("password reset token for {account}: {token}");
+    let mut routes = Vec::new();
+    for line in stderr.lines().filter(|l| *l != reset_line) {
+        let parsed: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line:?}"));
+        assert!(parsed.is_object(), "{line}");
+        if let Some(route) = parsed["fields"]["route"].as_str() {
+            routes.push(route.to_owned());
+        }
+    }
+    for route in [
+        "/users",
+        "/sessions",
+        "/reset_password",
+        "/password",
+        "/check",
+        "/login",
+    ] {
+        assert!(
+            routes.iter().any(|r| r == route),
+            "a request line for {route}: {routes:?}"
+        );
+    }
+    assert_no_secret(&stderr, &secrets);
+}
