@@ -564,7 +564,8 @@ mod proptests {
             min in any::<usize>(),
             identifier in proptest::option::of(".{0,20}"),
         ) {
-            let _ = check_new_password(&Password::new(password), min, &[identifier.as_deref(), None]);
+            let identifiers = [identifier.as_deref(), None];
+            let _ = check_new_password(&Password::new(password), min, &identifiers);
         }
     }
 }

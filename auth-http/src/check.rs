@@ -464,7 +464,11 @@ mod proptests {
             machine_id in valid_machine_id(),
             encoding in 0usize..4,
         ) {
-            let json = json!({ "username": username, "password": password, "machine_id": machine_id });
+            let json = json!({
+                "username": username,
+                "password": password,
+                "machine_id": machine_id,
+            });
             let parsed = parse_credentials(encode(&json, encoding).as_bytes());
             prop_assert_eq!(
                 parsed,
@@ -483,7 +487,11 @@ mod proptests {
             machine_id in invalid_machine_id(),
             encoding in 0usize..4,
         ) {
-            let json = json!({ "username": username, "password": password, "machine_id": machine_id });
+            let json = json!({
+                "username": username,
+                "password": password,
+                "machine_id": machine_id,
+            });
             prop_assert_eq!(
                 parse_credentials(encode(&json, encoding).as_bytes()),
                 Err(Malformed::BadMachineId)

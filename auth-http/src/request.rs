@@ -545,7 +545,9 @@ mod proptests {
         #[test]
         fn any_body_gives_fields_or_a_client_error(content_type in content_type(), body in body()) {
             match parse(content_type, &body) {
-                Ok(Fields::Json(_)) => prop_assert!(content_type.to_ascii_lowercase().contains("json")),
+                Ok(Fields::Json(_)) => {
+                    prop_assert!(content_type.to_ascii_lowercase().contains("json"));
+                }
                 Ok(Fields::Form(_)) => prop_assert!(content_type.contains("form")),
                 Err(error) => {
                     prop_assert!(error.status.is_client_error(), "{:?}", error);
@@ -559,7 +561,12 @@ mod proptests {
             content_type in "[ -~]{0,60}",
             body in body(),
         ) {
-            let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let essence = content_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             match parse(&content_type, &body) {
                 Ok(_) => prop_assert!(essence == "application/json" || essence == FORM),
                 Err(error) => {
