@@ -1,12 +1,11 @@
 //! The password rules (NIST SP 800-63B-4) and the peppered bcrypt hash.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use tokio::sync::oneshot;
+use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AuthError;
@@ -139,46 +138,25 @@ pub(crate) struct Verification {
     pub needs_rehash: bool,
 }
 
-/// The nice value of the hashing threads (Linux; 0 is normal, 19 the
-/// lowest). A hash takes a few hundred milliseconds of CPU; at a lower
-/// priority it gets the CPU when requests leave it free and yields most of it
-/// to them otherwise, so a storm of logins cannot slow every other request.
-const HASHER_NICE: i32 = 10;
-
-/// A hash to compute on a hashing thread.
-type HashJob = Box<dyn FnOnce() + Send>;
-
-/// Peppered bcrypt on its own threads, one per CPU, at a lower scheduling
-/// priority: at most one hash per CPU at a time, so a storm of logins
-/// cannot take every thread, and never on the threads that serve requests
-/// or run database work.
+/// Peppered bcrypt on tokio's blocking pool, at most one hash per CPU at a
+/// time so that a storm of logins cannot take every thread.
 #[derive(Debug)]
 pub(crate) struct PasswordHasher {
     key: SecretKey,
     cost: u32,
-    /// Hashes to do; the threads end when the hasher is dropped.
-    jobs: mpsc::Sender<HashJob>,
-    waiting: Arc<AtomicUsize>,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
     hashes_done: AtomicUsize,
 }
 
 impl PasswordHasher {
     pub(crate) fn new(key: SecretKey, cost: u32) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (jobs, queue) = mpsc::channel::<HashJob>();
-        let queue = Arc::new(Mutex::new(queue));
-        for index in 0..cpus {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("authd-bcrypt-{index}"))
-                .spawn(move || hashing_thread(&queue))
-                .expect("cannot start a password hashing thread");
-        }
         PasswordHasher {
             key,
             cost,
-            jobs,
-            waiting: Arc::new(AtomicUsize::new(0)),
+            permits: Arc::new(Semaphore::new(cpus)),
+            waiting: AtomicUsize::new(0),
             hashes_done: AtomicUsize::new(0),
         }
     }
@@ -236,75 +214,24 @@ impl PasswordHasher {
         })
     }
 
-    /// Runs `work` on a hashing thread, after the hashes queued before it.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        let (answer, result) = oneshot::channel();
-        let waiting = Arc::clone(&self.waiting);
-        waiting.fetch_add(1, Ordering::Relaxed);
-        let job: HashJob = Box::new(move || {
-            waiting.fetch_sub(1, Ordering::Relaxed);
-            // Nobody waits for it any more (the request went away): skip it.
-            if !answer.is_closed() {
-                let _ = answer.send(work());
-            }
-        });
-        if self.jobs.send(job).is_err() {
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
-            return Err(AuthError::Internal("password hasher closed".into()));
-        }
-        let result = result
-            .await
-            .map_err(|_| AuthError::Internal("password hashing task failed".into()))?;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = self.permits.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = permit.map_err(|_| AuthError::Internal("password hasher closed".into()))?;
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| AuthError::Internal(format!("password hashing task failed: {e}")))?;
         self.hashes_done.fetch_add(1, Ordering::Relaxed);
         Ok(result)
     }
 }
-
-/// A hashing thread: lowers its own priority, then runs hashes until the
-/// hasher is dropped. A job that panics only loses its own answer.
-fn hashing_thread(queue: &Mutex<mpsc::Receiver<HashJob>>) {
-    lower_thread_priority();
-    loop {
-        let job = {
-            let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-            queue.recv()
-        };
-        match job {
-            Ok(job) => {
-                let _ = catch_unwind(AssertUnwindSafe(job));
-            }
-            Err(_) => break,
-        }
-    }
-}
-
-/// Sets this thread's nice value to [`HASHER_NICE`]. On Linux the nice value
-/// belongs to each thread, so the server's other threads keep theirs.
-#[cfg(target_os = "linux")]
-fn lower_thread_priority() {
-    // SAFETY: plain system calls on this thread's own id; no memory is shared.
-    let result = unsafe {
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            libc::gettid() as libc::id_t,
-            HASHER_NICE,
-        )
-    };
-    if result != 0 {
-        tracing::debug!(
-            error = %std::io::Error::last_os_error(),
-            "could not lower the priority of a password hashing thread"
-        );
-    }
-}
-
-/// Elsewhere the nice value is per process: the hashing threads keep the
-/// normal priority.
-#[cfg(not(target_os = "linux"))]
-fn lower_thread_priority() {}
 
 /// The cost of a bcrypt hash (`$2b$12$…` → 12).
 fn stored_cost(bcrypt_hash: &str) -> Option<u32> {
