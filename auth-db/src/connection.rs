@@ -184,8 +184,11 @@ pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
     applied.map_err(|e| DbError::Migration(e.to_string()))
 }
 
-/// Runs the same Diesel statement on whichever backend `conn` is, for the few
-/// statements (upserts) that the multi-backend connection cannot express.
+/// Runs the same Diesel statement on whichever backend `conn` is: for the
+/// statements (upserts) that the multi-backend connection cannot express, and
+/// for the hot reads, because the multi-backend connection builds and
+/// prepares its SQL anew at every call while each backend's own connection
+/// keeps the prepared statement.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! on_each_backend {

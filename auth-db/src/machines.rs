@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::error::DbResult;
 use crate::schema::machines;
-use crate::DbConnection;
+use crate::{on_each_backend, DbConnection};
 
 /// One binding of a machine to a user.
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
@@ -36,17 +36,18 @@ impl MachineRow {
         Ok(machines::table
             .find(machine_id)
             .select(MachineRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?)
     }
 
     /// The binding of a user.
     pub fn find_by_user(conn: &mut DbConnection, user_id: &str) -> DbResult<Option<MachineRow>> {
-        Ok(machines::table
+        // Per backend, for the statement cache: every cached device check runs it.
+        Ok(on_each_backend!(conn, |c| machines::table
             .filter(machines::user_id.eq(user_id))
             .select(MachineRow::as_select())
-            .first(conn)
-            .optional()?)
+            .get_result(c)
+            .optional())?)
     }
 
     /// Frees the user's machine; returns how many bindings ended (0 or 1).

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use crate::error::DbResult;
+use crate::on_each_backend;
 use crate::schema::{sessions, users};
 use crate::users::UserRow;
 use crate::DbConnection;
@@ -45,20 +46,26 @@ impl SessionRow {
         Ok(())
     }
 
-    /// The live session with this token hash, with its account.
+    /// The live session with this token hash, with its account. Every
+    /// session check runs it, so it is issued per backend, where the
+    /// prepared statement is cached.
+    // No `.first()` here or anywhere in this crate: its `LIMIT ?` makes
+    // SQLite (3.53) re-prepare the statement at every run, since a bound
+    // limit may change the plan; that parse was most of a session check's
+    // CPU. Each lookup is by a unique key, so `get_result` reads at most one row.
     pub fn find_live_with_user(
         conn: &mut DbConnection,
         token_hash: &str,
         live: Liveness,
     ) -> DbResult<Option<(SessionRow, UserRow)>> {
-        Ok(sessions::table
+        Ok(on_each_backend!(conn, |c| sessions::table
             .inner_join(users::table)
             .filter(sessions::token_hash.eq(token_hash))
             .filter(sessions::expires_at.gt(live.now))
             .filter(sessions::last_seen_at.ge(live.idle_cutoff))
             .select((SessionRow::as_select(), UserRow::as_select()))
-            .first(conn)
-            .optional()?)
+            .get_result(c)
+            .optional())?)
     }
 
     /// Refreshes `last_seen_at` unless it is newer than `refresh_before`, so a

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::error::{DbError, DbResult};
 use crate::schema::login_throttle;
-use crate::DbConnection;
+use crate::{on_each_backend, DbConnection};
 
 /// What claiming a login attempt found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,11 +35,12 @@ pub struct ThrottleRow {
 impl ThrottleRow {
     /// The row of an account name, if it has failures on record.
     pub fn find(conn: &mut DbConnection, account_key: &str) -> DbResult<Option<ThrottleRow>> {
-        Ok(login_throttle::table
+        // Per backend, for the statement cache: every cached device check runs it.
+        Ok(on_each_backend!(conn, |c| login_throttle::table
             .find(account_key)
             .select(ThrottleRow::as_select())
-            .first(conn)
-            .optional()?)
+            .get_result(c)
+            .optional())?)
     }
 
     /// Counts a login attempt before its password is checked, so that
@@ -88,7 +89,7 @@ impl ThrottleRow {
                 .execute(conn)?;
             let current = row
                 .select(ThrottleRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             if let Some(current) = &current {
                 if current.locked_until > now {

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::error::DbResult;
 use crate::schema::users;
-use crate::DbConnection;
+use crate::{on_each_backend, DbConnection};
 
 /// One account as stored.
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug, PartialEq, Eq)]
@@ -94,7 +94,7 @@ impl UserRow {
         Ok(users::table
             .find(new.id)
             .select(UserRow::as_select())
-            .first(conn)?)
+            .get_result(conn)?)
     }
 
     /// Finds one account.
@@ -104,14 +104,14 @@ impl UserRow {
     ) -> DbResult<Option<UserRow>> {
         let query = users::table.select(UserRow::as_select());
         let found = match lookup {
-            UserLookup::Id(id) => query.filter(users::id.eq(id)).first(conn).optional()?,
+            UserLookup::Id(id) => query.filter(users::id.eq(id)).get_result(conn).optional()?,
             UserLookup::UsernameKey(key) => query
                 .filter(users::username_key.eq(key))
-                .first(conn)
+                .get_result(conn)
                 .optional()?,
             UserLookup::EmailKey(key) => query
                 .filter(users::email_key.eq(key))
-                .first(conn)
+                .get_result(conn)
                 .optional()?,
             UserLookup::UsernameOrEmailKey(key) => {
                 match Self::find_user_by(conn, UserLookup::UsernameKey(key))? {
@@ -179,11 +179,12 @@ impl UserRow {
 
     /// The current credential version of an account, if it exists.
     pub fn credential_version(conn: &mut DbConnection, id: &str) -> DbResult<Option<i64>> {
-        Ok(users::table
+        // Per backend, for the statement cache: every cached device check runs it.
+        Ok(on_each_backend!(conn, |c| users::table
             .find(id)
             .select(users::credential_version)
-            .first(conn)
-            .optional()?)
+            .get_result(c)
+            .optional())?)
     }
 
     /// Every account, ordered by creation.
