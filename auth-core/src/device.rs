@@ -184,7 +184,7 @@ impl Auth {
         let throttle_key = self.throttle_key(&identifier.key());
         let user_id = cached.user_id.clone();
         let (version, binding, throttle) = self
-            .db(move |conn| {
+            .db_read(move |conn| {
                 Ok((
                     UserRow::credential_version(conn, &user_id)?,
                     MachineRow::find_by_user(conn, &user_id)?,
