@@ -1,11 +1,12 @@
 //! The password rules (NIST SP 800-63B-4) and the peppered bcrypt hash.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AuthError;
@@ -138,27 +139,48 @@ pub(crate) struct Verification {
     pub needs_rehash: bool,
 }
 
-/// Peppered bcrypt on tokio's blocking pool, at most one hash per CPU at a
-/// time so that a storm of logins cannot take every thread.
+/// The nice value of the hashing threads (Linux; 0 is normal, 19 the
+/// lowest). A hash takes a few hundred milliseconds of CPU; at a lower
+/// priority it gets the CPU when requests leave it free and yields most of it
+/// to them otherwise, so a storm of logins cannot slow every other request.
+const HASHER_NICE: i32 = 10;
+
+/// A hash to compute on a hashing thread.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Peppered bcrypt on its own threads, one per CPU, at a lower scheduling
+/// priority: at most one hash per CPU at a time, so a storm of logins
+/// cannot take every thread, and never on the threads that serve requests
+/// or run database work.
 #[derive(Debug)]
 pub(crate) struct PasswordHasher {
     key: SecretKey,
     cost: u32,
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    /// Hashes to do; the threads end when the hasher is dropped.
+    jobs: mpsc::Sender<HashJob>,
+    waiting: Arc<AtomicUsize>,
     hashes_done: AtomicUsize,
 }
 
 impl PasswordHasher {
-    pub(crate) fn new(key: SecretKey, cost: u32) -> Self {
+    /// Starts the hashing threads; fails only if the OS refuses a thread.
+    pub(crate) fn new(key: SecretKey, cost: u32) -> std::io::Result<Self> {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        PasswordHasher {
+        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..cpus {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("authd-bcrypt-{index}"))
+                .spawn(move || hashing_thread(&queue))?;
+        }
+        Ok(PasswordHasher {
             key,
             cost,
-            permits: Arc::new(Semaphore::new(cpus)),
-            waiting: AtomicUsize::new(0),
+            jobs,
+            waiting: Arc::new(AtomicUsize::new(0)),
             hashes_done: AtomicUsize::new(0),
-        }
+        })
     }
 
     /// Hashes waiting for a free CPU right now.
@@ -214,24 +236,75 @@ impl PasswordHasher {
         })
     }
 
+    /// Runs `work` on a hashing thread, after the hashes queued before it.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = self.permits.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let permit = permit.map_err(|_| AuthError::Internal("password hasher closed".into()))?;
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("password hashing task failed: {e}")))?;
+        let (answer, result) = oneshot::channel();
+        let waiting = Arc::clone(&self.waiting);
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let job: HashJob = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            // Nobody waits for it any more (the request went away): skip it.
+            if !answer.is_closed() {
+                let _ = answer.send(work());
+            }
+        });
+        if self.jobs.send(job).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(AuthError::Internal("password hasher closed".into()));
+        }
+        let result = result
+            .await
+            .map_err(|_| AuthError::Internal("password hashing task failed".into()))?;
         self.hashes_done.fetch_add(1, Ordering::Relaxed);
         Ok(result)
     }
 }
+
+/// A hashing thread: lowers its own priority, then runs hashes until the
+/// hasher is dropped. A job that panics only loses its own answer.
+fn hashing_thread(queue: &Mutex<mpsc::Receiver<HashJob>>) {
+    lower_thread_priority();
+    loop {
+        let job = {
+            let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.recv()
+        };
+        match job {
+            Ok(job) => {
+                let _ = catch_unwind(AssertUnwindSafe(job));
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// Sets this thread's nice value to [`HASHER_NICE`]. On Linux the nice value
+/// belongs to each thread, so the server's other threads keep theirs.
+#[cfg(target_os = "linux")]
+fn lower_thread_priority() {
+    // SAFETY: plain system calls on this thread's own id; no memory is shared.
+    let result = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            HASHER_NICE,
+        )
+    };
+    if result != 0 {
+        tracing::debug!(
+            error = %std::io::Error::last_os_error(),
+            "could not lower the priority of a password hashing thread"
+        );
+    }
+}
+
+/// Elsewhere the nice value is per process: the hashing threads keep the
+/// normal priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_thread_priority() {}
 
 /// The cost of a bcrypt hash (`$2b$12$…` → 12).
 fn stored_cost(bcrypt_hash: &str) -> Option<u32> {
@@ -307,7 +380,8 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_peppered_and_self_describing() {
-        let hasher = PasswordHasher::new(SecretKey::from_bytes([1; 32]), 4);
+        let hasher =
+            PasswordHasher::new(SecretKey::from_bytes([1; 32]), 4).expect("hashing threads start");
         let stored = hasher.hash("a password".into()).await.unwrap();
         assert!(stored.starts_with("hmac-sha256-bcrypt$2b$04$"), "{stored}");
         assert!(
@@ -324,7 +398,8 @@ mod tests {
                 .unwrap()
                 .matches
         );
-        let other_key = PasswordHasher::new(SecretKey::from_bytes([2; 32]), 4);
+        let other_key =
+            PasswordHasher::new(SecretKey::from_bytes([2; 32]), 4).expect("hashing threads start");
         assert!(
             !other_key
                 .verify("a password".into(), stored.clone())
@@ -332,14 +407,69 @@ mod tests {
                 .unwrap()
                 .matches
         );
-        let stronger = PasswordHasher::new(SecretKey::from_bytes([1; 32]), 5);
+        let stronger =
+            PasswordHasher::new(SecretKey::from_bytes([1; 32]), 5).expect("hashing threads start");
         let found = stronger.verify("a password".into(), stored).await.unwrap();
         assert!(found.matches && found.needs_rehash);
     }
 
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_on_named_threads_at_a_lower_priority() {
+        let hasher =
+            PasswordHasher::new(SecretKey::from_bytes([4; 32]), 4).expect("hashing threads start");
+        let (name, nice) = hasher
+            .run(|| {
+                // SAFETY: reads this thread's own nice value; no memory is shared.
+                let nice =
+                    unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+                (std::thread::current().name().map(str::to_owned), nice)
+            })
+            .await
+            .unwrap();
+        assert!(
+            name.as_deref().unwrap_or("").starts_with("authd-bcrypt-"),
+            "{name:?}"
+        );
+        assert_eq!(nice, HASHER_NICE);
+        // The threads that call the hasher keep the normal priority.
+        // SAFETY: as above.
+        let here = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        assert_eq!(here, 0);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_loses_only_its_own_answer() {
+        let hasher =
+            PasswordHasher::new(SecretKey::from_bytes([5; 32]), 4).expect("hashing threads start");
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // As many panics as threads: had each killed its thread, nothing
+        // would be left to answer the hash below.
+        for _ in 0..cpus {
+            let lost = hasher.run(|| -> u8 { panic!("a job that fails") }).await;
+            assert!(matches!(lost, Err(AuthError::Internal(_))));
+        }
+        let stored = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            hasher.hash("still hashing".into()),
+        )
+        .await
+        .expect("a hashing thread still answers")
+        .unwrap();
+        assert!(
+            hasher
+                .verify("still hashing".into(), stored)
+                .await
+                .unwrap()
+                .matches
+        );
+        assert_eq!(hasher.queue_length(), 0);
+    }
+
     #[tokio::test]
     async fn bytes_after_the_72nd_still_count() {
-        let hasher = PasswordHasher::new(SecretKey::from_bytes([3; 32]), 4);
+        let hasher =
+            PasswordHasher::new(SecretKey::from_bytes([3; 32]), 4).expect("hashing threads start");
         let long = "ü".repeat(40); // 80 bytes
         let stored = hasher.hash(long.clone()).await.unwrap();
         let differs_late = format!("{}ö", "ü".repeat(39));
