@@ -1754,7 +1754,8 @@ async fn hostile_inputs_get_the_contracts_4xx_and_the_server_keeps_serving() {
     );
     let reset_token = t
         .server
-        .stderr()
+        .stderr_once_it_holds("password reset token for victim: ")
+        .await
         .lines()
         .find_map(|l| l.strip_prefix("password reset token for victim: "))
         .expect("the reset token line")

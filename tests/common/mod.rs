@@ -125,6 +125,23 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Everything the server wrote to standard error, once it holds `needle`
+    /// (the lines reach the test through a reader thread, a moment after the
+    /// answer that follows them); panics after 10 s without it.
+    pub async fn stderr_once_it_holds(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let stderr = self.stderr();
+            if stderr.contains(needle) {
+                return stderr;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("the server's standard error never held {needle:?}:\n{stderr}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         self.terminate()
