@@ -11,6 +11,7 @@ on_both_backends! {
     each_login_has_a_new_token => each_login_has_a_new_token_sqlite, each_login_has_a_new_token_postgres;
     list_and_end_sessions => list_and_end_sessions_sqlite, list_and_end_sessions_postgres;
     purge_removes_dead_sessions => purge_removes_dead_sessions_sqlite, purge_removes_dead_sessions_postgres;
+    checks_and_logins_share_one_connection => checks_and_logins_share_one_connection_sqlite, checks_and_logins_share_one_connection_postgres;
 }
 
 fn short_sessions() -> Config {
@@ -200,4 +201,49 @@ async fn purge_removes_dead_sessions(db: TestDb) {
     let alive = login(&auth, "jack", GOOD).await.unwrap();
     assert_eq!(auth.purge_expired().await.unwrap(), 2);
     assert!(signed_in_as(&auth, alive.token.expose()).await.is_some());
+}
+
+/// With one pooled connection, concurrent session checks (which on SQLite
+/// take an idle connection on their own thread, or else queue for the pool)
+/// and logins (which write) all get their answer: none is refused as
+/// unavailable and none sees another's user.
+async fn checks_and_logins_share_one_connection(db: TestDb) {
+    let (auth, clock) = open_with(
+        &db,
+        Config {
+            pool_size: 1,
+            ..config()
+        },
+    )
+    .await;
+    let mut users = Vec::new();
+    for name in ["ann", "bea", "cy", "dee"] {
+        let user = register(&auth, name, GOOD).await;
+        let token = login(&auth, name, GOOD).await.unwrap().token;
+        users.push((name, user.id, token.expose().to_owned()));
+    }
+    // Stale sessions: the first check of each also writes last_seen_at.
+    clock.advance(120);
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..32 {
+        let auth = auth.clone();
+        let (_, user_id, token) = users[task % users.len()].clone();
+        tasks.spawn(async move {
+            for _ in 0..20 {
+                let signed_in = auth.get_user_from_session_id(&token).await;
+                assert_eq!(signed_in.map(|s| s.user.id).ok(), Some(user_id.clone()));
+            }
+        });
+    }
+    for (name, _, _) in users.clone() {
+        let auth = auth.clone();
+        tasks.spawn(async move {
+            for _ in 0..3 {
+                login(&auth, name, GOOD).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
 }
