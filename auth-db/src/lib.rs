@@ -11,6 +11,8 @@ pub mod machines;
 pub mod reset_tokens;
 pub mod schema;
 pub mod sessions;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod throttle;
 pub mod users;
 

@@ -1,5 +1,6 @@
-//! The test harness: a fresh database for every test, on SQLite and, when
-//! `AUTHD_TEST_POSTGRES_URL` is set, on PostgreSQL too.
+//! The test harness: `TestDb` (from auth-db's `test-support` feature), a
+//! macro that writes each scenario for both backends, and the steps the
+//! scenarios share.
 
 #![allow(dead_code)]
 
@@ -10,79 +11,8 @@ use auth_core::{
     Auth, AuthError, AuthResult, ClientInfo, Config, Identifier, LoginSuccess, ManualClock,
     Password, Registration, SecretKey, User,
 };
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 
-/// The variable that names the PostgreSQL server of the tests.
-pub const POSTGRES_ENV: &str = "AUTHD_TEST_POSTGRES_URL";
-
-/// One test's own database; dropping it deletes the database.
-pub struct TestDb {
-    pub url: String,
-    _keep: Keep,
-}
-
-enum Keep {
-    Dir(tempfile::TempDir),
-    Schema(PgSchema),
-}
-
-/// Drops the test's schema when the test ends, passed or failed.
-struct PgSchema {
-    base_url: String,
-    name: String,
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.base_url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut c| {
-                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-                    .map_err(|e| e.to_string())
-            });
-        if let Err(e) = dropped {
-            eprintln!("could not drop test schema {}: {e}", self.name);
-        }
-    }
-}
-
-impl TestDb {
-    /// A SQLite file in a fresh temporary directory.
-    pub fn sqlite() -> TestDb {
-        let dir = tempfile::TempDir::new().expect("create a temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
-        TestDb {
-            url,
-            _keep: Keep::Dir(dir),
-        }
-    }
-
-    /// A fresh schema on the server of `AUTHD_TEST_POSTGRES_URL`, or `None`
-    /// (the test is skipped) when the variable is unset. A server that does
-    /// not answer fails the test.
-    pub fn postgres() -> Option<TestDb> {
-        let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("skipped: {POSTGRES_ENV} is not set, so the PostgreSQL variant does not run");
-            return None;
-        };
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::establish(&base_url).unwrap_or_else(|e| {
-            panic!(
-                "{POSTGRES_ENV} is set to {} but PostgreSQL does not answer: {e}",
-                auth_db::redact_url(&base_url)
-            )
-        });
-        conn.batch_execute(&format!("CREATE SCHEMA {name}"))
-            .unwrap_or_else(|e| panic!("could not create test schema {name}: {e}"));
-        let separator = if base_url.contains('?') { '&' } else { '?' };
-        let url = format!("{base_url}{separator}options=-csearch_path%3D{name}");
-        Some(TestDb {
-            url,
-            _keep: Keep::Schema(PgSchema { base_url, name }),
-        })
-    }
-}
+pub use auth_db::test_support::*;
 
 /// Writes a `_sqlite` and a `_postgres` test for each scenario
 /// (an `async fn(TestDb)`).

@@ -1,0 +1,97 @@
+//! What the tests of auth-db and auth-core share (feature `test-support`,
+//! for their dev-dependencies only): a fresh database for every test, on
+//! SQLite and, when `AUTHD_TEST_POSTGRES_URL` is set, on PostgreSQL too.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use crate::{DatabaseUrl, DbConnection};
+
+/// The variable that names the PostgreSQL server of the tests.
+pub const POSTGRES_ENV: &str = "AUTHD_TEST_POSTGRES_URL";
+
+/// One test's own database; dropping it deletes the database.
+pub struct TestDb {
+    /// The URL to open it with (`sqlite://…` or `postgres://…?options=…`).
+    pub url: String,
+    _keep: Keep,
+}
+
+/// What a test database is deleted with: held only for its `Drop`.
+enum Keep {
+    Dir { _dir: tempfile::TempDir },
+    Schema { _schema: PgSchema },
+}
+
+/// Drops the test's schema when the test ends, passed or failed.
+struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.base_url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| {
+                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = dropped {
+            eprintln!("could not drop test schema {}: {e}", self.name);
+        }
+    }
+}
+
+impl TestDb {
+    /// A SQLite file in a fresh temporary directory.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::TempDir::new().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+        TestDb {
+            url,
+            _keep: Keep::Dir { _dir: dir },
+        }
+    }
+
+    /// A fresh schema on the server of `AUTHD_TEST_POSTGRES_URL`, or `None`
+    /// (the test is skipped) when the variable is unset. A server that does
+    /// not answer fails the test.
+    pub fn postgres() -> Option<TestDb> {
+        let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
+            eprintln!("skipped: {POSTGRES_ENV} is not set, so the PostgreSQL variant does not run");
+            return None;
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(&base_url).unwrap_or_else(|e| {
+            panic!(
+                "{POSTGRES_ENV} is set to {} but PostgreSQL does not answer: {e}",
+                crate::redact_url(&base_url)
+            )
+        });
+        conn.batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap_or_else(|e| panic!("could not create test schema {name}: {e}"));
+        let separator = if base_url.contains('?') { '&' } else { '?' };
+        let url = format!("{base_url}{separator}options=-csearch_path%3D{name}");
+        Some(TestDb {
+            url,
+            _keep: Keep::Schema {
+                _schema: PgSchema { base_url, name },
+            },
+        })
+    }
+
+    /// A new connection, without migrations.
+    pub fn connect(&self) -> DbConnection {
+        DatabaseUrl::parse(&self.url)
+            .and_then(|url| url.establish())
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", crate::redact_url(&self.url)))
+    }
+
+    /// A new connection to the migrated database.
+    pub fn migrated(&self) -> DbConnection {
+        let mut conn = self.connect();
+        crate::run_migrations(&mut conn).expect("apply the migrations");
+        conn
+    }
+}
