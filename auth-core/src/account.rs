@@ -148,10 +148,18 @@ impl Identifier {
         }
     }
 
-    /// The case-insensitive key.
+    /// The key the name is stored and compared under.
     pub(crate) fn key(&self) -> String {
-        self.as_str().to_lowercase()
+        name_key(self.as_str())
     }
+}
+
+/// The key of a username or e-mail address: lowercased, then NFC, so that
+/// every spelling of one name (case, composed or decomposed accents) is one
+/// key in the one namespace that usernames and e-mails share.
+pub(crate) fn name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.to_lowercase().nfc().collect()
 }
 
 /// What is known about the client of a request, for the audit log and the
@@ -218,6 +226,15 @@ pub(crate) fn clean_profile_field(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_spelling_of_a_name_is_one_key() {
+        let composed = "J\u{00C9}R\u{00D4}ME@EXAMPLE.COM";
+        let decomposed = "je\u{0301}ro\u{0302}me@example.com";
+        assert_eq!(name_key(composed), name_key(decomposed));
+        assert_eq!(name_key(composed), "j\u{00e9}r\u{00f4}me@example.com");
+        assert_eq!(name_key("Kvothe"), "kvothe");
+    }
 
     #[test]
     fn usernames() {

@@ -4,10 +4,15 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A source of Unix time in seconds.
+/// A source of Unix time.
 pub trait Clock: Debug + Send + Sync + 'static {
-    /// Now, in Unix seconds.
-    fn now(&self) -> i64;
+    /// Now, in Unix milliseconds.
+    fn now_ms(&self) -> i64;
+
+    /// Now, in whole Unix seconds.
+    fn now(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -15,10 +20,10 @@ pub trait Clock: Debug + Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> i64 {
+    fn now_ms(&self) -> i64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
+            .map_or(0, |d| d.as_millis() as i64)
     }
 }
 
@@ -29,12 +34,17 @@ pub struct ManualClock(AtomicI64);
 impl ManualClock {
     /// A clock standing at the current system time.
     pub fn new() -> Self {
-        ManualClock(AtomicI64::new(SystemClock.now()))
+        ManualClock(AtomicI64::new(SystemClock.now_ms()))
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward by whole seconds.
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.advance_ms(seconds * 1000);
+    }
+
+    /// Moves the clock forward by milliseconds.
+    pub fn advance_ms(&self, milliseconds: i64) {
+        self.0.fetch_add(milliseconds, Ordering::SeqCst);
     }
 }
 
@@ -45,7 +55,7 @@ impl Default for ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> i64 {
+    fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }

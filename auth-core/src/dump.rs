@@ -11,12 +11,14 @@ use crate::service::Auth;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 6] = [
+pub const DUMP_TABLES: [&str; 8] = [
     "users",
+    "identifiers",
     "sessions",
     "reset_tokens",
     "machines",
     "login_throttle",
+    "login_attempts",
     "events",
 ];
 
@@ -149,6 +151,12 @@ fn render(snapshot: &Snapshot) -> Statements {
         },
     );
     out.table(
+        "identifiers",
+        &["name_key", "user_id"],
+        &snapshot.identifiers,
+        |n| vec![(&n.name_key).into(), (&n.user_id).into()],
+    );
+    out.table(
         "sessions",
         &[
             "id",
@@ -199,16 +207,27 @@ fn render(snapshot: &Snapshot) -> Statements {
     );
     out.table(
         "login_throttle",
-        &["account_key", "failures", "last_failure_at", "locked_until"],
+        &[
+            "account_key",
+            "failures",
+            "last_failure_ms",
+            "locked_until_ms",
+        ],
         &snapshot.login_throttle,
         |t| {
             vec![
                 (&t.account_key).into(),
                 t.failures.into(),
-                t.last_failure_at.into(),
-                t.locked_until.into(),
+                t.last_failure_ms.into(),
+                t.locked_until_ms.into(),
             ]
         },
+    );
+    out.table(
+        "login_attempts",
+        &["id", "account_key", "expires_ms"],
+        &snapshot.login_attempts,
+        |a| vec![(&a.id).into(), (&a.account_key).into(), a.expires_ms.into()],
     );
     out.table(
         "events",

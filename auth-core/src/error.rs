@@ -82,6 +82,31 @@ pub enum AuthError {
     Internal(String),
 }
 
+impl AuthError {
+    /// The contract's stable error code (API.md §3): the one table of codes
+    /// that the HTTP layer, the importer's report and the command line share.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::MissingIdentifier => "missing_field",
+            AuthError::InvalidField { .. } => "invalid_field",
+            AuthError::InvalidUsername => "invalid_username",
+            AuthError::InvalidEmail => "invalid_email",
+            AuthError::PasswordRejected(rule) => rule.code(),
+            AuthError::AlreadyRegistered(_) => "already_registered",
+            AuthError::InvalidCredentials => "invalid_credentials",
+            AuthError::Throttled { .. } => "throttled",
+            AuthError::RateLimited { .. } => "rate_limited",
+            AuthError::NotAuthenticated => "not_authenticated",
+            AuthError::UnknownAccount | AuthError::NotFound => "not_found",
+            AuthError::InvalidResetToken => "invalid_reset_token",
+            AuthError::MachineMismatch => "machine_mismatch",
+            AuthError::MachineTaken => "machine_taken",
+            AuthError::Unavailable => "unavailable",
+            AuthError::Internal(_) => "internal",
+        }
+    }
+}
+
 impl From<DbError> for AuthError {
     fn from(error: DbError) -> Self {
         if error.is_unavailable() {

@@ -329,7 +329,7 @@ impl Auth {
                     failed.store(true, Ordering::Relaxed);
                 }
                 ImportOutcome::Rejected {
-                    code: error_code(&error),
+                    code: AuthError::code(&error),
                     // The detail of an internal error is in the log, as for the server.
                     message: error.to_string(),
                 }
@@ -363,29 +363,6 @@ fn waves(rows: Vec<ImportRow>) -> Vec<Vec<ImportRow>> {
         waves[wave].push(row);
     }
     waves
-}
-
-/// The contract's code for a sign-up failure (API.md §3).
-fn error_code(error: &AuthError) -> &'static str {
-    match error {
-        AuthError::MissingIdentifier => "missing_field",
-        AuthError::InvalidField { .. } => "invalid_field",
-        AuthError::InvalidUsername => "invalid_username",
-        AuthError::InvalidEmail => "invalid_email",
-        AuthError::PasswordRejected(rule) => rule.code(),
-        AuthError::AlreadyRegistered(_) => "already_registered",
-        AuthError::Unavailable => "unavailable",
-        // Not outcomes of a sign-up; named anyway rather than hidden.
-        AuthError::InvalidCredentials => "invalid_credentials",
-        AuthError::Throttled { .. } => "throttled",
-        AuthError::RateLimited { .. } => "rate_limited",
-        AuthError::NotAuthenticated => "not_authenticated",
-        AuthError::UnknownAccount | AuthError::NotFound => "not_found",
-        AuthError::InvalidResetToken => "invalid_reset_token",
-        AuthError::MachineMismatch => "machine_mismatch",
-        AuthError::MachineTaken => "machine_taken",
-        AuthError::Internal(_) => "internal",
-    }
 }
 
 #[cfg(test)]

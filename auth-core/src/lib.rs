@@ -5,15 +5,20 @@
 //! call it and nothing else. Its public API names no type of the data layer.
 
 mod account;
+mod audit;
 mod clock;
 mod config;
-mod device;
+mod credentials;
 mod dump;
 mod error;
 mod import;
+mod login;
+mod machines;
 mod password;
+mod registration;
 mod secret;
 mod service;
+mod sessions;
 mod throttle;
 mod token;
 
@@ -23,14 +28,14 @@ pub use account::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
-pub use device::{
-    valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
-};
 pub use dump::{TableCount, DUMP_TABLES};
 pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use import::{
     ImportFields, ImportOutcome, ImportReport, ImportRow, ImportRowReport, IMPORT_FIELDS,
     MALFORMED_ROW, NOT_ATTEMPTED,
+};
+pub use machines::{
+    valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
 };
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};

@@ -1,8 +1,9 @@
 //! The password rules (NIST SP 800-63B-4) and the peppered bcrypt hash.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -137,6 +138,8 @@ pub(crate) struct Verification {
     pub matches: bool,
     /// The hash was made with another cost or scheme and should be remade.
     pub needs_rehash: bool,
+    /// How long the bcrypt computation itself took (not the wait for a CPU).
+    pub compute: Duration,
 }
 
 /// The nice value of the hashing threads (Linux; 0 is normal, 19 the
@@ -160,6 +163,9 @@ pub(crate) struct PasswordHasher {
     jobs: mpsc::Sender<HashJob>,
     waiting: Arc<AtomicUsize>,
     hashes_done: AtomicUsize,
+    /// A running average of one bcrypt computation at the configured cost,
+    /// in microseconds (0 until the first one).
+    typical_micros: AtomicU64,
 }
 
 impl PasswordHasher {
@@ -180,12 +186,35 @@ impl PasswordHasher {
             jobs,
             waiting: Arc::new(AtomicUsize::new(0)),
             hashes_done: AtomicUsize::new(0),
+            typical_micros: AtomicU64::new(0),
         })
     }
 
     /// Hashes waiting for a free CPU right now.
     pub(crate) fn queue_length(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// How long one bcrypt computation at the configured cost takes, as a
+    /// running average of the ones done so far: the least time any failed
+    /// password check may take, so that the answer does not tell whether
+    /// the account exists or how its stored hash was made.
+    pub(crate) fn typical_compute(&self) -> Duration {
+        Duration::from_micros(self.typical_micros.load(Ordering::Relaxed))
+    }
+
+    /// Adds one computation at the configured cost to the running average.
+    fn observe(&self, compute: Duration) {
+        let sample = u64::try_from(compute.as_micros()).unwrap_or(u64::MAX);
+        let old = self.typical_micros.load(Ordering::Relaxed);
+        // An average over about the last eight, so a busy spell moves it
+        // quickly and one outlier does not.
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        self.typical_micros.store(new, Ordering::Relaxed);
     }
 
     /// bcrypt computations done since start.
@@ -203,10 +232,12 @@ impl PasswordHasher {
     pub(crate) async fn hash(&self, nfc_password: String) -> Result<String, AuthError> {
         let prehashed = self.prehash(&nfc_password);
         let cost = self.cost;
-        let bcrypt_hash = self
-            .run(move || bcrypt::hash(prehashed, cost))
-            .await?
-            .map_err(|e| AuthError::Internal(format!("bcrypt failed: {e}")))?;
+        let (bcrypt_hash, compute) = self
+            .run(move || timed(|| bcrypt::hash(prehashed, cost)))
+            .await?;
+        let bcrypt_hash =
+            bcrypt_hash.map_err(|e| AuthError::Internal(format!("bcrypt failed: {e}")))?;
+        self.observe(compute);
         Ok(format!("{SCHEME}{bcrypt_hash}"))
     }
 
@@ -222,17 +253,21 @@ impl PasswordHasher {
             return Ok(Verification {
                 matches: false,
                 needs_rehash: false,
+                compute: Duration::ZERO,
             });
         };
         let needs_rehash = stored_cost(&bcrypt_hash) != Some(self.cost);
         let prehashed = self.prehash(&nfc_password);
-        let matches = self
-            .run(move || bcrypt::verify(prehashed, &bcrypt_hash))
-            .await?
-            .unwrap_or(false);
+        let (matches, compute) = self
+            .run(move || timed(|| bcrypt::verify(prehashed, &bcrypt_hash)))
+            .await?;
+        if !needs_rehash {
+            self.observe(compute);
+        }
         Ok(Verification {
-            matches,
+            matches: matches.unwrap_or(false),
             needs_rehash,
+            compute,
         })
     }
 
@@ -261,6 +296,13 @@ impl PasswordHasher {
         self.hashes_done.fetch_add(1, Ordering::Relaxed);
         Ok(result)
     }
+}
+
+/// Runs `work` and says how long it took.
+fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = work();
+    (value, started.elapsed())
 }
 
 /// A hashing thread: lowers its own priority, then runs hashes until the

@@ -251,10 +251,13 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
 
     let expected_counts = [
         ("users", 2),
+        // one username each (the seed rows have no e-mail)
+        ("identifiers", 2),
         ("sessions", 2),
         ("reset_tokens", 1),
         ("machines", 1),
         ("login_throttle", 1),
+        ("login_attempts", 0),
         // two sign-ups, two logins, a reset request, a machine bound, a failed login
         ("events", 7),
     ];
@@ -273,6 +276,7 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
         tables_of(&dump),
         expected_counts
             .iter()
+            .filter(|&&(_, n)| n > 0)
             .map(|&(t, n)| (t.to_owned(), n))
             .collect::<Vec<_>>(),
         "one INSERT per row, one table after another:\n{dump}"

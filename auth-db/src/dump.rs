@@ -3,7 +3,10 @@
 use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
-use crate::{DbConnection, EventRow, MachineRow, ResetTokenRow, SessionRow, ThrottleRow, UserRow};
+use crate::{
+    AttemptRow, DbConnection, EventRow, IdentifierRow, MachineRow, ResetTokenRow, SessionRow,
+    ThrottleRow, UserRow,
+};
 
 /// Every row of every table, read in one transaction so that the tables agree
 /// with each other (no session of an account the copy does not have).
@@ -11,6 +14,8 @@ use crate::{DbConnection, EventRow, MachineRow, ResetTokenRow, SessionRow, Throt
 pub struct Snapshot {
     /// The `users` table, by creation.
     pub users: Vec<UserRow>,
+    /// The `identifiers` table, by name.
+    pub identifiers: Vec<IdentifierRow>,
     /// The `sessions` table, by creation.
     pub sessions: Vec<SessionRow>,
     /// The `reset_tokens` table, by creation.
@@ -19,6 +24,8 @@ pub struct Snapshot {
     pub machines: Vec<MachineRow>,
     /// The `login_throttle` table, by account key.
     pub login_throttle: Vec<ThrottleRow>,
+    /// The `login_attempts` table, by id.
+    pub login_attempts: Vec<AttemptRow>,
     /// The `events` table, oldest first.
     pub events: Vec<EventRow>,
 }
@@ -34,10 +41,12 @@ impl Snapshot {
             }
             Ok(Snapshot {
                 users: UserRow::load_all(conn)?,
+                identifiers: IdentifierRow::load_all(conn)?,
                 sessions: SessionRow::load_all(conn)?,
                 reset_tokens: ResetTokenRow::load_all(conn)?,
                 machines: MachineRow::load_all(conn)?,
                 login_throttle: ThrottleRow::load_all(conn)?,
+                login_attempts: AttemptRow::load_all(conn)?,
                 events: EventRow::load_all(conn)?,
             })
         })

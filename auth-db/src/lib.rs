@@ -26,13 +26,38 @@ pub use events::EventRow;
 pub use machines::MachineRow;
 pub use reset_tokens::ResetTokenRow;
 pub use sessions::{Liveness, SessionRow};
-pub use throttle::{Claim, ThrottleRow};
-pub use users::{NewUserRow, UserChanges, UserLookup, UserRow};
+pub use throttle::{AttemptRow, SlotClaim, SlotRequest, ThrottleRow};
+pub use users::{IdentifierRow, NewUserRow, UserChanges, UserLookup, UserRow};
 
 /// Checks that the database answers.
 pub fn ping(conn: &mut DbConnection) -> DbResult<()> {
     use diesel::connection::SimpleConnection;
     conn.batch_execute("SELECT 1").map_err(DbError::from)
+}
+
+/// Runs a closure that writes inside one transaction that holds the write
+/// lock from its first statement: `BEGIN IMMEDIATE` on SQLite, so a
+/// read-then-write never finds its snapshot outdated when it comes to write;
+/// on PostgreSQL an ordinary transaction, whose writers lock rows explicitly.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> DbResult<T>,
+) -> DbResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::Connection;
+    // Nested in another transaction this is a savepoint, as Diesel's own.
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction::<T, DbError, _>(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    if let DbConnection::Sqlite(sqlite) = conn {
+        match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(sqlite)?,
+            Err(_) => AnsiTransactionManager::rollback_transaction(sqlite)?,
+        }
+    }
+    result
 }
 
 /// Runs a closure inside one database transaction.

@@ -50,12 +50,30 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Consecutive failed logins per (hashed) account name.
+    /// Consecutive failed logins per account (or unknown name), keyed by a hash.
     login_throttle (account_key) {
         account_key -> Text,
         failures -> BigInt,
-        last_failure_at -> BigInt,
-        locked_until -> BigInt,
+        last_failure_ms -> BigInt,
+        locked_until_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Password checks in flight, one row each, per throttle key.
+    login_attempts (id) {
+        id -> Text,
+        account_key -> Text,
+        expires_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Every name of every account (username and e-mail, NFC and lowercased):
+    /// one namespace, so a name belongs to one account whichever field holds it.
+    identifiers (name_key) {
+        name_key -> Text,
+        user_id -> Text,
     }
 }
 
@@ -73,6 +91,7 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(reset_tokens -> users (user_id));
 diesel::joinable!(machines -> users (user_id));
+diesel::joinable!(identifiers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -80,5 +99,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reset_tokens,
     machines,
     login_throttle,
+    login_attempts,
+    identifiers,
     events
 );

@@ -46,6 +46,11 @@ impl SessionRow {
         Ok(())
     }
 
+    /// Whether a session with this id exists (live or not yet purged).
+    pub fn exists(conn: &mut DbConnection, id: &str) -> DbResult<bool> {
+        Ok(diesel::select(diesel::dsl::exists(sessions::table.find(id))).get_result(conn)?)
+    }
+
     /// The live session with this token hash, with its account. Every
     /// session check runs it, so it is issued per backend, where the
     /// prepared statement is cached.

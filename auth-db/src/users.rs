@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::error::DbResult;
-use crate::schema::users;
+use crate::schema::{identifiers, users};
 use crate::{on_each_backend, DbConnection};
 
 /// One account as stored.
@@ -85,16 +85,54 @@ pub enum UserLookup<'a> {
     UsernameOrEmailKey(&'a str),
 }
 
+/// One name of an account in the shared namespace of usernames and e-mails.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = identifiers)]
+pub struct IdentifierRow {
+    /// The name, NFC and lowercased.
+    pub name_key: String,
+    /// The account it belongs to.
+    pub user_id: String,
+}
+
+impl IdentifierRow {
+    /// Every name, for a dump: ordered by name.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<IdentifierRow>> {
+        Ok(identifiers::table
+            .order(identifiers::name_key)
+            .select(IdentifierRow::as_select())
+            .load(conn)?)
+    }
+}
+
 impl UserRow {
-    /// Inserts a new account; a taken username or e-mail is a unique violation.
+    /// Inserts a new account and claims its names (username and e-mail keys)
+    /// in the one namespace; a name another account holds in either field is
+    /// a unique violation and nothing is written.
     pub fn add_user(conn: &mut DbConnection, new: &NewUserRow<'_>) -> DbResult<UserRow> {
-        diesel::insert_into(users::table)
-            .values(new)
-            .execute(conn)?;
-        Ok(users::table
-            .find(new.id)
-            .select(UserRow::as_select())
-            .get_result(conn)?)
+        conn.transaction::<_, crate::DbError, _>(|conn| {
+            diesel::insert_into(users::table)
+                .values(new)
+                .execute(conn)?;
+            let mut names: Vec<&str> = [new.username_key, new.email_key]
+                .into_iter()
+                .flatten()
+                .collect();
+            // An account whose username is its own e-mail holds that name once.
+            names.dedup();
+            for name in names {
+                diesel::insert_into(identifiers::table)
+                    .values((
+                        identifiers::name_key.eq(name),
+                        identifiers::user_id.eq(new.id),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(users::table
+                .find(new.id)
+                .select(UserRow::as_select())
+                .get_result(conn)?)
+        })
     }
 
     /// Finds one account.
@@ -113,12 +151,13 @@ impl UserRow {
                 .filter(users::email_key.eq(key))
                 .get_result(conn)
                 .optional()?,
-            UserLookup::UsernameOrEmailKey(key) => {
-                match Self::find_user_by(conn, UserLookup::UsernameKey(key))? {
-                    Some(user) => Some(user),
-                    None => Self::find_user_by(conn, UserLookup::EmailKey(key))?,
-                }
-            }
+            // One namespace: a name has at most one account, whichever field holds it.
+            UserLookup::UsernameOrEmailKey(key) => users::table
+                .inner_join(identifiers::table)
+                .filter(identifiers::name_key.eq(key))
+                .select(UserRow::as_select())
+                .get_result(conn)
+                .optional()?,
         };
         Ok(found)
     }
@@ -127,7 +166,7 @@ impl UserRow {
     /// e-mail: a name may stand for one account only, whichever field holds it.
     pub fn name_taken(conn: &mut DbConnection, key: &str) -> DbResult<bool> {
         Ok(diesel::select(diesel::dsl::exists(
-            users::table.filter(users::username_key.eq(key).or(users::email_key.eq(key))),
+            identifiers::table.filter(identifiers::name_key.eq(key)),
         ))
         .get_result(conn)?)
     }
@@ -161,20 +200,49 @@ impl UserRow {
         .execute(conn)?)
     }
 
-    /// Sets a new password and bumps the credential version.
+    /// Whether the account's credential version is still `version`, locking
+    /// its row until the transaction ends (PostgreSQL; SQLite's write
+    /// transaction already holds the database), so that no password change
+    /// can commit between this check and the writes that rely on it.
+    pub fn lock_if_current(conn: &mut DbConnection, id: &str, version: i64) -> DbResult<bool> {
+        let current: Option<i64> = match conn {
+            DbConnection::Postgres(c) => users::table
+                .find(id)
+                .select(users::credential_version)
+                .for_update()
+                .get_result(c)
+                .optional()?,
+            DbConnection::Sqlite(c) => users::table
+                .find(id)
+                .select(users::credential_version)
+                .get_result(c)
+                .optional()?,
+        };
+        Ok(current == Some(version))
+    }
+
+    /// Sets a new password and bumps the credential version; with
+    /// `expected`, only if the version is still that one. Returns the number
+    /// of rows changed (0: no such account, or the version had moved on).
     pub fn set_password(
         conn: &mut DbConnection,
         id: &str,
+        expected: Option<i64>,
         new_hash: &str,
         now: i64,
     ) -> DbResult<usize> {
-        Ok(diesel::update(users::table.find(id))
-            .set((
-                users::password_hash.eq(new_hash),
-                users::credential_version.eq(users::credential_version + 1),
-                users::updated_at.eq(now),
-            ))
-            .execute(conn)?)
+        let changes = (
+            users::password_hash.eq(new_hash),
+            users::credential_version.eq(users::credential_version + 1),
+            users::updated_at.eq(now),
+        );
+        let row = users::table.find(id);
+        Ok(match expected {
+            Some(version) => diesel::update(row.filter(users::credential_version.eq(version)))
+                .set(changes)
+                .execute(conn)?,
+            None => diesel::update(row).set(changes).execute(conn)?,
+        })
     }
 
     /// The current credential version of an account, if it exists.

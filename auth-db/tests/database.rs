@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use auth_db::schema::{reset_tokens, sessions};
 use auth_db::{
-    Claim, DatabaseUrl, DbConnection, DbError, DbResult, EventRow, Liveness, MachineRow,
-    NewUserRow, ResetTokenRow, SessionRow, ThrottleRow, UserChanges, UserLookup, UserRow,
+    AttemptRow, DatabaseUrl, DbConnection, DbError, DbResult, EventRow, Liveness, MachineRow,
+    NewUserRow, ResetTokenRow, SessionRow, SlotClaim, SlotRequest, ThrottleRow, UserChanges,
+    UserLookup, UserRow,
 };
 use common::TestDb;
 use diesel::prelude::*;
@@ -203,11 +204,16 @@ fn passwords_and_profiles_change(db: TestDb) {
     );
     // A new password bumps it.
     assert_eq!(
-        UserRow::set_password(&mut conn, "u1", "hash-3", 300).unwrap(),
+        UserRow::set_password(&mut conn, "u1", None, "hash-3", 300).unwrap(),
         1
     );
+    // With an expected version, only over that version.
     assert_eq!(
-        UserRow::set_password(&mut conn, "u1", "hash-4", 400).unwrap(),
+        UserRow::set_password(&mut conn, "u1", Some(1), "hash-x", 350).unwrap(),
+        0
+    );
+    assert_eq!(
+        UserRow::set_password(&mut conn, "u1", Some(2), "hash-4", 400).unwrap(),
         1
     );
     let alice = UserRow::find_user_by(&mut conn, UserLookup::Id("u1"))
@@ -263,20 +269,45 @@ fn one_reset_token_per_user_used_once(db: TestDb) {
 fn throttle_counts_and_forgets(db: TestDb) {
     let mut conn = db.migrated();
     let delay = |failures: i64| if failures >= 3 { 10 * failures } else { 0 };
-    let claim = |conn: &mut DbConnection, now: i64, forget_before: i64| {
-        ThrottleRow::claim_attempt(conn, "key-a", now, forget_before, delay).unwrap()
+    let claim = |conn: &mut DbConnection, id: &str, now_ms: i64, forget_before_ms: i64| {
+        auth_db::write_transaction(conn, |conn| {
+            ThrottleRow::claim_slot(
+                conn,
+                SlotRequest {
+                    account_key: "key-a",
+                    attempt_id: id,
+                    now_ms,
+                    forget_before_ms,
+                    lease_until_ms: now_ms + 500,
+                    free_failures: 3,
+                },
+            )
+        })
+        .unwrap()
     };
-    for expected in 1..=2 {
-        let Claim::Counted(row) = claim(&mut conn, 1000, 0) else {
-            panic!("no lock yet")
-        };
-        assert_eq!((row.failures, row.locked_until), (expected, 0));
+    let fail = |conn: &mut DbConnection, id: &str, now_ms: i64| {
+        auth_db::write_transaction(conn, |conn| {
+            ThrottleRow::record_failure(conn, "key-a", id, now_ms, delay)
+        })
+        .unwrap()
+    };
+    // Three failures are free: three checks may run at once, a fourth waits.
+    for id in ["a1", "a2", "a3"] {
+        assert_eq!(claim(&mut conn, id, 1000, 0), SlotClaim::Granted);
     }
-    let Claim::Counted(row) = claim(&mut conn, 1005, 0) else {
-        panic!("the third attempt is counted")
-    };
+    assert_eq!(claim(&mut conn, "a4", 1000, 0), SlotClaim::Busy);
+    let row = fail(&mut conn, "a1", 1001);
+    assert_eq!((row.failures, row.locked_until_ms), (1, 0));
+    // One failure counted: two remain free and two checks run, so still busy.
+    assert_eq!(claim(&mut conn, "a4", 1002, 0), SlotClaim::Busy);
+    // A freed slot (a success, a cancelled request) lets the next one in.
+    assert!(AttemptRow::release(&mut conn, "a2").unwrap());
+    assert!(!AttemptRow::release(&mut conn, "a2").unwrap());
+    assert_eq!(claim(&mut conn, "a4", 1003, 0), SlotClaim::Granted);
+    fail(&mut conn, "a3", 1004);
+    let row = fail(&mut conn, "a4", 1005);
     assert_eq!(
-        (row.failures, row.last_failure_at, row.locked_until),
+        (row.failures, row.last_failure_ms, row.locked_until_ms),
         (3, 1005, 1035)
     );
     assert_eq!(
@@ -285,30 +316,42 @@ fn throttle_counts_and_forgets(db: TestDb) {
     );
     assert_eq!(ThrottleRow::find(&mut conn, "key-b").unwrap(), None);
 
-    // During the lock an attempt changes nothing.
-    assert_eq!(claim(&mut conn, 1034, 0), Claim::Locked { until: 1035 });
+    // During the delay an attempt changes nothing, to the millisecond.
+    assert_eq!(
+        claim(&mut conn, "a5", 1034, 0),
+        SlotClaim::Locked { until_ms: 1035 }
+    );
     assert_eq!(ThrottleRow::find(&mut conn, "key-a").unwrap(), Some(row));
-    let Claim::Counted(row) = claim(&mut conn, 1035, 0) else {
-        panic!("the lock is over")
-    };
-    assert_eq!((row.failures, row.locked_until), (4, 1075));
+    // After it, one check at a time (no failure is free any more).
+    assert_eq!(claim(&mut conn, "a6", 1035, 0), SlotClaim::Granted);
+    assert_eq!(claim(&mut conn, "a7", 1035, 0), SlotClaim::Busy);
+    let row = fail(&mut conn, "a6", 1036);
+    assert_eq!((row.failures, row.locked_until_ms), (4, 1076));
+
+    // A slot whose lease ran out (its server died) is free again.
+    assert_eq!(
+        claim(&mut conn, "a8", 2000, 0),
+        SlotClaim::Granted,
+        "a7 never held one; a8 does"
+    );
+    assert_eq!(claim(&mut conn, "a9", 2499, 0), SlotClaim::Busy);
+    assert_eq!(claim(&mut conn, "a9", 2500, 0), SlotClaim::Granted);
+    AttemptRow::release(&mut conn, "a9").unwrap();
 
     // A count whose last failure is older than `forget_before` starts again,
-    // and its lock goes with it.
-    let Claim::Counted(row) = claim(&mut conn, 5000, 1076) else {
-        panic!("a stale lock is forgotten")
-    };
+    // and its delay goes with it.
+    assert_eq!(claim(&mut conn, "b1", 5000, 1077), SlotClaim::Granted);
+    let row = fail(&mut conn, "b1", 5000);
     assert_eq!(
-        (row.failures, row.last_failure_at, row.locked_until),
+        (row.failures, row.last_failure_ms, row.locked_until_ms),
         (1, 5000, 0)
     );
-    let Claim::Counted(row) = claim(&mut conn, 5001, 1076) else {
-        panic!("no lock")
-    };
-    assert_eq!(row.failures, 2, "a recent count is kept");
 
-    ThrottleRow::claim_attempt(&mut conn, "key-b", 100, 0, delay).unwrap();
-    assert_eq!(ThrottleRow::purge(&mut conn, 101).unwrap(), 1);
+    auth_db::write_transaction(&mut conn, |conn| {
+        ThrottleRow::record_failure(conn, "key-b", "none", 100, delay)
+    })
+    .unwrap();
+    assert_eq!(ThrottleRow::purge(&mut conn, 101, 0).unwrap(), 1);
     assert_eq!(ThrottleRow::find(&mut conn, "key-b").unwrap(), None);
     assert_eq!(ThrottleRow::clear(&mut conn, "key-a").unwrap(), 1);
     assert_eq!(ThrottleRow::find(&mut conn, "key-a").unwrap(), None);

@@ -108,58 +108,45 @@ pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         use StatusCode as S;
-        match error {
-            AuthError::MissingIdentifier => {
-                ApiError::bad_request("missing_field", error.to_string())
-            }
-            AuthError::InvalidField { .. } => {
-                ApiError::bad_request("invalid_field", error.to_string())
-            }
-            AuthError::InvalidUsername => {
-                ApiError::bad_request("invalid_username", error.to_string())
-            }
-            AuthError::InvalidEmail => ApiError::bad_request("invalid_email", error.to_string()),
-            AuthError::PasswordRejected(rule) => ApiError::bad_request(rule.code(), rule.message()),
-            AuthError::AlreadyRegistered(IdentifierKind::Email) => {
-                ApiError::bad_request("already_registered", "email already registered")
-            }
-            AuthError::AlreadyRegistered(IdentifierKind::Username) => {
-                ApiError::bad_request("already_registered", "username already registered")
-            }
-            AuthError::InvalidCredentials => {
-                ApiError::new(S::UNAUTHORIZED, "invalid_credentials", error.to_string())
-            }
-            AuthError::Throttled { retry_after } => {
-                ApiError::new(S::TOO_MANY_REQUESTS, "throttled", error.to_string())
-                    .with_retry_after(retry_after)
-            }
-            AuthError::RateLimited { retry_after } => {
-                ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", error.to_string())
-                    .with_retry_after(retry_after)
-            }
-            AuthError::NotAuthenticated => {
-                ApiError::new(S::FORBIDDEN, "not_authenticated", error.to_string())
-            }
-            AuthError::UnknownAccount => {
-                ApiError::new(S::FORBIDDEN, "not_found", error.to_string())
-            }
-            AuthError::InvalidResetToken => {
-                ApiError::new(S::FORBIDDEN, "invalid_reset_token", error.to_string())
-            }
-            AuthError::NotFound => ApiError::new(S::NOT_FOUND, "not_found", "no such session"),
-            AuthError::MachineMismatch => {
-                ApiError::new(S::FORBIDDEN, "machine_mismatch", error.to_string())
-            }
-            AuthError::MachineTaken => {
-                ApiError::new(S::FORBIDDEN, "machine_taken", error.to_string())
-            }
-            AuthError::Unavailable => {
-                ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
-            }
+        let status = match &error {
+            AuthError::MissingIdentifier
+            | AuthError::InvalidField { .. }
+            | AuthError::InvalidUsername
+            | AuthError::InvalidEmail
+            | AuthError::PasswordRejected(_)
+            | AuthError::AlreadyRegistered(_) => S::BAD_REQUEST,
+            AuthError::InvalidCredentials => S::UNAUTHORIZED,
+            AuthError::Throttled { .. } | AuthError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+            AuthError::NotAuthenticated
+            | AuthError::UnknownAccount
+            | AuthError::InvalidResetToken
+            | AuthError::MachineMismatch
+            | AuthError::MachineTaken => S::FORBIDDEN,
+            AuthError::NotFound => S::NOT_FOUND,
+            AuthError::Unavailable => S::SERVICE_UNAVAILABLE,
             AuthError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                ApiError::internal()
+                return ApiError::internal();
             }
+        };
+        // The Holberton exercise fixes these messages word for word.
+        let message = match &error {
+            AuthError::PasswordRejected(rule) => rule.message(),
+            AuthError::AlreadyRegistered(IdentifierKind::Email) => {
+                "email already registered".into()
+            }
+            AuthError::AlreadyRegistered(IdentifierKind::Username) => {
+                "username already registered".into()
+            }
+            AuthError::NotFound => "no such session".into(),
+            other => other.to_string(),
+        };
+        let api_error = ApiError::new(status, error.code(), message);
+        match error {
+            AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
+                api_error.with_retry_after(retry_after)
+            }
+            _ => api_error,
         }
     }
 }

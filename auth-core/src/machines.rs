@@ -1,18 +1,20 @@
 //! The device check: a user's first verified check binds their machine for
-//! good, and later checks must come from it. Also the operator's account
-//! commands that go with it (set a password, free a machine).
+//! good, and later checks must come from it. Also the operator's command that
+//! frees a machine.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use auth_db::{EventRow, MachineRow, ResetTokenRow, SessionRow, ThrottleRow, UserRow};
+use auth_db::{EventRow, MachineRow, ThrottleRow, UserRow};
 
 use crate::account::{ClientInfo, Identifier, User};
+use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::password::{check_new_password, normalize};
+use crate::login::Claimant;
+use crate::password::normalize;
 use crate::secret::Password;
-use crate::service::{event, log_event, Auth};
+use crate::service::Auth;
 
 /// How long a verified (username, password, machine) triple is remembered.
 pub const CHECK_CACHE_SECS: i64 = 60;
@@ -126,19 +128,22 @@ impl Auth {
         ]);
         let now = self.now();
         if let Some(cached) = self.inner.check_cache.get(&cache_key, now) {
-            if let Some(check) = self.confirm_cached(&identifier, &cached, now).await? {
+            if let Some(check) = self.confirm_cached(&cached).await? {
                 self.inner.check_cache.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(check);
             }
             self.inner.check_cache.forget(&cache_key);
         }
 
-        let user = self.check_password(&identifier, password, client).await?;
-        let (user_id, machine) = (user.id.clone(), machine_id.to_owned());
-        let bound_event = self.event(event::MACHINE_BOUND, Some(&user.id), client);
-        let binding = self
-            .db(move |conn| {
-                let binding = bind_or_check(conn, &user_id, &machine, now)?;
+        let verified = self
+            .check_password(Claimant::Name(&identifier), password, client)
+            .await?;
+        let machine = machine_id.to_owned();
+        let bound_event = self.event(event::MACHINE_BOUND, Some(&verified.user.id), client);
+        // Bound only if the password is still the account's when the binding is written.
+        let (binding, user) = self
+            .commit_verified(verified, None, client, move |conn, user| {
+                let binding = bind_or_check(conn, &user.id, &machine, now)?;
                 if matches!(binding, Binding::Bound) {
                     EventRow::record(conn, &bound_event)?;
                 }
@@ -175,13 +180,8 @@ impl Auth {
 
     /// A cached triple still holds if the credential and the binding are
     /// unchanged in the database; a running login delay is still honoured.
-    async fn confirm_cached(
-        &self,
-        identifier: &Identifier,
-        cached: &CachedCheck,
-        now: i64,
-    ) -> AuthResult<Option<MachineCheck>> {
-        let throttle_key = self.throttle_key(&identifier.key());
+    async fn confirm_cached(&self, cached: &CachedCheck) -> AuthResult<Option<MachineCheck>> {
+        let throttle_key = self.account_throttle_key(&cached.user_id);
         let user_id = cached.user_id.clone();
         let (version, binding, throttle) = self
             .db_read(move |conn| {
@@ -192,9 +192,11 @@ impl Auth {
                 ))
             })
             .await?;
-        if let Some(t) = throttle.filter(|t| t.locked_until > now) {
+        let now_ms = self.now_ms();
+        if let Some(t) = throttle.filter(|t| t.locked_until_ms > now_ms) {
+            let wait_ms = u64::try_from(t.locked_until_ms - now_ms).unwrap_or(0);
             return Err(AuthError::Throttled {
-                retry_after: std::time::Duration::from_secs((t.locked_until - now) as u64),
+                retry_after: std::time::Duration::from_millis(wait_ms),
             });
         }
         let unchanged = version == Some(cached.credential_version)
@@ -203,45 +205,6 @@ impl Auth {
             username: cached.username.clone(),
             outcome: MachineOutcome::Known,
         }))
-    }
-
-    /// Sets a user's password as an operator: the rules still apply, every
-    /// session of the user ends and an outstanding reset token is void.
-    pub async fn set_password(
-        &self,
-        identifier: &Identifier,
-        new_password: &Password,
-        client: &ClientInfo,
-    ) -> AuthResult<User> {
-        let user = self
-            .find_user(identifier)
-            .await?
-            .ok_or(AuthError::UnknownAccount)?;
-        let nfc = check_new_password(
-            new_password,
-            self.config().password_min_length,
-            &[user.username.as_deref(), user.email.as_deref()],
-        )
-        .map_err(AuthError::PasswordRejected)?;
-        let new_hash = self.inner.hasher.hash(nfc).await?;
-        let now = self.now();
-        let throttle_keys = self.throttle_keys_of(&user);
-        let set_event = self.event(event::PASSWORD_SET, Some(&user.id), client);
-        let user_id = user.id.clone();
-        self.db(move |conn| {
-            auth_db::transaction(conn, |conn| {
-                UserRow::set_password(conn, &user_id, &new_hash, now)?;
-                SessionRow::delete_all_for_user(conn, &user_id, None)?;
-                ResetTokenRow::delete_for_user(conn, &user_id)?;
-                for key in &throttle_keys {
-                    ThrottleRow::clear(conn, key)?;
-                }
-                EventRow::record(conn, &set_event)
-            })
-        })
-        .await?;
-        log_event(event::PASSWORD_SET, Some(&user.id), client);
-        Ok(user)
     }
 
     /// Frees a user's machine so they can bind a new one; the old machine is
@@ -259,11 +222,13 @@ impl Auth {
         let user_id = user.id.clone();
         let unbound = self
             .db(move |conn| {
-                let unbound = MachineRow::unbind_user(conn, &user_id)?;
-                if unbound > 0 {
-                    EventRow::record(conn, &unbound_event)?;
-                }
-                Ok(unbound > 0)
+                auth_db::write_transaction(conn, |conn| {
+                    let unbound = MachineRow::unbind_user(conn, &user_id)?;
+                    if unbound > 0 {
+                        EventRow::record(conn, &unbound_event)?;
+                    }
+                    Ok(unbound > 0)
+                })
             })
             .await?;
         if unbound {
@@ -279,39 +244,6 @@ impl Auth {
             .db(move |conn| MachineRow::find_by_user(conn, &user_id))
             .await?
             .map(|m| m.machine_id))
-    }
-
-    /// Every account, oldest first.
-    pub async fn list_users(&self) -> AuthResult<Vec<User>> {
-        Ok(self
-            .db(UserRow::list)
-            .await?
-            .into_iter()
-            .map(User::from)
-            .collect())
-    }
-
-    /// Deletes an account with its sessions, reset token and machine.
-    pub async fn delete_user(
-        &self,
-        identifier: &Identifier,
-        client: &ClientInfo,
-    ) -> AuthResult<User> {
-        let user = self
-            .find_user(identifier)
-            .await?
-            .ok_or(AuthError::UnknownAccount)?;
-        let deleted_event = self.event(event::USER_DELETED, Some(&user.id), client);
-        let user_id = user.id.clone();
-        self.db(move |conn| {
-            auth_db::transaction(conn, |conn| {
-                UserRow::delete(conn, &user_id)?;
-                EventRow::record(conn, &deleted_event)
-            })
-        })
-        .await?;
-        log_event(event::USER_DELETED, Some(&user.id), client);
-        Ok(user)
     }
 }
 
@@ -349,7 +281,9 @@ fn bind_or_check(
         user_id: user_id.to_owned(),
         bound_at: now,
     };
-    match MachineRow::bind(conn, &row) {
+    // In a savepoint of its own: on PostgreSQL a failed statement would
+    // otherwise abort the whole transaction it runs in.
+    match auth_db::transaction(conn, |conn| MachineRow::bind(conn, &row)) {
         Ok(()) => Ok(Binding::Bound),
         // Someone else's insert won: the constraints say how things now stand.
         Err(e) if e.is_unique_violation() => Ok(standing(conn)?.unwrap_or(Binding::Taken)),

@@ -1,0 +1,205 @@
+//! Sessions: opening one at login, checking, listing and ending them.
+
+use auth_db::{EventRow, Liveness, SessionRow};
+
+use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session};
+use crate::audit::{event, log_event};
+use crate::error::{AuthError, AuthResult};
+use crate::login::Claimant;
+use crate::secret::Password;
+use crate::service::Auth;
+use crate::token::SessionToken;
+
+impl Auth {
+    /// Logs in: checks the password and opens a new session, only if the
+    /// password is still the account's when the session is written. A token
+    /// presented with the login is ended, never reused.
+    pub async fn login(
+        &self,
+        identifier: &Identifier,
+        password: &Password,
+        presented: Option<&str>,
+        client: &ClientInfo,
+    ) -> AuthResult<LoginSuccess> {
+        let verified = self
+            .check_password(Claimant::Name(identifier), password, client)
+            .await?;
+        let (row, token) = self.new_session_row(&verified.user.id, client);
+        let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(&verified.user.id), client);
+        let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
+        let stored = row.clone();
+        let (_, user) = self
+            .commit_verified(verified, None, client, move |conn, _| {
+                if let Some(old_hash) = &old_hash {
+                    SessionRow::delete_by_token_hash(conn, old_hash)?;
+                }
+                SessionRow::create(conn, &stored)?;
+                EventRow::record(conn, &succeeded)
+            })
+            .await?;
+        log_event(event::LOGIN_SUCCEEDED, Some(&user.id), client);
+        Ok(LoginSuccess {
+            user: user.into(),
+            session: Session::from_row(row, self.idle_secs()),
+            token,
+        })
+    }
+
+    /// Opens a new session for an account (the Holberton `create_session`).
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<(Session, SessionToken)> {
+        let (row, token) = self.new_session_row(user_id, client);
+        let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(user_id), client);
+        let stored = row.clone();
+        self.db(move |conn| {
+            auth_db::write_transaction(conn, |conn| {
+                SessionRow::create(conn, &stored)?;
+                EventRow::record(conn, &succeeded)
+            })
+        })
+        .await?;
+        log_event(event::LOGIN_SUCCEEDED, Some(user_id), client);
+        Ok((Session::from_row(row, self.idle_secs()), token))
+    }
+
+    /// The signed-in user of a session token (the Holberton
+    /// `get_user_from_session_id`); `NotAuthenticated` unless the session lives.
+    pub async fn get_user_from_session_id(&self, token: &str) -> AuthResult<Authenticated> {
+        let token = SessionToken::parse(token).ok_or(AuthError::NotAuthenticated)?;
+        let now = self.now();
+        let live = self.liveness(now);
+        let refresh = self.refresh_interval();
+        let hash = token.hash();
+        let found = self
+            .db_read(move |conn| SessionRow::find_live_with_user(conn, &hash, live))
+            .await?;
+        let (mut session, user) = found.ok_or(AuthError::NotAuthenticated)?;
+        if session.last_seen_at < now - refresh {
+            // The write goes to the blocking pool: it may wait for the writer lock.
+            let id = session.id.clone();
+            self.db(move |conn| SessionRow::touch(conn, &id, now, now - refresh))
+                .await?;
+            session.last_seen_at = now;
+        }
+        Ok(Authenticated {
+            user: user.into(),
+            session: Session::from_row(session, self.idle_secs()),
+        })
+    }
+
+    /// Ends the session of a token (the Holberton `destroy_session`).
+    pub async fn destroy_session(&self, token: &str, client: &ClientInfo) -> AuthResult<()> {
+        let signed_in = self.get_user_from_session_id(token).await?;
+        let session_id = signed_in.session.id.clone();
+        match self.end_session_of(&signed_in, session_id, client).await {
+            // Ended meanwhile by another request: it is over either way.
+            Err(AuthError::NotFound) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The live sessions of the token's user, newest first.
+    pub async fn list_sessions(&self, token: &str) -> AuthResult<(Authenticated, Vec<Session>)> {
+        let signed_in = self.get_user_from_session_id(token).await?;
+        let live = self.liveness(self.now());
+        let user_id = signed_in.user.id.clone();
+        let rows = self
+            .db(move |conn| SessionRow::list_live_for_user(conn, &user_id, live))
+            .await?;
+        let idle = self.idle_secs();
+        Ok((
+            signed_in,
+            rows.into_iter()
+                .map(|r| Session::from_row(r, idle))
+                .collect(),
+        ))
+    }
+
+    /// Ends one session of the token's user; `NotFound` if the user has no such session.
+    pub async fn end_session(
+        &self,
+        token: &str,
+        session_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let signed_in = self.get_user_from_session_id(token).await?;
+        if uuid::Uuid::parse_str(session_id).is_err() {
+            return Err(AuthError::NotFound);
+        }
+        self.end_session_of(&signed_in, session_id.to_owned(), client)
+            .await
+    }
+
+    /// Ends a session of the signed-in user and records it, in one
+    /// transaction; `NotFound` if it was not theirs or has already ended.
+    async fn end_session_of(
+        &self,
+        signed_in: &Authenticated,
+        session_id: String,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let ended_event = self.event(event::SESSION_ENDED, Some(&signed_in.user.id), client);
+        let user_id = signed_in.user.id.clone();
+        let ended = self
+            .db(move |conn| {
+                auth_db::write_transaction(conn, |conn| {
+                    let ended = SessionRow::delete_for_user(conn, &session_id, &user_id)?;
+                    if ended > 0 {
+                        EventRow::record(conn, &ended_event)?;
+                    }
+                    Ok(ended)
+                })
+            })
+            .await?;
+        if ended == 0 {
+            return Err(AuthError::NotFound);
+        }
+        log_event(event::SESSION_ENDED, Some(&signed_in.user.id), client);
+        Ok(())
+    }
+
+    /// The idle timeout in seconds.
+    pub(crate) fn idle_secs(&self) -> i64 {
+        self.inner.config.session_idle_timeout.as_secs() as i64
+    }
+
+    /// What makes a session live at `now`.
+    pub(crate) fn liveness(&self, now: i64) -> Liveness {
+        Liveness {
+            now,
+            idle_cutoff: now - self.idle_secs(),
+        }
+    }
+
+    /// How stale `last_seen_at` may get before a session check writes it: a
+    /// minute, or less with short idle timeouts so a used session never looks idle.
+    fn refresh_interval(&self) -> i64 {
+        (self.idle_secs() / 4).min(60)
+    }
+
+    /// A new session row for an account and its token (not yet stored).
+    pub(crate) fn new_session_row(
+        &self,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> (SessionRow, SessionToken) {
+        let token = SessionToken::generate();
+        let now = self.now();
+        let row = SessionRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            token_hash: token.hash(),
+            user_id: user_id.to_owned(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.inner.config.session_max_age.as_secs() as i64,
+            user_agent: client
+                .user_agent
+                .as_deref()
+                .map(|ua| ua.chars().take(256).collect()),
+        };
+        (row, token)
+    }
+}
