@@ -71,10 +71,12 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
     assert_eq!(accepted, ["kvothe", "tpratchett"]);
     assert_eq!(fresh.session_tokens.len(), seed_data::LOGINS);
 
-    // What a fresh run dumps: two users, their two sessions, and the audit
-    // events of two sign-ups and two logins; the other tables stay empty.
+    // What a fresh run dumps: two users with one name each, their two
+    // sessions, and the audit events of two sign-ups and two logins; the
+    // other tables stay empty.
     let expected = vec![
         ("users".to_owned(), 2),
+        ("identifiers".to_owned(), 2),
         ("sessions".to_owned(), 2),
         ("events".to_owned(), 4),
     ];
@@ -89,10 +91,12 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
         counts,
         [
             ("users", 2),
+            ("identifiers", 2),
             ("sessions", 2),
             ("reset_tokens", 0),
             ("machines", 0),
             ("login_throttle", 0),
+            ("login_attempts", 0),
             ("events", 4)
         ]
     );

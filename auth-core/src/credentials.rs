@@ -148,7 +148,10 @@ impl Auth {
         // cannot be used to guess the password faster.
         let verified = self
             .check_password(
-                Claimant::Account(&signed_in.user.id),
+                Claimant::Session {
+                    user_id: &signed_in.user.id,
+                    session_id: &signed_in.session.id,
+                },
                 current_password,
                 client,
             )

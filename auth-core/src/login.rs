@@ -40,8 +40,14 @@ const SLOT_WAIT_MAX: Duration = Duration::from_secs(30);
 pub(crate) enum Claimant<'a> {
     /// A name a client typed.
     Name(&'a Identifier),
-    /// An account already known by its id (a signed-in user).
-    Account(&'a str),
+    /// A signed-in user, by account id and session id: the check is
+    /// refused (`NotAuthenticated`) once that session has ended.
+    Session {
+        /// The account's id.
+        user_id: &'a str,
+        /// The session's id.
+        session_id: &'a str,
+    },
 }
 
 /// A password found right, whose decision is not committed yet: it holds its
@@ -174,11 +180,17 @@ impl Auth {
     ) -> AuthResult<(Option<UserRow>, AttemptSlot)> {
         let (lookup_key, by_id) = match claimant {
             Claimant::Name(identifier) => (identifier.key(), None),
-            Claimant::Account(id) => (String::new(), Some((*id).to_owned())),
+            Claimant::Session {
+                user_id,
+                session_id,
+            } => (
+                String::new(),
+                Some(((*user_id).to_owned(), (*session_id).to_owned())),
+            ),
         };
         let kind = match claimant {
             Claimant::Name(identifier) => Some((*identifier).clone()),
-            Claimant::Account(_) => None,
+            Claimant::Session { .. } => None,
         };
         let unknown_name_key = self.name_throttle_key(&lookup_key);
         let waiting_since = Instant::now();
@@ -196,14 +208,23 @@ impl Auth {
                 unknown_name_key.clone(),
                 attempt_id.clone(),
             );
-            let (found, throttle_key, claim) = self
+            let claimed = self
                 .db(move |conn| {
                     auth_db::write_transaction(conn, |conn| {
                         let found = match (&kind, &by_id) {
                             (Some(identifier), _) => {
                                 UserRow::find_user_by(conn, user_lookup(identifier, &lookup_key))?
                             }
-                            (None, Some(id)) => UserRow::find_user_by(conn, UserLookup::Id(id))?,
+                            (None, Some((user_id, session_id))) => {
+                                let found = UserRow::find_user_by(conn, UserLookup::Id(user_id))?;
+                                // Read after the account: a password change that
+                                // ended the session is seen here whenever the
+                                // account was read after it.
+                                if !auth_db::SessionRow::exists(conn, session_id)? {
+                                    return Ok(None);
+                                }
+                                found
+                            }
                             (None, None) => None,
                         };
                         let throttle_key = found
@@ -220,10 +241,13 @@ impl Auth {
                                 free_failures: FREE_FAILURES,
                             },
                         )?;
-                        Ok((found, throttle_key, claim))
+                        Ok(Some((found, throttle_key, claim)))
                     })
                 })
                 .await?;
+            let Some((found, throttle_key, claim)) = claimed else {
+                return Err(AuthError::NotAuthenticated);
+            };
             match claim {
                 SlotClaim::Granted => {
                     let slot = AttemptSlot {
@@ -341,13 +365,16 @@ impl Auth {
         let committed = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
+                    // The row lock first: whatever a concurrent change did
+                    // is committed by the time the reads below run.
+                    let current = UserRow::lock_credential_version(conn, &row.id)?;
                     if let Some(session_id) = &session_id {
                         if !auth_db::SessionRow::exists(conn, session_id)? {
                             auth_db::AttemptRow::release(conn, &id)?;
                             return Ok(Committed::SessionGone);
                         }
                     }
-                    if !UserRow::lock_if_current(conn, &row.id, row.credential_version)? {
+                    if current != Some(row.credential_version) {
                         let counted = record_failure(conn, &key, &id, now_ms)?;
                         EventRow::record(conn, &failed)?;
                         return Ok(Committed::Stale(counted));

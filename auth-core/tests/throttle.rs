@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use auth_core::{Auth, AuthError, FORGET_AFTER_SECS, MAX_DELAY_SECS};
+use auth_core::{Auth, AuthError, Identifier, FORGET_AFTER_SECS, MAX_DELAY_SECS};
 use common::*;
 
 on_both_backends! {
@@ -15,6 +15,9 @@ on_both_backends! {
     counts_are_forgotten_after_a_day => counts_are_forgotten_after_a_day_sqlite, counts_are_forgotten_after_a_day_postgres;
     delays_stop_at_fifteen_minutes => delays_stop_at_fifteen_minutes_sqlite, delays_stop_at_fifteen_minutes_postgres;
     parallel_attempts_cannot_slip_past_a_delay => parallel_attempts_cannot_slip_past_a_delay_sqlite, parallel_attempts_cannot_slip_past_a_delay_postgres;
+    every_name_of_an_account_shares_one_count => every_name_of_an_account_shares_one_count_sqlite, every_name_of_an_account_shares_one_count_postgres;
+    delays_are_kept_to_the_millisecond => delays_are_kept_to_the_millisecond_sqlite, delays_are_kept_to_the_millisecond_postgres;
+    failures_take_as_long_whatever_was_wrong => failures_take_as_long_whatever_was_wrong_sqlite, failures_take_as_long_whatever_was_wrong_postgres;
 }
 
 async fn assert_wrong(auth: &Auth, name: &str, password: &str) {
@@ -142,8 +145,9 @@ async fn delays_stop_at_fifteen_minutes(db: TestDb) {
     login(&auth, "erin", GOOD).await.unwrap();
 }
 
-/// Twenty attempts at once, right as a delay ends: the first one counted
-/// starts the next delay before its bcrypt runs, so exactly one is checked.
+/// Twenty wrong attempts at once, right as a delay ends: no failure is free
+/// any more, so one slot: exactly one is checked, and its failure starts the
+/// next delay, which refuses the rest.
 async fn parallel_attempts_cannot_slip_past_a_delay(db: TestDb) {
     let (auth, clock) = open(&db).await;
     register(&auth, "dave", GOOD).await;
@@ -154,19 +158,107 @@ async fn parallel_attempts_cannot_slip_past_a_delay(db: TestDb) {
     let hashes_before = auth.hashes_done();
     let attempts = (0..20).map(|i| {
         let auth = auth.clone();
-        tokio::spawn(async move {
-            let password = if i == 7 { GOOD } else { OTHER };
-            login(&auth, "dave", password).await
-        })
+        tokio::spawn(async move { login(&auth, "dave", &format!("{OTHER} {i}")).await })
     });
     let mut checked = 0;
     for attempt in attempts.collect::<Vec<_>>() {
         match attempt.await.unwrap() {
             Err(AuthError::Throttled { .. }) => {}
-            Ok(_) | Err(AuthError::InvalidCredentials) => checked += 1,
+            Err(AuthError::InvalidCredentials) => checked += 1,
             other => panic!("unexpected outcome {other:?}"),
         }
     }
     assert_eq!(checked, 1, "only one attempt may be checked per delay");
     assert_eq!(auth.hashes_done() - hashes_before, 1);
+}
+
+/// A username and an e-mail of one account are one count: five wrong
+/// guesses spread over every spelling start the delay for all of them.
+async fn every_name_of_an_account_shares_one_count(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    let registration = auth_core::Registration {
+        username: Some("frank".into()),
+        email: Some("Frank@Example.com".into()),
+        password: pw(GOOD),
+        ..Default::default()
+    };
+    auth.register_user(registration, &client()).await.unwrap();
+    let spellings = [
+        Identifier::Username("frank".into()),
+        Identifier::Email("frank@example.com".into()),
+        Identifier::Any("FRANK".into()),
+        Identifier::Any("FRANK@EXAMPLE.COM".into()),
+        Identifier::Email("frank@EXAMPLE.com".into()),
+    ];
+    for name in &spellings {
+        let result = auth.login(name, &pw(OTHER), None, &client()).await;
+        assert!(
+            matches!(result, Err(AuthError::InvalidCredentials)),
+            "{name:?}: {result:?}"
+        );
+    }
+    for name in &spellings {
+        let result = auth.login(name, &pw(GOOD), None, &client()).await;
+        assert!(
+            matches!(result, Err(AuthError::Throttled { .. })),
+            "{name:?}: {result:?}"
+        );
+    }
+}
+
+/// A delay lasts its stated length to the millisecond: one millisecond
+/// before its end the right password is still refused.
+async fn delays_are_kept_to_the_millisecond(db: TestDb) {
+    let (auth, clock) = open(&db).await;
+    register(&auth, "gina", GOOD).await;
+    for _ in 0..5 {
+        assert_wrong(&auth, "gina", OTHER).await;
+    }
+    clock.advance_ms(999);
+    let result = login(&auth, "gina", GOOD).await;
+    assert!(
+        matches!(result, Err(AuthError::Throttled { retry_after }) if retry_after == Duration::from_millis(1)),
+        "{result:?}"
+    );
+    clock.advance_ms(1);
+    login(&auth, "gina", GOOD).await.unwrap();
+}
+
+/// A failure for an unknown name and one for an account whose hash was made
+/// at a far lower cost take about as long: the server never answers a
+/// failure sooner than a hash at its own cost takes. Medians of several
+/// samples with a generous bound (without the floor the account's failures
+/// are some thirty times faster).
+async fn failures_take_as_long_whatever_was_wrong(db: TestDb) {
+    use std::time::Instant;
+    const SAMPLES: usize = 8;
+    let (cheap, _clock) = open(&db).await;
+    for i in 0..SAMPLES {
+        register(&cheap, &format!("cheap-{i}"), GOOD).await;
+    }
+    let config = auth_core::Config {
+        bcrypt_cost: 9,
+        ..common::config()
+    };
+    let (auth, _clock) = open_with(&db, config).await;
+    let median = |names: Vec<String>| {
+        let auth = auth.clone();
+        async move {
+            let mut times = Vec::new();
+            for name in names {
+                let started = Instant::now();
+                assert_wrong(&auth, &name, OTHER).await;
+                times.push(started.elapsed());
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let known = median((0..SAMPLES).map(|i| format!("cheap-{i}")).collect()).await;
+    let unknown = median((0..SAMPLES).map(|i| format!("nobody-{i}")).collect()).await;
+    let ratio = known.as_secs_f64() / unknown.as_secs_f64();
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "wrong password at another cost: {known:?}, unknown name: {unknown:?}"
+    );
 }

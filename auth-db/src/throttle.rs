@@ -8,6 +8,10 @@ use crate::error::DbResult;
 use crate::schema::{login_attempts, login_throttle};
 use crate::{on_each_backend, DbConnection};
 
+/// How often locking a throttle row is tried while concurrent successes
+/// keep deleting it.
+const LOCK_TRIES: usize = 5;
+
 /// What asking for an attempt slot found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SlotClaim {
@@ -86,22 +90,31 @@ impl ThrottleRow {
             last_failure_ms: now_ms,
             locked_until_ms: 0,
         };
-        on_each_backend!(conn, |c| diesel::insert_into(login_throttle::table)
-            .values(&fresh)
-            .on_conflict_do_nothing()
-            .execute(c))?;
-        let row = match conn {
-            DbConnection::Postgres(c) => login_throttle::table
-                .find(account_key)
-                .select(ThrottleRow::as_select())
-                .for_update()
-                .get_result(c)?,
-            DbConnection::Sqlite(c) => login_throttle::table
-                .find(account_key)
-                .select(ThrottleRow::as_select())
-                .get_result(c)?,
-        };
-        Ok(row)
+        // A success on another server may delete the row between the insert
+        // and the lock (PostgreSQL then finds nothing to lock): insert again.
+        for _ in 0..LOCK_TRIES {
+            on_each_backend!(conn, |c| diesel::insert_into(login_throttle::table)
+                .values(&fresh)
+                .on_conflict_do_nothing()
+                .execute(c))?;
+            let row = match conn {
+                DbConnection::Postgres(c) => login_throttle::table
+                    .find(account_key)
+                    .select(ThrottleRow::as_select())
+                    .for_update()
+                    .get_result(c)
+                    .optional()?,
+                DbConnection::Sqlite(c) => login_throttle::table
+                    .find(account_key)
+                    .select(ThrottleRow::as_select())
+                    .get_result(c)
+                    .optional()?,
+            };
+            if let Some(row) = row {
+                return Ok(row);
+            }
+        }
+        Err(diesel::result::Error::NotFound.into())
     }
 
     /// Asks for a slot to check one password. Refused while a delay holds;

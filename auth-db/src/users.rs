@@ -200,12 +200,12 @@ impl UserRow {
         .execute(conn)?)
     }
 
-    /// Whether the account's credential version is still `version`, locking
-    /// its row until the transaction ends (PostgreSQL; SQLite's write
-    /// transaction already holds the database), so that no password change
-    /// can commit between this check and the writes that rely on it.
-    pub fn lock_if_current(conn: &mut DbConnection, id: &str, version: i64) -> DbResult<bool> {
-        let current: Option<i64> = match conn {
+    /// The account's credential version, locking its row until the
+    /// transaction ends (PostgreSQL; SQLite's write transaction already holds
+    /// the database), so that no password change can commit between this
+    /// read and the writes that rely on it. `None`: no such account.
+    pub fn lock_credential_version(conn: &mut DbConnection, id: &str) -> DbResult<Option<i64>> {
+        Ok(match conn {
             DbConnection::Postgres(c) => users::table
                 .find(id)
                 .select(users::credential_version)
@@ -217,8 +217,7 @@ impl UserRow {
                 .select(users::credential_version)
                 .get_result(c)
                 .optional()?,
-        };
-        Ok(current == Some(version))
+        })
     }
 
     /// Sets a new password and bumps the credential version; with
