@@ -60,6 +60,11 @@ struct Args {
     /// Users registered at setup (each registration costs one hash).
     #[arg(long, default_value_t = 16)]
     users: usize,
+    /// Accounts the login connections log in to, taken in turn (1: every
+    /// connection logs in to one account, as a busy shared account does)
+    /// [default: every registered user].
+    #[arg(long)]
+    login_accounts: Option<usize>,
     /// Worker threads of the load generator's runtime (1: a current-thread runtime).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -662,8 +667,9 @@ async fn run(args: &Args, server: &Server, sampler: &Sampler) -> anyhow::Result<
     let seconds = args.seconds.max(1);
     let conns = args.connections.max(1);
     let login_conns = args.login_connections.max(1);
+    let login_accounts = args.login_accounts.unwrap_or(users).clamp(1, users);
     let login_bodies: Arc<Vec<String>> = Arc::new(
-        (0..users)
+        (0..login_accounts)
             .map(|u| format!("username={}&password={}", username_of(u), password_of(u)))
             .collect(),
     );
