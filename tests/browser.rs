@@ -271,10 +271,7 @@ async fn a_person_resets_changes_the_password_and_ends_another_session() {
     let (_driver, port) = start_driver();
     let profile = tempfile::tempdir().expect("a browser profile folder");
     let browser = open_browser(port, profile.path()).await;
-    browser
-        .set_window_size(1280, 900)
-        .await
-        .expect("desktop size");
+    set_viewport(&browser, 1280, 900).await;
     let first = "Vq7#stone-harbor-kettle";
     let second = "Lk2!amber-violet-turtle";
     let third = "Zp5$quiet-meadow-lantern";
@@ -297,6 +294,7 @@ async fn a_person_resets_changes_the_password_and_ends_another_session() {
 
     // Forget the password: the login page links to /forgot.
     click(&browser, Locator::LinkText("Forgot your password?")).await;
+    text_of(&browser, "form[action='/forgot']").await;
     assert_eq!(path_of(&browser).await, "/forgot");
     snap_both(&browser, "account-02-forgot").await;
     fill(&browser, "username", "denna@example.com").await;
@@ -371,6 +369,7 @@ async fn a_person_resets_changes_the_password_and_ends_another_session() {
     // Log in with the new password; change it on /me/password.
     log_in(&browser, &base, "denna", second).await;
     click(&browser, Locator::LinkText("Password")).await;
+    text_of(&browser, "form[action='/me/password']").await;
     assert_eq!(path_of(&browser).await, "/me/password");
     snap_both(&browser, "account-08-password").await;
     fill(&browser, "current_password", "not the password at all").await;
@@ -396,6 +395,7 @@ async fn a_person_resets_changes_the_password_and_ends_another_session() {
     other.set_window_size(1280, 900).await.expect("size");
     log_in(&other, &base, "denna", third).await;
     click(&browser, Locator::LinkText("Sessions")).await;
+    text_of(&browser, "ul.sessions").await;
     assert_eq!(path_of(&browser).await, "/me/sessions");
     assert_eq!(text_of(&browser, ".current .badge").await, "This session");
     snap_both(&browser, "account-11-sessions").await;
@@ -428,25 +428,43 @@ async fn a_person_resets_changes_the_password_and_ends_another_session() {
     snap_both(&browser, "account-14-not-found").await;
 
     // Log out from the navigation.
-    browser
-        .goto(&format!("{base}/me"))
-        .await
-        .expect("me page");
+    browser.goto(&format!("{base}/me")).await.expect("me page");
     click(&browser, Locator::Id("logout")).await;
+    text_of(&browser, "form[action='/login']").await;
     assert_eq!(path_of(&browser).await, "/login");
 
     browser.close().await.expect("the browser closes");
 }
 
-/// Screenshots of the page as it is at a desktop's and at a phone's width.
+/// Screenshots of the page as it is at a desktop's (1280×900) and at a
+/// phone's (390×844) viewport.
 async fn snap_both(browser: &Client, name: &str) {
-    snap(browser, &format!("{name}-desktop")).await;
-    browser.set_window_size(390, 844).await.expect("phone size");
+    set_viewport(browser, 390, 844).await;
     snap(browser, &format!("{name}-phone")).await;
+    set_viewport(browser, 1280, 900).await;
+    snap(browser, &format!("{name}-desktop")).await;
+}
+
+/// Sizes the window so that the page itself gets `width`×`height`, whatever
+/// the browser's own frame takes.
+async fn set_viewport(browser: &Client, width: u32, height: u32) {
     browser
-        .set_window_size(1280, 900)
+        .set_window_size(width, height)
         .await
-        .expect("desktop size");
+        .expect("window size");
+    let inner = browser
+        .execute("return [window.innerWidth, window.innerHeight];", vec![])
+        .await
+        .expect("the viewport size");
+    let inner_width = inner[0].as_u64().expect("a width") as u32;
+    let inner_height = inner[1].as_u64().expect("a height") as u32;
+    browser
+        .set_window_size(
+            width + width.saturating_sub(inner_width),
+            height + height.saturating_sub(inner_height),
+        )
+        .await
+        .expect("window size");
 }
 
 async fn click(browser: &Client, locator: Locator<'_>) {

@@ -195,7 +195,10 @@ fn link_in(mail: &str) -> String {
 /// The reset token in a mail's link (the link's `token` before the account part).
 fn token_in(mail: &str) -> String {
     let link = link_in(mail);
-    let token = link.split_once("token=").map(|(_, t)| t).unwrap_or_default();
+    let token = link
+        .split_once("token=")
+        .map(|(_, t)| t)
+        .unwrap_or_default();
     let token = token.split('.').next().unwrap_or_default();
     assert_eq!(token.len(), 43, "{link}");
     token.to_owned()
@@ -240,7 +243,10 @@ async fn the_token_is_mailed_with_a_link_to_the_public_url_not_the_host() {
         "{text}"
     );
     for technical in ["curl", "reset_password", "new_password"] {
-        assert!(!text.contains(technical), "{technical} in the mail:\n{text}");
+        assert!(
+            !text.contains(technical),
+            "{technical} in the mail:\n{text}"
+        );
     }
     assert!(!mail.data.contains("evil.example"), "{}", mail.data);
     assert!(
@@ -458,7 +464,9 @@ async fn form_page(url: &str, cookie: Option<&str>) -> (String, String, String) 
         .filter_map(|v| v.to_str().ok())
         .find(|c| c.starts_with("authd_csrf="))
         .map(|c| c.split(';').next().unwrap_or_default().to_owned());
-    let cookie = set.or(cookie.map(str::to_owned)).expect("a pre-session cookie");
+    let cookie = set
+        .or(cookie.map(str::to_owned))
+        .expect("a pre-session cookie");
     let status = response.status();
     let html = response.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{url}: {html}");
@@ -530,7 +538,9 @@ async fn the_website_mails_a_link_that_opens_the_reset_page() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(mails.try_recv().is_err(), "one mail only");
-    let stderr = server.stderr_once_it_holds("password reset token e-mailed").await;
+    let stderr = server
+        .stderr_once_it_holds("password reset token e-mailed")
+        .await;
     let raw = token_in(&mail.data);
     assert!(!stderr.contains(&raw), "the token is in the log:\n{stderr}");
 }

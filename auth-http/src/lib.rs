@@ -71,7 +71,8 @@ fn fallback() -> BoxedFilter<(Response,)> {
         .map(|path: FullPath, ctx: request::RequestCtx| {
             // Browsers get a page; the device check and the operations
             // endpoints answer JSON to everyone (API.md sections 5 and 6).
-            let page = ctx.prefers_html() && !MACHINE_ONLY_ROUTES.contains(&route_label(path.as_str()));
+            let page =
+                ctx.prefers_html() && !MACHINE_ONLY_ROUTES.contains(&route_label(path.as_str()));
             match allowed_methods(path.as_str()) {
                 Some(allow) if page => pages::method_not_allowed(allow),
                 None if page => pages::not_found(),

@@ -357,11 +357,14 @@ mod tests {
         assert!(text.contains("To: bob@example.com"), "{text}");
         assert!(text.contains("From: authd <noreply@localhost>"), "{text}");
         assert!(
-            text.lines().any(|line| line
-                == format!("https://auth.example.com/reset?token={link_token}")),
+            text.lines()
+                .any(|line| line == format!("https://auth.example.com/reset?token={link_token}")),
             "the link on a line of its own: {text}"
         );
-        assert!(text.contains("open this link in your web browser"), "{text}");
+        assert!(
+            text.contains("open this link in your web browser"),
+            "{text}"
+        );
         assert!(text.contains("30 minutes"), "{text}");
         assert!(text.contains("Message-ID: <"), "{text}");
         assert!(text.contains("@auth.example.com>"), "{text}");
@@ -375,7 +378,8 @@ mod tests {
     fn an_unmailable_address_is_a_send_error() {
         let mailer =
             Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
-        let result = mailer.reset_message("no at sign", "x", token().expose(), Duration::from_secs(60));
+        let result =
+            mailer.reset_message("no at sign", "x", token().expose(), Duration::from_secs(60));
         assert!(matches!(result, Err(SendError::Address(_))));
     }
 

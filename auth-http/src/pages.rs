@@ -242,7 +242,9 @@ async fn handle_forgot(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
         .unwrap_or_default();
     let name = name.trim().to_owned();
     if name.is_empty() {
-        let nonce = ctx.cookie(crate::web::PRE_SESSION_COOKIE).unwrap_or_default();
+        let nonce = ctx
+            .cookie(crate::web::PRE_SESSION_COOKIE)
+            .unwrap_or_default();
         let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
         let page = forgot_page(
             &csrf_token,
@@ -417,9 +419,7 @@ fn token_of_query(query: &str) -> Option<String> {
 
 /// GET /reset?token=T
 fn reset_form(app: &App) -> BoxedFilter<(Response,)> {
-    let query = warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify();
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::path!("reset")
         .and(warp::get())
         .and(query)
@@ -526,7 +526,9 @@ fn reset(app: &App) -> BoxedFilter<(Response,)> {
 
 async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
-    let nonce = ctx.cookie(crate::web::PRE_SESSION_COOKIE).unwrap_or_default();
+    let nonce = ctx
+        .cookie(crate::web::PRE_SESSION_COOKIE)
+        .unwrap_or_default();
     let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
     let link = text_field(&fields, "token")?;
     let typed_account = text_field(&fields, "username")?;
@@ -544,7 +546,14 @@ async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         None => TokenState::AccountNeeded,
     };
     let form_again = |message: &str| {
-        let page = reset_page(&app, &csrf_token, &link, state, &typed_account, Some(message));
+        let page = reset_page(
+            &app,
+            &csrf_token,
+            &link,
+            state,
+            &typed_account,
+            Some(message),
+        );
         render(&page, StatusCode::BAD_REQUEST)
     };
     let account = match account {
@@ -777,6 +786,9 @@ fn sessions_page(app: &App) -> BoxedFilter<(Response,)> {
                     }
                 })
                 .collect();
+            let mut rows = rows;
+            // This session first, then the others newest first.
+            rows.sort_by_key(|row| !row.current);
             let others = rows.iter().any(|row| !row.current);
             let page = SessionsPage {
                 csrf_token: &csrf_token,
@@ -883,9 +895,7 @@ fn end_other_sessions(app: &App) -> BoxedFilter<(Response,)> {
         .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
-        .then(|ctx, body, app| async move {
-            page_result(handle_end_others(ctx, body, app).await)
-        })
+        .then(|ctx, body, app| async move { page_result(handle_end_others(ctx, body, app).await) })
         .boxed()
 }
 
@@ -972,7 +982,9 @@ mod tests {
     #[test]
     fn api_messages_become_sentences() {
         assert_eq!(
-            sentence(&AuthError::PasswordRejected(PasswordRule::TooShort { min: 15 })),
+            sentence(&AuthError::PasswordRejected(PasswordRule::TooShort {
+                min: 15
+            })),
             "Password must be at least 15 characters long."
         );
         assert_eq!(sentence_of("done."), "Done.");
@@ -1011,7 +1023,12 @@ mod tests {
             parse_link_token(token.expose()).unwrap(),
             (token.expose().to_owned(), None)
         );
-        for bad in ["", "short", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.x", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.u%%"] {
+        for bad in [
+            "",
+            "short",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.x",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.u%%",
+        ] {
             assert!(parse_link_token(bad).is_none(), "{bad}");
         }
     }

@@ -899,7 +899,10 @@ async fn the_session_list_shows_each_session_and_marks_this_one() {
     assert!(html.contains("Chrome on Linux"), "{html}");
     assert!(html.contains(USER_AGENT), "{html}");
     assert!(!res.text().contains(SCRIPT), "unescaped user agent: {html}");
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
     assert_eq!(html.matches("This session").count(), 1, "{html}");
     assert_eq!(html.matches("class=\"session current\"").count(), 1);
     // An End button for each other session, none for this one.
@@ -987,7 +990,10 @@ async fn ending_another_session_signs_that_browser_out() {
     // Odd spellings of an id end nothing.
     for odd in ["not-a-uuid", "%20", &second_id.to_uppercase()] {
         let res = browser
-            .post(&format!("/me/sessions/{odd}/end"), &[("csrf_token", &token)])
+            .post(
+                &format!("/me/sessions/{odd}/end"),
+                &[("csrf_token", &token)],
+            )
             .await;
         assert_redirect(&res, "/me/sessions");
     }
@@ -1087,7 +1093,11 @@ async fn browsers_get_html_404_and_405_pages_and_other_clients_json() {
         ("PUT", "/reset", "GET, POST"),
     ] {
         let res = browser.send(request(method, path)).await;
-        assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(
+            res.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
         assert_eq!(res.header("allow"), Some(allow), "{method} {path}");
         assert!(res.text().contains("Method not allowed"), "{}", res.text());
     }
