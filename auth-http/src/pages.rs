@@ -530,10 +530,10 @@ async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         .cookie(crate::web::PRE_SESSION_COOKIE)
         .unwrap_or_default();
     let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
-    let link = text_field(&fields, "token")?;
-    let typed_account = text_field(&fields, "username")?;
-    let new_password = text_field(&fields, "new_password")?;
-    let again = text_field(&fields, "new_password_again")?;
+    let link = text_field(&fields, "token").map_err(error_page)?;
+    let typed_account = text_field(&fields, "username").map_err(error_page)?;
+    let new_password = text_field(&fields, "new_password").map_err(error_page)?;
+    let again = text_field(&fields, "new_password_again").map_err(error_page)?;
     let dead = || {
         let page = reset_page(&app, &csrf_token, "", TokenState::Dead, "", None);
         render(&page, StatusCode::FORBIDDEN)
@@ -587,11 +587,8 @@ async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
 }
 
 /// A form field as text, the empty string when it is absent.
-fn text_field(fields: &Fields, name: &'static str) -> Result<String, Response> {
-    Ok(fields
-        .optional(name)
-        .map_err(error_page)?
-        .unwrap_or_default())
+fn text_field(fields: &Fields, name: &'static str) -> Result<String, ApiError> {
+    Ok(fields.optional(name)?.unwrap_or_default())
 }
 
 // ----- signed-in pages -----
@@ -675,9 +672,9 @@ async fn handle_change_password(
 ) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::Session).await?;
     let (token, signed_in) = signed_in(&ctx, &app).await?;
-    let current = text_field(&fields, "current_password")?;
-    let new_password = text_field(&fields, "new_password")?;
-    let again = text_field(&fields, "new_password_again")?;
+    let current = text_field(&fields, "current_password").map_err(error_page)?;
+    let new_password = text_field(&fields, "new_password").map_err(error_page)?;
+    let again = text_field(&fields, "new_password_again").map_err(error_page)?;
     let csrf_token = app
         .auth
         .csrf_token(CsrfScope::Session, &signed_in.session.id);
