@@ -1123,3 +1123,80 @@ async fn browsers_get_html_404_and_405_pages_and_other_clients_json() {
         .unwrap_or_default()
         .starts_with("application/json"));
 }
+
+// ----- races -----
+
+// Fails against this branch's auth-core, whose change_password commits
+// without confirming the session or the credential version: both racers
+// succeed. main's auth-core (117f8dc, "decisions committed only on the
+// current credential version") answers the loser NotAuthenticated, which the
+// page turns into a 303 to /login. Remove the ignore once merged with it.
+#[ignore = "needs auth-core's credential-version check from main (117f8dc)"]
+#[tokio::test]
+async fn two_password_changes_racing_on_one_session_change_it_once() {
+    let app = TestApp::new().await;
+    register(&app, Some("kvothe"), None).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in("kvothe", PASSWORD).await;
+    let token = browser.token("/me/password").await;
+    let change = |new: &'static str| {
+        browser.prepare(form(
+            "POST",
+            "/me/password",
+            &[
+                ("csrf_token", token.as_str()),
+                ("current_password", PASSWORD),
+                ("new_password", new),
+                ("new_password_again", new),
+            ],
+        ))
+    };
+    let third = "quiet-meadow-lantern-77";
+    let (a, b) = tokio::join!(app.page(change(NEW_PASSWORD)), app.page(change(third)));
+    let winners = [&a, &b]
+        .iter()
+        .filter(|res| res.header("location") == Some("/me"))
+        .count();
+    assert_eq!(winners, 1, "{} / {}", a.text(), b.text());
+    for res in [&a, &b] {
+        assert!(
+            res.status == StatusCode::SEE_OTHER || res.status == StatusCode::UNAUTHORIZED,
+            "{}: {}",
+            res.status,
+            res.text()
+        );
+    }
+    let new_works = password_works(&app, "kvothe", NEW_PASSWORD).await;
+    let third_works = password_works(&app, "kvothe", third).await;
+    assert!(new_works ^ third_works, "exactly one new password holds");
+    assert!(!password_works(&app, "kvothe", PASSWORD).await);
+}
+
+#[tokio::test]
+async fn two_resets_racing_with_one_link_use_it_once() {
+    let app = TestApp::new().await;
+    register(&app, Some("kvothe"), Some("kvothe@example.com")).await;
+    let (_, link) = reset_link(&app, "kvothe").await;
+    let mut browser = Browser::new(&app);
+    let token = browser.token(&format!("/reset?token={link}")).await;
+    let reset = |new: &'static str| {
+        browser.prepare(form(
+            "POST",
+            "/reset",
+            &[
+                ("csrf_token", token.as_str()),
+                ("token", link.as_str()),
+                ("new_password", new),
+                ("new_password_again", new),
+            ],
+        ))
+    };
+    let third = "quiet-meadow-lantern-77";
+    let (a, b) = tokio::join!(app.page(reset(NEW_PASSWORD)), app.page(reset(third)));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::FORBIDDEN]);
+    let new_works = password_works(&app, "kvothe", NEW_PASSWORD).await;
+    let third_works = password_works(&app, "kvothe", third).await;
+    assert!(new_works ^ third_works, "exactly one new password holds");
+}
