@@ -1,7 +1,9 @@
 //! A person's walk through the website in headless Chromium, against the
 //! real `authd`: sign up, log in, see /me, reload it, log out, and be turned
-//! away from /me. Screenshots of each page, at a desktop and a phone width,
-//! go to `target/browser-screenshots/` for a person to look at.
+//! away from /me; then forget the password, reset it from the logged link,
+//! change it, and end another browser's session. Screenshots of each page,
+//! at a desktop (1280×900) and a phone (390×844) viewport, go to
+//! `target/browser-screenshots/` for a person to look at.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test is
 //! skipped with a note, unless `AUTHD_REQUIRE_BROWSER` is set (CI sets it).
@@ -168,10 +170,7 @@ async fn a_person_signs_up_logs_in_and_logs_out() {
     let (_driver, port) = start_driver();
     let profile = tempfile::tempdir().expect("a browser profile folder");
     let browser = open_browser(port, profile.path()).await;
-    browser
-        .set_window_size(1280, 900)
-        .await
-        .expect("desktop size");
+    set_viewport(&browser, 1280, 900).await;
 
     // Sign up.
     browser
@@ -231,7 +230,7 @@ async fn a_person_signs_up_logs_in_and_logs_out() {
     snap(&browser, "desktop-5-login-failed").await;
 
     // The same pages at a phone's width.
-    browser.set_window_size(390, 844).await.expect("phone size");
+    set_viewport(&browser, 390, 844).await;
     browser
         .goto(&format!("{base}/signup"))
         .await

@@ -150,6 +150,8 @@ struct ResetPage<'a> {
     valid: bool,
     token: &'a str,
     ask_account: bool,
+    /// The account the link names, shown so a person knows which one it is.
+    account: Option<String>,
     username: &'a str,
     min_length: usize,
     error: Option<&'a str>,
@@ -507,6 +509,10 @@ fn reset_page<'a>(
         valid: !matches!(state, TokenState::Dead),
         token: link,
         ask_account: matches!(state, TokenState::AccountNeeded),
+        account: match (state, parse_link_token(link)) {
+            (TokenState::Live, Some((_, Some(account)))) => Some(account.as_str().to_owned()),
+            _ => None,
+        },
         username,
         min_length: app.auth.config().password_min_length,
         error,

@@ -517,6 +517,9 @@ async fn opening_a_reset_link_shows_the_form_and_leaves_the_token_usable() {
         assert_eq!(res.input_value("token").as_deref(), Some(link.as_str()));
         assert!(res.text().contains("name=\"new_password_again\""));
         assert!(!res.text().contains("name=\"username\""), "{}", res.text());
+        assert!(res
+            .text()
+            .contains("<strong id=\"account\">kvothe</strong>"));
         res.csrf_token();
     }
     assert!(token_usable(&app, "kvothe", &raw).await);
@@ -1199,4 +1202,26 @@ async fn two_resets_racing_with_one_link_use_it_once() {
     let new_works = password_works(&app, "kvothe", NEW_PASSWORD).await;
     let third_works = password_works(&app, "kvothe", third).await;
     assert!(new_works ^ third_works, "exactly one new password holds");
+}
+
+#[tokio::test]
+async fn the_reset_page_names_the_account_escaped() {
+    let app = TestApp::new().await;
+    let email = "o'brien&<co>@example.com";
+    register(&app, None, Some(email)).await;
+    let (_, token) = app
+        .auth
+        .get_reset_password_token(&Identifier::Email(email.to_owned()), &ClientInfo::default())
+        .await
+        .expect("a reset token");
+    let link = format!("{}.e{}", token.expose(), URL_SAFE_NO_PAD.encode(email));
+    let mut browser = Browser::new(&app);
+    let res = browser.get(&format!("/reset?token={link}")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let html = named_entities(&res.text());
+    assert!(!res.text().contains(email), "unescaped: {html}");
+    assert!(
+        html.contains("o&apos;brien&amp;&lt;co&gt;@example.com"),
+        "{html}"
+    );
 }
