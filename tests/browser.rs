@@ -1,7 +1,9 @@
 //! A person's walk through the website in headless Chromium, against the
 //! real `authd`: sign up, log in, see /me, reload it, log out, and be turned
-//! away from /me. Screenshots of each page, at a desktop and a phone width,
-//! go to `target/browser-screenshots/` for a person to look at.
+//! away from /me; then forget the password, reset it from the logged link,
+//! change it, and end another browser's session. Screenshots of each page,
+//! at a desktop (1280×900) and a phone (390×844) viewport, go to
+//! `target/browser-screenshots/` for a person to look at.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test is
 //! skipped with a note, unless `AUTHD_REQUIRE_BROWSER` is set (CI sets it).
@@ -168,10 +170,7 @@ async fn a_person_signs_up_logs_in_and_logs_out() {
     let (_driver, port) = start_driver();
     let profile = tempfile::tempdir().expect("a browser profile folder");
     let browser = open_browser(port, profile.path()).await;
-    browser
-        .set_window_size(1280, 900)
-        .await
-        .expect("desktop size");
+    set_viewport(&browser, 1280, 900).await;
 
     // Sign up.
     browser
@@ -231,7 +230,7 @@ async fn a_person_signs_up_logs_in_and_logs_out() {
     snap(&browser, "desktop-5-login-failed").await;
 
     // The same pages at a phone's width.
-    browser.set_window_size(390, 844).await.expect("phone size");
+    set_viewport(&browser, 390, 844).await;
     browser
         .goto(&format!("{base}/signup"))
         .await
@@ -257,4 +256,229 @@ async fn a_person_signs_up_logs_in_and_logs_out() {
     assert_eq!(path_of(&browser).await, "/login");
 
     browser.close().await.expect("the browser closes");
+}
+
+/// The flows of a forgotten password, a changed one and a session ended
+/// from another browser, with screenshots of every page at both widths.
+#[tokio::test]
+async fn a_person_resets_changes_the_password_and_ends_another_session() {
+    if !browser_available() {
+        return;
+    }
+    let server = Server::start(&["--reset-delivery", "log"]);
+    let base = server.base_url.clone();
+    let (_driver, port) = start_driver();
+    let profile = tempfile::tempdir().expect("a browser profile folder");
+    let browser = open_browser(port, profile.path()).await;
+    set_viewport(&browser, 1280, 900).await;
+    let first = "Vq7#stone-harbor-kettle";
+    let second = "Lk2!amber-violet-turtle";
+    let third = "Zp5$quiet-meadow-lantern";
+
+    // Sign up with an e-mail address.
+    browser
+        .goto(&format!("{base}/signup"))
+        .await
+        .expect("signup page");
+    fill(&browser, "username", "denna").await;
+    fill(&browser, "password", first).await;
+    fill(&browser, "email", "denna@example.com").await;
+    fill(&browser, "full_name", "Denna").await;
+    snap_both(&browser, "account-01-signup-with-email").await;
+    submit(&browser).await;
+    assert_eq!(
+        text_of(&browser, ".flash.notice").await,
+        "Account created, please log in"
+    );
+
+    // Forget the password: the login page links to /forgot.
+    click(&browser, Locator::LinkText("Forgot your password?")).await;
+    text_of(&browser, "form[action='/forgot']").await;
+    assert_eq!(path_of(&browser).await, "/forgot");
+    snap_both(&browser, "account-02-forgot").await;
+    fill(&browser, "username", "denna@example.com").await;
+    submit(&browser).await;
+    assert!(text_of(&browser, "#sent")
+        .await
+        .starts_with("If the account exists and has an e-mail address"));
+    snap_both(&browser, "account-03-forgot-sent").await;
+
+    // The link, from the server's log (delivery `log`).
+    let stderr = server
+        .stderr_once_it_holds("password reset token for denna")
+        .await;
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("password reset token for denna"))
+        .expect("the reset line")
+        .to_owned();
+    let path = line
+        .split("(reset link: ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no link in {line:?}"))
+        .to_owned();
+    let raw_token = path
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split('.').next())
+        .expect("a token")
+        .to_owned();
+    browser
+        .goto(&format!("{base}{path}"))
+        .await
+        .expect("the reset link");
+    assert_eq!(path_of(&browser).await, "/reset");
+    snap_both(&browser, "account-04-reset").await;
+
+    // A mistake first: the form again, the link still good.
+    fill(&browser, "new_password", second).await;
+    fill(&browser, "new_password_again", "not the same password").await;
+    submit(&browser).await;
+    assert_eq!(
+        text_of(&browser, ".flash.error").await,
+        "The two new passwords do not match."
+    );
+    snap_both(&browser, "account-05-reset-mismatch").await;
+    fill(&browser, "new_password", second).await;
+    fill(&browser, "new_password_again", second).await;
+    submit(&browser).await;
+    assert_eq!(
+        text_of(&browser, ".flash.notice").await,
+        "Password updated, please log in"
+    );
+    assert_eq!(path_of(&browser).await, "/login");
+    snap_both(&browser, "account-06-login-password-updated").await;
+
+    // The used link now says so and points to /forgot.
+    browser
+        .goto(&format!("{base}{path}"))
+        .await
+        .expect("the used link");
+    assert!(text_of(&browser, "#invalid")
+        .await
+        .contains("already been used"));
+    snap_both(&browser, "account-07-reset-link-used").await;
+    // The token reached the log once, on its own line, never in a request line.
+    let stderr = server.stderr();
+    let with_token: Vec<&str> = stderr.lines().filter(|l| l.contains(&raw_token)).collect();
+    assert_eq!(with_token.len(), 1, "{with_token:?}");
+    assert!(with_token[0].contains("password reset token for denna"));
+
+    // Log in with the new password; change it on /me/password.
+    log_in(&browser, &base, "denna", second).await;
+    click(&browser, Locator::LinkText("Password")).await;
+    text_of(&browser, "form[action='/me/password']").await;
+    assert_eq!(path_of(&browser).await, "/me/password");
+    snap_both(&browser, "account-08-password").await;
+    fill(&browser, "current_password", "not the password at all").await;
+    fill(&browser, "new_password", third).await;
+    fill(&browser, "new_password_again", third).await;
+    submit_main(&browser).await;
+    assert_eq!(
+        text_of(&browser, ".flash.error").await,
+        "The current password is wrong."
+    );
+    snap_both(&browser, "account-09-password-wrong").await;
+    fill(&browser, "current_password", second).await;
+    fill(&browser, "new_password", third).await;
+    fill(&browser, "new_password_again", third).await;
+    submit_main(&browser).await;
+    assert_eq!(text_of(&browser, ".flash.notice").await, "Password changed");
+    assert_eq!(path_of(&browser).await, "/me");
+    snap_both(&browser, "account-10-me-password-changed").await;
+
+    // A second browser logs in; the first ends that session on /me/sessions.
+    let other_profile = tempfile::tempdir().expect("a second profile folder");
+    let other = open_browser(port, other_profile.path()).await;
+    other.set_window_size(1280, 900).await.expect("size");
+    log_in(&other, &base, "denna", third).await;
+    click(&browser, Locator::LinkText("Sessions")).await;
+    text_of(&browser, "ul.sessions").await;
+    assert_eq!(path_of(&browser).await, "/me/sessions");
+    assert_eq!(text_of(&browser, ".current .badge").await, "This session");
+    snap_both(&browser, "account-11-sessions").await;
+    click(&browser, Locator::Css("form[action$='/end'] button")).await;
+    assert_eq!(
+        text_of(&browser, ".flash.notice").await,
+        "The session has ended."
+    );
+    snap_both(&browser, "account-12-sessions-ended").await;
+    other.refresh().await.expect("reload");
+    assert_eq!(
+        path_of(&other).await,
+        "/login",
+        "the ended session is back at /login"
+    );
+    other.close().await.expect("the second browser closes");
+
+    // The security page, and an unknown path's HTML 404.
+    click(&browser, Locator::LinkText("Security")).await;
+    assert_eq!(
+        text_of(&browser, "#no-second-factor").await,
+        "No second factor is set up yet."
+    );
+    snap_both(&browser, "account-13-security").await;
+    browser
+        .goto(&format!("{base}/no/such/page"))
+        .await
+        .expect("an unknown path");
+    assert_eq!(text_of(&browser, "h1").await, "Page not found");
+    snap_both(&browser, "account-14-not-found").await;
+
+    // Log out from the navigation.
+    browser.goto(&format!("{base}/me")).await.expect("me page");
+    click(&browser, Locator::Id("logout")).await;
+    text_of(&browser, "form[action='/login']").await;
+    assert_eq!(path_of(&browser).await, "/login");
+
+    browser.close().await.expect("the browser closes");
+}
+
+/// Screenshots of the page as it is at a desktop's (1280×900) and at a
+/// phone's (390×844) viewport.
+async fn snap_both(browser: &Client, name: &str) {
+    set_viewport(browser, 390, 844).await;
+    snap(browser, &format!("{name}-phone")).await;
+    set_viewport(browser, 1280, 900).await;
+    snap(browser, &format!("{name}-desktop")).await;
+}
+
+/// Sizes the window so that the page itself gets `width`×`height`, whatever
+/// the browser's own frame takes.
+async fn set_viewport(browser: &Client, width: u32, height: u32) {
+    browser
+        .set_window_size(width, height)
+        .await
+        .expect("window size");
+    let inner = browser
+        .execute("return [window.innerWidth, window.innerHeight];", vec![])
+        .await
+        .expect("the viewport size");
+    let inner_width = inner[0].as_u64().expect("a width") as u32;
+    let inner_height = inner[1].as_u64().expect("a height") as u32;
+    browser
+        .set_window_size(
+            width + width.saturating_sub(inner_width),
+            height + height.saturating_sub(inner_height),
+        )
+        .await
+        .expect("window size");
+}
+
+async fn click(browser: &Client, locator: Locator<'_>) {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(locator)
+        .await
+        .expect("the element to click")
+        .click()
+        .await
+        .expect("click");
+}
+
+/// Sends the page's own form, not the log-out button of the navigation.
+async fn submit_main(browser: &Client) {
+    click(browser, Locator::Css("main button[type=submit]")).await;
 }

@@ -158,18 +158,50 @@ async fn register(server: &Server, fields: &[(&str, &str)]) {
     );
 }
 
-/// The reset token in a mail: the line that is nothing but one.
-fn token_in(mail: &str) -> String {
-    mail.lines()
+/// The body of a mail as its reader sees it: quoted-printable soft line
+/// breaks joined and `=XX` escapes decoded (a long link is sent that way).
+fn readable(data: &str) -> String {
+    let joined = data.replace("=\r\n", "");
+    let mut out = Vec::new();
+    let bytes = joined.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = joined.get(at + 1..at + 3).unwrap_or_default();
+        match u8::from_str_radix(hex, 16) {
+            Ok(byte) if bytes[at] == b'=' && hex.len() == 2 => {
+                out.push(byte);
+                at += 3;
+            }
+            _ => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The reset link in a mail: the line that is nothing but one, with the
+/// public URL.
+fn link_in(mail: &str) -> String {
+    readable(mail)
+        .lines()
         .map(str::trim)
-        .find(|line| {
-            line.len() == 43
-                && line
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .unwrap_or_else(|| panic!("no token in the mail:\n{mail}"))
+        .find(|line| line.starts_with(&format!("{PUBLIC_URL}/reset?token=")))
+        .unwrap_or_else(|| panic!("no reset link in the mail:\n{mail}"))
         .to_owned()
+}
+
+/// The reset token in a mail's link (the link's `token` before the account part).
+fn token_in(mail: &str) -> String {
+    let link = link_in(mail);
+    let token = link
+        .split_once("token=")
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    let token = token.split('.').next().unwrap_or_default();
+    assert_eq!(token.len(), 43, "{link}");
+    token.to_owned()
 }
 
 #[tokio::test]
@@ -204,11 +236,18 @@ async fn the_token_is_mailed_with_a_link_to_the_public_url_not_the_host() {
         "{}",
         mail.data
     );
+    link_in(&mail.data);
+    let text = readable(&mail.data);
     assert!(
-        mail.data.contains(&format!("{PUBLIC_URL}/reset_password")),
-        "{}",
-        mail.data
+        text.contains("open this link in your web browser"),
+        "{text}"
     );
+    for technical in ["curl", "reset_password", "new_password"] {
+        assert!(
+            !text.contains(technical),
+            "{technical} in the mail:\n{text}"
+        );
+    }
     assert!(!mail.data.contains("evil.example"), "{}", mail.data);
     assert!(
         !mail.data.contains(&server.base_url.replace("http://", "")),
@@ -408,4 +447,100 @@ fn bad_smtp_options_stop_the_server_with_one_line_naming_the_option() {
         assert!(stderr.contains(option), "{args:?}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{args:?}: {stderr}");
     }
+}
+
+/// The `csrf_token` of a form page and the pre-session cookie it set (or
+/// the one given back).
+async fn form_page(url: &str, cookie: Option<&str>) -> (String, String, String) {
+    let mut request = client().get(url);
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("authd_csrf="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned());
+    let cookie = set
+        .or(cookie.map(str::to_owned))
+        .expect("a pre-session cookie");
+    let status = response.status();
+    let html = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{url}: {html}");
+    let token = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf_token")
+        .to_owned();
+    (token, cookie, html)
+}
+
+#[tokio::test]
+async fn the_website_mails_a_link_that_opens_the_reset_page() {
+    let (port, mut mails) = fake_smtp().await;
+    let server = start(&smtp_server_args(port));
+    register(&server, &[("email", EMAIL), ("password", PASSWORD)]).await;
+    register(&server, &[("username", "kvothe"), ("password", PASSWORD)]).await;
+
+    // An account without an address and an unknown one: the same page, no mail.
+    let (token, cookie, _) = form_page(&server.url("/forgot"), None).await;
+    let mut pages = Vec::new();
+    for name in ["kvothe", "nobody@example.com", "BOB@example.com"] {
+        let response = client()
+            .post(server.url("/forgot"))
+            .header("Cookie", &cookie)
+            .form(&[("csrf_token", token.as_str()), ("username", name)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        pages.push(response.text().await.unwrap());
+    }
+    assert_eq!(pages[0], pages[1]);
+    assert_eq!(pages[0], pages[2]);
+
+    let mail = tokio::time::timeout(Duration::from_secs(10), mails.recv())
+        .await
+        .expect("a mail within 10 s")
+        .expect("the SMTP server is running");
+    assert_eq!(mail.recipients, [EMAIL]);
+    let link = link_in(&mail.data);
+    let path = link.strip_prefix(PUBLIC_URL).unwrap();
+
+    // Opening the link twice leaves it usable, and the request log never
+    // holds its query.
+    form_page(&server.url(path), None).await;
+    let (token, cookie, html) = form_page(&server.url(path), None).await;
+    assert!(html.contains("name=\"new_password_again\""), "{html}");
+    let response = client()
+        .post(server.url("/reset"))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("token", path.split_once("token=").unwrap().1),
+            ("new_password", NEW_PASSWORD),
+            ("new_password_again", NEW_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/login");
+    let response = client()
+        .post(server.url("/sessions"))
+        .form(&[("email", EMAIL), ("password", NEW_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(mails.try_recv().is_err(), "one mail only");
+    let stderr = server
+        .stderr_once_it_holds("password reset token e-mailed")
+        .await;
+    let raw = token_in(&mail.data);
+    assert!(!stderr.contains(&raw), "the token is in the log:\n{stderr}");
 }

@@ -68,6 +68,25 @@ impl Auth {
         Ok((user, token))
     }
 
+    /// The account a reset token is live for, if it is: a reset page checks
+    /// its link with this, without using the token up (mail scanners open
+    /// links too).
+    pub async fn reset_token_holder(&self, reset_token: &str) -> AuthResult<Option<User>> {
+        let Some(token) = ResetToken::parse(reset_token) else {
+            return Ok(None);
+        };
+        let (hash, now) = (token.hash(), self.now());
+        let holder = self
+            .db(move |conn| {
+                let Some(user_id) = ResetTokenRow::holder(conn, &hash, now)? else {
+                    return Ok(None);
+                };
+                UserRow::find_user_by(conn, auth_db::UserLookup::Id(&user_id))
+            })
+            .await?;
+        Ok(holder.map(User::from))
+    }
+
     /// Sets a new password with a reset token (the Holberton `update_password`):
     /// the token is used up, every session of the user ends and the failed-login
     /// count is cleared. A password that breaks a rule leaves the token usable.

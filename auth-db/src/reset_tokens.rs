@@ -53,6 +53,16 @@ impl ResetTokenRow {
         .get_result(conn)?)
     }
 
+    /// The account whose live token has this hash, if any (without using it).
+    pub fn holder(conn: &mut DbConnection, token_hash: &str, now: i64) -> DbResult<Option<String>> {
+        Ok(reset_tokens::table
+            .filter(reset_tokens::token_hash.eq(token_hash))
+            .filter(reset_tokens::expires_at.gt(now))
+            .select(reset_tokens::user_id)
+            .get_result(conn)
+            .optional()?)
+    }
+
     /// Uses the token: one conditional delete, so only one caller can win.
     pub fn consume(
         conn: &mut DbConnection,

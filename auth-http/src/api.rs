@@ -487,7 +487,12 @@ async fn mail_reset_token(app: &App, user: &User, token: &ResetToken) -> Result<
     };
     let ttl = app.auth.config().reset_token_ttl;
     match mailer
-        .send_reset_token(address, user.display_name(), token, ttl)
+        .send_reset_token(
+            address,
+            user.display_name(),
+            &crate::pages::reset_link_token(user, token),
+            ttl,
+        )
         .await
     {
         Ok(()) => {

@@ -11,6 +11,7 @@ mod mail;
 mod metrics;
 mod openapi;
 mod ops;
+mod pages;
 mod request;
 mod web;
 
@@ -66,15 +67,24 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
 /// 404 otherwise.
 fn fallback() -> BoxedFilter<(Response,)> {
     warp::path::full()
-        .map(|path: FullPath| {
+        .and(request::ctx())
+        .map(|path: FullPath, ctx: request::RequestCtx| {
+            // Browsers get a page; the device check and the operations
+            // endpoints answer JSON to everyone (API.md sections 5 and 6).
+            let page =
+                ctx.prefers_html() && !MACHINE_ONLY_ROUTES.contains(&route_label(path.as_str()));
             match allowed_methods(path.as_str()) {
-                Some(allow) => ApiError::method_not_allowed(allow),
-                None => ApiError::not_found(),
+                Some(allow) if page => pages::method_not_allowed(allow),
+                None if page => pages::not_found(),
+                Some(allow) => ApiError::method_not_allowed(allow).into_response(),
+                None => ApiError::not_found().into_response(),
             }
-            .into_response()
         })
         .boxed()
 }
+
+/// Routes whose errors are JSON even for a browser.
+const MACHINE_ONLY_ROUTES: &[&str] = &["/check", "/healthz", "/metrics", "/openapi.json"];
 
 /// Every path of the JSON API (API.md section 3), the device check (section
 /// 5) and the operations endpoints (section 6), as `/openapi.json` names it,
@@ -102,6 +112,13 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/login", "GET, POST"),
     ("/me", "GET"),
     ("/logout", "GET, POST"),
+    ("/forgot", "GET, POST"),
+    ("/reset", "GET, POST"),
+    ("/me/password", "GET, POST"),
+    ("/me/sessions", "GET"),
+    ("/me/sessions/{id}/end", "POST"),
+    ("/me/sessions/end-others", "POST"),
+    ("/me/security", "GET"),
     ("/static/style.css", "GET"),
 ];
 
@@ -109,6 +126,7 @@ const WEB_ROUTES: &[(&str, &str)] = &[
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
         _ if session_id_path(path) => "/sessions/{id}",
+        _ if end_session_path(path) => "/me/sessions/{id}/end",
         path => path,
     };
     API_ROUTES
@@ -133,6 +151,12 @@ fn without_trailing_slash(path: &str) -> &str {
 
 fn session_id_path(path: &str) -> bool {
     path.strip_prefix("/sessions/")
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn end_session_path(path: &str) -> bool {
+    path.strip_prefix("/me/sessions/")
+        .and_then(|rest| rest.strip_suffix("/end"))
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 

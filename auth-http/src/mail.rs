@@ -7,7 +7,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use auth_core::ResetToken;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -156,21 +155,22 @@ impl Mailer {
         }
     }
 
-    /// The page the messages point to: `<public-url>/reset_password`.
-    pub fn reset_link(&self) -> String {
-        format!("{}/reset_password", self.public_url)
+    /// The page a message points to: `<public-url>/reset?token=<link_token>`.
+    pub fn reset_link(&self, link_token: &str) -> String {
+        format!("{}/reset?token={link_token}", self.public_url)
     }
 
-    /// Sends `token` to `address`, the e-mail of `account`; `ttl` is how long
-    /// the token works. Gives up after [`SEND_TIMEOUT`].
+    /// Sends the reset link with `link_token` to `address`, the e-mail of
+    /// `account`; `ttl` is how long the link works. Gives up after
+    /// [`SEND_TIMEOUT`].
     pub async fn send_reset_token(
         &self,
         address: &str,
         account: &str,
-        token: &ResetToken,
+        link_token: &str,
         ttl: Duration,
     ) -> Result<(), SendError> {
-        let message = self.reset_message(address, account, token, ttl)?;
+        let message = self.reset_message(address, account, link_token, ttl)?;
         match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
             Ok(Ok(_response)) => Ok(()),
             Ok(Err(error)) => Err(SendError::Smtp(error.to_string())),
@@ -178,46 +178,36 @@ impl Mailer {
         }
     }
 
-    /// The message: plain text with the token, the link and how to use it.
+    /// The message: plain text for a person, with the link to open and what
+    /// to do there.
     fn reset_message(
         &self,
         address: &str,
         account: &str,
-        token: &ResetToken,
+        link_token: &str,
         ttl: Duration,
     ) -> Result<Message, SendError> {
         let to: Mailbox = address
             .parse()
             .map_err(|e: lettre::address::AddressError| SendError::Address(e.to_string()))?;
-        let link = self.reset_link();
-        let token = token.expose();
-        // The address goes into a shell example only when it needs no quoting.
-        let shell_safe = address
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c));
-        let email_arg = if shell_safe { address } else { "YOUR-ADDRESS" };
+        let link = self.reset_link(link_token);
         let body = format!(
-            "Someone, hopefully you, asked to reset the password of the account\n\
+            "Hello,\n\
+             \n\
+             someone, hopefully you, asked to reset the password of the account\n\
              \"{account}\" at {public_url}.\n\
              \n\
-             Your password reset token (it works once, for {ttl}):\n\
+             To choose a new password, open this link in your web browser:\n\
              \n\
-             \x20   {token}\n\
+             {link}\n\
              \n\
-             To choose a new password, send this token with your e-mail address\n\
-             and the new password in a PUT request to\n\
+             The page asks for the new password twice. Then log in with it.\n\
              \n\
-             \x20   {link}\n\
+             The link works once, for {ttl}. Asking for another link makes this\n\
+             one stop working.\n\
              \n\
-             with the fields email, reset_token and new_password, for example:\n\
-             \n\
-             \x20   curl -X PUT {link} \\\n\
-             \x20     -d reset_token={token} \\\n\
-             \x20     --data-urlencode 'email={email_arg}' \\\n\
-             \x20     --data-urlencode 'new_password=YOUR NEW PASSWORD'\n\
-             \n\
-             Asking for a new token voids this one. If you did not ask for it,\n\
-             ignore this message: your password stays as it is.\n",
+             If you did not ask for this, ignore this message: your password\n\
+             stays as it is.\n",
             public_url = self.public_url,
             ttl = human_duration(ttl),
         );
@@ -229,7 +219,7 @@ impl Mailer {
             )))
             .from(self.from.clone())
             .to(to)
-            .subject("Your password reset token")
+            .subject("Reset your password")
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| SendError::Message(e.to_string()))
@@ -247,7 +237,7 @@ fn url_host_port(url: &str) -> String {
 }
 
 /// `30 minutes`, `2 hours`, `1 day`, `90 seconds`.
-fn human_duration(duration: Duration) -> String {
+pub(crate) fn human_duration(duration: Duration) -> String {
     let secs = duration.as_secs();
     let (count, unit) = match secs {
         s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
@@ -262,6 +252,7 @@ fn human_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::ResetToken;
 
     fn token() -> ResetToken {
         ResetToken::parse("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234").unwrap()
@@ -309,8 +300,8 @@ mod tests {
         assert!(shown.contains("mail.example.com:465"), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(
-            mailer.reset_link(),
-            "https://auth.example.com/reset_password"
+            mailer.reset_link("T"),
+            "https://auth.example.com/reset?token=T"
         );
     }
 
@@ -325,55 +316,70 @@ mod tests {
         }
     }
 
+    /// The body of a formatted message as a reader sees it: quoted-printable
+    /// soft line breaks joined and `=XX` escapes decoded.
+    fn readable(formatted: &str) -> String {
+        let joined = formatted.replace("=\r\n", "");
+        let mut out = String::new();
+        let mut rest = joined.as_str();
+        while let Some(at) = rest.find('=') {
+            out.push_str(&rest[..at]);
+            let hex = rest.get(at + 1..at + 3).unwrap_or_default();
+            match u8::from_str_radix(hex, 16) {
+                Ok(byte) if hex.len() == 2 => {
+                    out.push(byte as char);
+                    rest = &rest[at + 3..];
+                }
+                _ => {
+                    out.push('=');
+                    rest = &rest[at + 1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
     #[test]
-    fn the_message_carries_the_token_and_the_public_link() {
+    fn the_message_links_to_the_reset_page_of_the_public_url() {
         let mailer =
             Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
+        let link_token = format!("{}.uYm9i", token().expose());
         let message = mailer
             .reset_message(
                 "bob@example.com",
                 "bob",
-                &token(),
+                &link_token,
                 Duration::from_secs(1800),
             )
             .unwrap();
-        let text = String::from_utf8(message.formatted()).unwrap();
+        let text = readable(&String::from_utf8(message.formatted()).unwrap());
         assert!(text.contains("To: bob@example.com"), "{text}");
         assert!(text.contains("From: authd <noreply@localhost>"), "{text}");
-        assert!(text.contains(token().expose()), "{text}");
         assert!(
-            text.contains("https://auth.example.com/reset_password"),
+            text.lines()
+                .any(|line| line == format!("https://auth.example.com/reset?token={link_token}")),
+            "the link on a line of its own: {text}"
+        );
+        assert!(
+            text.contains("open this link in your web browser"),
             "{text}"
         );
         assert!(text.contains("30 minutes"), "{text}");
-        assert!(text.contains("'email=bob@example.com'"), "{text}");
         assert!(text.contains("Message-ID: <"), "{text}");
         assert!(text.contains("@auth.example.com>"), "{text}");
-        // Short ASCII lines: no quoted-printable to get in the reader's way.
-        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
-    }
-
-    #[test]
-    fn an_address_that_needs_quoting_stays_out_of_the_shell_example() {
-        let mailer =
-            Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
-        let message = mailer
-            .reset_message(
-                "o'brien@example.com",
-                "o'brien@example.com",
-                &token(),
-                Duration::from_secs(1800),
-            )
-            .unwrap();
-        let text = String::from_utf8(message.formatted()).unwrap();
-        assert!(text.contains("'email=YOUR-ADDRESS'"), "{text}");
+        // Words for a person: no command line, no API route.
+        for technical in ["curl", "PUT", "reset_password", "new_password"] {
+            assert!(!text.contains(technical), "{technical}: {text}");
+        }
     }
 
     #[test]
     fn an_unmailable_address_is_a_send_error() {
         let mailer =
             Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
-        let result = mailer.reset_message("no at sign", "x", &token(), Duration::from_secs(60));
+        let result =
+            mailer.reset_message("no at sign", "x", token().expose(), Duration::from_secs(60));
         assert!(matches!(result, Err(SendError::Address(_))));
     }
 

@@ -15,10 +15,10 @@ use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, Request
 
 /// The cookie that carries a browser's pre-session nonce, to which the
 /// sign-up and login forms' CSRF tokens are bound.
-const PRE_SESSION_COOKIE: &str = "authd_csrf";
-/// The one-time notice cookie shown by the next `GET /login`.
-const FLASH_COOKIE: &str = "authd_flash";
-/// The only notice that crosses a redirect.
+pub(crate) const PRE_SESSION_COOKIE: &str = "authd_csrf";
+/// The one-time notice cookie shown by the page a form redirects to.
+pub(crate) const FLASH_COOKIE: &str = "authd_flash";
+/// The notice of a new account, shown by `GET /login`.
 const FLASH_ACCOUNT_CREATED: &str = "account_created";
 /// No inline script or style, nothing from elsewhere, no framing.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -40,6 +40,8 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .unify()
         .or(stylesheet())
         .unify()
+        .or(crate::pages::routes(app))
+        .unify()
         .boxed()
 }
 
@@ -50,6 +52,7 @@ struct SignupPage<'a> {
     min_length: usize,
     error: Option<&'a str>,
     username: &'a str,
+    email: &'a str,
     full_name: &'a str,
     search_engine: &'a str,
 }
@@ -67,6 +70,8 @@ struct LoginPage<'a> {
 #[template(path = "me.html")]
 struct MePage<'a> {
     csrf_token: &'a str,
+    section: &'a str,
+    notice: Option<&'a str>,
     name: &'a str,
     username: Option<&'a str>,
     email: Option<&'a str>,
@@ -75,11 +80,12 @@ struct MePage<'a> {
     signed_in_since: &'a str,
 }
 
+/// A page that says what went wrong, with its status as the title.
 #[derive(Template)]
 #[template(path = "error.html")]
-struct ErrorPage<'a> {
-    title: &'a str,
-    message: &'a str,
+pub(crate) struct ErrorPage<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) message: &'a str,
 }
 
 /// GET /signup
@@ -96,6 +102,7 @@ fn signup_form(app: &App) -> BoxedFilter<(Response,)> {
                 min_length: app.auth.config().password_min_length,
                 error: None,
                 username: "",
+                email: "",
                 full_name: "",
                 search_engine: "",
             };
@@ -122,13 +129,18 @@ async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
         .optional("username")
         .map_err(error_page)?
         .unwrap_or_default();
+    let email = fields
+        .optional("email")
+        .map_err(error_page)?
+        .unwrap_or_default();
     let full_name = fields.optional("full_name").map_err(error_page)?;
     let search_engine = fields
         .optional("mothers_favorite_search_engine")
         .map_err(error_page)?;
     let registration = Registration {
         username: Some(username.clone()),
-        email: None,
+        // The form always sends the field; left empty it means no address.
+        email: Some(email.clone()).filter(|e| !e.is_empty()),
         password: Password::new(
             fields
                 .optional("password")
@@ -151,13 +163,15 @@ async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
             ))
         }
         Err(error) => {
+            let message = crate::pages::sentence(&error);
             let error = ApiError::from(error);
             let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
             let page = SignupPage {
                 csrf_token: &csrf_token,
                 min_length: app.auth.config().password_min_length,
-                error: Some(&error.message),
+                error: Some(&message),
                 username: &username,
+                email: &email,
                 full_name: full_name.as_deref().unwrap_or_default(),
                 search_engine: search_engine.as_deref().unwrap_or_default(),
             };
@@ -178,6 +192,9 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
             let flash = ctx.cookie(FLASH_COOKIE);
             let notice = match flash.as_deref() {
                 Some(FLASH_ACCOUNT_CREATED) => Some("Account created, please log in"),
+                Some(crate::pages::FLASH_PASSWORD_UPDATED) => {
+                    Some("Password updated, please log in")
+                }
                 _ => None,
             };
             let page = LoginPage {
@@ -280,6 +297,11 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
             let Some(token) = ctx.cookie(&app.config.cookie_name) else {
                 return redirect("/login", StatusCode::SEE_OTHER);
             };
+            let flash = ctx.cookie(FLASH_COOKIE);
+            let notice = match flash.as_deref() {
+                Some(crate::pages::FLASH_PASSWORD_CHANGED) => Some("Password changed"),
+                _ => None,
+            };
             match app.auth.get_user_from_session_id(&token).await {
                 Ok(signed_in) => {
                     let csrf_token = app
@@ -289,6 +311,8 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
                     let since = human_time(signed_in.session.created_at);
                     let page = MePage {
                         csrf_token: &csrf_token,
+                        section: "me",
+                        notice,
                         name: user.display_name(),
                         username: user.username.as_deref(),
                         email: user.email.as_deref(),
@@ -296,7 +320,11 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
                         search_engine: user.mothers_favorite_search_engine.as_deref(),
                         signed_in_since: &since,
                     };
-                    render(&page, StatusCode::OK)
+                    let response = render(&page, StatusCode::OK);
+                    match flash {
+                        Some(_) => with_cookie(response, flash_cookie("", 0)),
+                        None => response,
+                    }
                 }
                 Err(AuthError::NotAuthenticated) => redirect("/login", StatusCode::SEE_OTHER),
                 Err(error) => error_page(ApiError::from(error)),
@@ -362,7 +390,7 @@ fn stylesheet() -> BoxedFilter<(Response,)> {
 
 /// Which CSRF token a form must carry.
 #[derive(Clone, Copy)]
-enum Guard {
+pub(crate) enum Guard {
     /// Bound to the browser's pre-session nonce.
     PreSession,
     /// Bound to the request's live session.
@@ -372,7 +400,7 @@ enum Guard {
 /// The checks every form post passes before it may change anything: the
 /// per-address limit (sign-up and login), the `Origin`, the body, and the
 /// CSRF token in constant time.
-async fn checked_form(
+pub(crate) async fn checked_form(
     ctx: &RequestCtx,
     body: RawBody,
     app: &App,
@@ -457,7 +485,7 @@ fn origin_allowed(ctx: &RequestCtx, public_url: Option<&str>) -> bool {
 }
 
 /// The browser's pre-session nonce, and a `Set-Cookie` when it needs a new one.
-fn pre_session_nonce(ctx: &RequestCtx, app: &App) -> (String, Option<HeaderValue>) {
+pub(crate) fn pre_session_nonce(ctx: &RequestCtx, app: &App) -> (String, Option<HeaderValue>) {
     match ctx.cookie(PRE_SESSION_COOKIE) {
         Some(nonce) if nonce.len() == 43 => (nonce, None),
         _ => {
@@ -475,7 +503,7 @@ fn pre_session_nonce(ctx: &RequestCtx, app: &App) -> (String, Option<HeaderValue
     }
 }
 
-fn flash_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
+pub(crate) fn flash_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
     let cookie = cookie::Cookie::build((FLASH_COOKIE, value))
         .path("/")
         .http_only(true)
@@ -487,7 +515,7 @@ fn flash_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
 }
 
 /// A rendered page with the security headers every page carries.
-fn render(page: &impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(page: &impl Template, status: StatusCode) -> Response {
     let html = match page.render() {
         Ok(html) => html,
         Err(error) => {
@@ -516,7 +544,7 @@ fn render(page: &impl Template, status: StatusCode) -> Response {
 }
 
 /// Unix seconds as `2026-11-21 14:48 UTC`, for people.
-fn human_time(unix_seconds: i64) -> String {
+pub(crate) fn human_time(unix_seconds: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
@@ -525,7 +553,7 @@ fn human_time(unix_seconds: i64) -> String {
 }
 
 /// An HTML page for an error, with its status.
-fn error_page(error: ApiError) -> Response {
+pub(crate) fn error_page(error: ApiError) -> Response {
     let title = match error.status {
         StatusCode::FORBIDDEN => "Forbidden",
         StatusCode::TOO_MANY_REQUESTS => "Too many requests",
@@ -533,14 +561,15 @@ fn error_page(error: ApiError) -> Response {
         s if s.is_server_error() => "Something went wrong",
         _ => "Bad request",
     };
+    let message = crate::pages::sentence_of(&error.message);
     let page = ErrorPage {
         title,
-        message: &error.message,
+        message: &message,
     };
     with_retry_after(render(&page, error.status), &error)
 }
 
-fn forbidden(message: &str) -> Response {
+pub(crate) fn forbidden(message: &str) -> Response {
     error_page(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message))
 }
 
@@ -554,7 +583,7 @@ fn form_status(error: &ApiError) -> StatusCode {
     }
 }
 
-fn with_retry_after(mut response: Response, error: &ApiError) -> Response {
+pub(crate) fn with_retry_after(mut response: Response, error: &ApiError) -> Response {
     if let Some(seconds) = error.retry_after {
         response
             .headers_mut()
@@ -563,14 +592,14 @@ fn with_retry_after(mut response: Response, error: &ApiError) -> Response {
     response
 }
 
-fn maybe_with_cookie(response: Response, cookie: Option<HeaderValue>) -> Response {
+pub(crate) fn maybe_with_cookie(response: Response, cookie: Option<HeaderValue>) -> Response {
     match cookie {
         Some(cookie) => with_cookie(response, cookie),
         None => response,
     }
 }
 
-fn page_result(result: Result<Response, Response>) -> Response {
+pub(crate) fn page_result(result: Result<Response, Response>) -> Response {
     result.unwrap_or_else(|response| response)
 }
 

@@ -440,9 +440,9 @@ async fn signup_failure_shows_the_reason_and_keeps_the_fields_but_not_the_passwo
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
             kvothe("Zq9-shortpw"),
-            "password must be at least 15 characters long",
+            "Password must be at least 15 characters long.",
         ),
-        (kvothe(""), "password must not be empty"),
+        (kvothe(""), "Password must not be empty."),
         (
             vec![
                 ("username", "averyverylongname1"),
@@ -450,7 +450,7 @@ async fn signup_failure_shows_the_reason_and_keeps_the_fields_but_not_the_passwo
                 ("full_name", "Kvothe Arliden"),
                 ("mothers_favorite_search_engine", "DuckDuckGo"),
             ],
-            "password must not be the same as the username or e-mail",
+            "Password must not be the same as the username or e-mail.",
         ),
         (
             vec![
@@ -459,7 +459,7 @@ async fn signup_failure_shows_the_reason_and_keeps_the_fields_but_not_the_passwo
                 ("full_name", "Kvothe Arliden"),
                 ("mothers_favorite_search_engine", "DuckDuckGo"),
             ],
-            "a username or an email is required",
+            "Enter a username.",
         ),
         (
             vec![
@@ -468,7 +468,8 @@ async fn signup_failure_shows_the_reason_and_keeps_the_fields_but_not_the_passwo
                 ("full_name", "Kvothe Arliden"),
                 ("mothers_favorite_search_engine", "DuckDuckGo"),
             ],
-            "username must be 1 to 64 characters of A-Z a-z 0-9 . _ - @ +",
+            "Username must be 1 to 64 characters long and may use only letters, digits, dots, \
+             underscores, hyphens, @ and +.",
         ),
         (
             vec![
@@ -477,7 +478,7 @@ async fn signup_failure_shows_the_reason_and_keeps_the_fields_but_not_the_passwo
                 ("full_name", &long_name),
                 ("mothers_favorite_search_engine", "DuckDuckGo"),
             ],
-            "full_name: must be at most 200 characters",
+            "Full name must be at most 200 characters.",
         ),
         (
             vec![
@@ -486,7 +487,7 @@ async fn signup_failure_shows_the_reason_and_keeps_the_fields_but_not_the_passwo
                 ("full_name", "Kvothe Arliden"),
                 ("mothers_favorite_search_engine", &long_engine),
             ],
-            "mothers_favorite_search_engine: must be at most 100 characters",
+            "Mother&apos;s favorite search engine must be at most 100 characters.",
         ),
     ];
     for (case, (fields, reason)) in cases.into_iter().enumerate() {
@@ -498,7 +499,7 @@ async fn signup_failure_shows_the_reason_and_keeps_the_fields_but_not_the_passwo
             "{reason}: {}",
             res.text()
         );
-        let html = res.text();
+        let html = named_entities(&res.text());
         assert!(html.contains(reason), "{reason} not shown: {html}");
         assert!(res.header_all("set-cookie").is_empty());
         let field = |name: &str| {
@@ -562,7 +563,7 @@ async fn signup_with_a_taken_username_says_so_whatever_the_case() {
             .await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text());
         assert!(
-            res.text().contains("username already registered"),
+            res.text().contains("That username is already registered."),
             "{}",
             res.text()
         );
@@ -598,7 +599,7 @@ async fn signup_kept_fields_are_escaped() {
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text());
     let html = res.text();
-    assert!(html.contains("username must be"), "{html}");
+    assert!(html.contains("Username must be"), "{html}");
     assert!(!html.contains(SCRIPT), "raw script: {html}");
     assert!(!html.contains("\"><script"), "attribute break-out: {html}");
     let value = |name: &str| named_entities(&res.input_value(name).unwrap_or_default());

@@ -1,0 +1,1049 @@
+//! The account pages of the website beyond sign-up and login: a forgotten
+//! password (`/forgot`, `/reset`), the password change, the session list, the
+//! security page, the HTML 404 and 405 pages for browsers, and the one
+//! wording of every message a page shows.
+
+use std::time::Duration;
+
+use askama::Template;
+use auth_core::{
+    AuthError, Authenticated, ClientInfo, CsrfScope, Identifier, Password, PasswordRule,
+    ResetToken, User,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use warp::filters::BoxedFilter;
+use warp::http::header::{self, HeaderValue};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::app::{redirect, with_cookie, App};
+use crate::config::ResetDelivery;
+use crate::error::{retry_after_secs, ApiError};
+use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::web::{
+    checked_form, error_page, flash_cookie, human_time, maybe_with_cookie, page_result,
+    pre_session_nonce, render, with_retry_after, ErrorPage, Guard, FLASH_COOKIE,
+};
+
+/// The notice of a password set with a reset link, shown by `GET /login`.
+pub(crate) const FLASH_PASSWORD_UPDATED: &str = "password_updated";
+/// The notice of a changed password, shown by `GET /me`.
+pub(crate) const FLASH_PASSWORD_CHANGED: &str = "password_changed";
+/// The notices of `GET /me/sessions`.
+const FLASH_SESSION_ENDED: &str = "session_ended";
+const FLASH_OTHERS_ENDED: &str = "others_ended";
+const FLASH_SESSION_GONE: &str = "session_gone";
+
+/// Every route of this module.
+pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
+    forgot_form(app)
+        .or(forgot(app))
+        .unify()
+        .or(reset_form(app))
+        .unify()
+        .or(reset(app))
+        .unify()
+        .or(password_form(app))
+        .unify()
+        .or(change_password(app))
+        .unify()
+        .or(sessions_page(app))
+        .unify()
+        .or(end_one_session(app))
+        .unify()
+        .or(end_other_sessions(app))
+        .unify()
+        .or(security_page(app))
+        .unify()
+        .boxed()
+}
+
+// ----- the wording -----
+
+/// What a page says about a failed `Auth` call: one sentence per outcome,
+/// the same on every page.
+pub(crate) fn sentence(error: &AuthError) -> String {
+    match error {
+        AuthError::MissingIdentifier => "Enter a username.".into(),
+        AuthError::InvalidField { field, message } => {
+            sentence_of(&format!("{} {message}", field_label(field)))
+        }
+        AuthError::InvalidUsername => "Username must be 1 to 64 characters long and may use only \
+             letters, digits, dots, underscores, hyphens, @ and +."
+            .into(),
+        AuthError::InvalidEmail => {
+            "E-mail address must have exactly one @ and at most 254 characters.".into()
+        }
+        AuthError::PasswordRejected(rule) => password_sentence(rule),
+        AuthError::AlreadyRegistered(auth_core::IdentifierKind::Username) => {
+            "That username is already registered.".into()
+        }
+        AuthError::AlreadyRegistered(auth_core::IdentifierKind::Email) => {
+            "That e-mail address is already registered.".into()
+        }
+        AuthError::InvalidCredentials => "Wrong username or password.".into(),
+        AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
+            match retry_after_secs(*retry_after) {
+                1 => "Too many attempts. Try again in 1 second.".into(),
+                n => format!("Too many attempts. Try again in {n} seconds."),
+            }
+        }
+        AuthError::NotAuthenticated => "You are not logged in. Log in and try again.".into(),
+        AuthError::UnknownAccount | AuthError::InvalidResetToken => {
+            "This password reset link is unknown, has expired or has already been used.".into()
+        }
+        AuthError::NotFound => "That session has already ended.".into(),
+        AuthError::MachineMismatch | AuthError::MachineTaken => sentence_of(&error.to_string()),
+        AuthError::Unavailable | AuthError::Internal(_) => {
+            "The service is unavailable right now. Try again later.".into()
+        }
+    }
+}
+
+fn password_sentence(rule: &PasswordRule) -> String {
+    sentence_of(&rule.message())
+}
+
+fn field_label(field: &str) -> &str {
+    match field {
+        "username" => "Username",
+        "email" => "E-mail address",
+        "full_name" => "Full name",
+        "mothers_favorite_search_engine" => "Mother's favorite search engine",
+        other => other,
+    }
+}
+
+/// An API message (`password must be at least 15 characters long`) as a
+/// sentence: a capital first letter and a full stop.
+pub(crate) fn sentence_of(message: &str) -> String {
+    let message = message.trim();
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+// ----- the templates -----
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage<'a> {
+    csrf_token: &'a str,
+    sent: bool,
+    ttl: &'a str,
+    error: Option<&'a str>,
+    username: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage<'a> {
+    csrf_token: &'a str,
+    valid: bool,
+    token: &'a str,
+    ask_account: bool,
+    /// The account the link names, shown so a person knows which one it is.
+    account: Option<String>,
+    username: &'a str,
+    min_length: usize,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage<'a> {
+    csrf_token: &'a str,
+    section: &'a str,
+    min_length: usize,
+    error: Option<&'a str>,
+}
+
+/// One line of the session list.
+struct SessionRow {
+    id: String,
+    device: String,
+    user_agent: String,
+    signed_in: String,
+    last_seen: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage<'a> {
+    csrf_token: &'a str,
+    section: &'a str,
+    notice: Option<&'a str>,
+    rows: Vec<SessionRow>,
+    others: bool,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+struct SecurityPage<'a> {
+    csrf_token: &'a str,
+    section: &'a str,
+}
+
+// ----- /forgot -----
+
+/// GET /forgot
+fn forgot_form(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("forgot")
+        .and(warp::get())
+        .and(ctx())
+        .and(app.filter())
+        .map(|ctx: RequestCtx, app: App| {
+            let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
+            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let page = forgot_page(&csrf_token, None, "");
+            maybe_with_cookie(render(&page, StatusCode::OK), new_cookie)
+        })
+        .boxed()
+}
+
+/// The form of `/forgot`, with an error and the typed name after a failure.
+fn forgot_page<'a>(
+    csrf_token: &'a str,
+    error: Option<&'a str>,
+    username: &'a str,
+) -> ForgotPage<'a> {
+    ForgotPage {
+        csrf_token,
+        sent: false,
+        ttl: "",
+        error,
+        username,
+    }
+}
+
+/// POST /forgot
+fn forgot(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("forgot")
+        .and(warp::post())
+        .and(ctx_with_authority())
+        .and(raw_body())
+        .and(app.filter())
+        .then(|ctx, body, app| async move { page_result(handle_forgot(ctx, body, app).await) })
+        .boxed()
+}
+
+async fn handle_forgot(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
+    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
+    let name = fields
+        .optional("username")
+        .map_err(error_page)?
+        .unwrap_or_default();
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        let nonce = ctx
+            .cookie(crate::web::PRE_SESSION_COOKIE)
+            .unwrap_or_default();
+        let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+        let page = forgot_page(
+            &csrf_token,
+            Some("Enter your username or e-mail address."),
+            "",
+        );
+        return Err(render(&page, StatusCode::BAD_REQUEST));
+    }
+    // The page is the same whatever happens next, and answers before anything
+    // about the account is looked up: neither its words nor its timing say
+    // whether the account exists, has an e-mail address, or how long the
+    // mail server takes.
+    let client = app.client(&ctx);
+    let task_app = app.clone();
+    tokio::spawn(async move { send_reset_link(task_app, name, client).await });
+    let ttl = human_duration(app.auth.config().reset_token_ttl);
+    let page = ForgotPage {
+        csrf_token: "",
+        sent: true,
+        ttl: &ttl,
+        error: None,
+        username: "",
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+/// Makes a reset token for the account named `name`, if there is one that
+/// the delivery can reach, and sends its link. Runs after the page is sent;
+/// every outcome goes to the log only (never the token, but for the
+/// development delivery `log`).
+async fn send_reset_link(app: App, name: String, client: ClientInfo) {
+    let user = match app.auth.find_user(&Identifier::Any(name)).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            tracing::info!("password reset asked on the website for an unknown account");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "password reset asked on the website: lookup failed");
+            return;
+        }
+    };
+    let by_mail = app.config.reset_delivery == ResetDelivery::Smtp;
+    if by_mail && user.email.is_none() {
+        // No token is made: nobody could receive it, and it would void one
+        // asked for earlier.
+        tracing::info!(
+            user_id = %user.id,
+            "password reset asked on the website for an account without an e-mail address"
+        );
+        return;
+    }
+    let (user, token) = match app
+        .auth
+        .get_reset_password_token(&exact_identifier(&user), &client)
+        .await
+    {
+        Ok(made) => made,
+        Err(error) => {
+            tracing::warn!(user_id = %user.id, %error, "password reset token not made");
+            return;
+        }
+    };
+    let link_token = reset_link_token(&user, &token);
+    if by_mail {
+        let (Some(mailer), Some(address)) = (app.config.mailer.as_deref(), user.email.as_deref())
+        else {
+            tracing::error!(
+                "--reset-delivery smtp has no mailer configured: no reset link was sent"
+            );
+            return;
+        };
+        let ttl = app.auth.config().reset_token_ttl;
+        match mailer
+            .send_reset_token(address, user.display_name(), &link_token, ttl)
+            .await
+        {
+            Ok(()) => tracing::info!(user_id = %user.id, "password reset token e-mailed"),
+            Err(error) => {
+                tracing::error!(user_id = %user.id, %error, "password reset e-mail not sent")
+            }
+        }
+    } else {
+        // `log` (and `response`, which pages do not offer): the contract's
+        // development delivery, the one place a token is ever written out.
+        let origin = app
+            .config
+            .public_url
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        eprintln!(
+            "password reset token for {}: {} (reset link: {origin}/reset?token={link_token})",
+            user.display_name(),
+            token.expose(),
+        );
+    }
+}
+
+/// The account's own name, by kind: `Any` would read an e-mail-only
+/// account's address as a username first, and it may be another account's.
+fn exact_identifier(user: &User) -> Identifier {
+    match (&user.username, &user.email) {
+        (Some(username), _) => Identifier::Username(username.clone()),
+        (None, email) => Identifier::Email(email.clone().unwrap_or_default()),
+    }
+}
+
+/// The `token` of a reset link: the reset token, a dot, then `u` or `e` and
+/// the account's username or e-mail in base64url. The account part lets the
+/// page check the token without using it up (`Auth::update_password` needs
+/// the account); it is no secret, and a changed one only makes the token
+/// fail as another account's would.
+pub(crate) fn reset_link_token(user: &User, token: &ResetToken) -> String {
+    let (kind, name) = match exact_identifier(user) {
+        Identifier::Username(name) => ('u', name),
+        Identifier::Email(name) | Identifier::Any(name) => ('e', name),
+    };
+    format!(
+        "{}.{kind}{}",
+        token.expose(),
+        URL_SAFE_NO_PAD.encode(name.as_bytes())
+    )
+}
+
+/// A reset link's token: the reset token and, when the link names it, the account.
+fn parse_link_token(text: &str) -> Option<(String, Option<Identifier>)> {
+    let (token, account) = match text.split_once('.') {
+        Some((token, account)) => (token, Some(account)),
+        None => (text, None),
+    };
+    ResetToken::parse(token)?;
+    let identifier = match account {
+        None => None,
+        Some(account) => {
+            let kind = account.chars().next()?;
+            let name = URL_SAFE_NO_PAD.decode(account.get(1..)?).ok()?;
+            let name = String::from_utf8(name).ok()?;
+            Some(match kind {
+                'u' => Identifier::Username(name),
+                'e' => Identifier::Email(name),
+                _ => return None,
+            })
+        }
+    };
+    Some((token.to_owned(), identifier))
+}
+
+/// `30 minutes`, `2 hours`, `1 day`.
+fn human_duration(duration: Duration) -> String {
+    crate::mail::human_duration(duration)
+}
+
+// ----- /reset -----
+
+/// The one `token` of a query string; none when absent, repeated or unreadable.
+fn token_of_query(query: &str) -> Option<String> {
+    let mut found = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("token="))
+        .map(|value| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+        });
+    let first = found.next()?.ok()?;
+    match found.next() {
+        Some(_) => None,
+        None => Some(first),
+    }
+}
+
+/// GET /reset?token=T
+fn reset_form(app: &App) -> BoxedFilter<(Response,)> {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::path!("reset")
+        .and(warp::get())
+        .and(query)
+        .and(ctx())
+        .and(app.filter())
+        .then(|query: String, ctx: RequestCtx, app: App| async move {
+            let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
+            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let link = token_of_query(&query).unwrap_or_default();
+            let response = match reset_token_state(&app, &link).await {
+                Ok(state) => {
+                    let page = reset_page(&app, &csrf_token, &link, state, "", None);
+                    render(&page, state.status())
+                }
+                Err(response) => response,
+            };
+            maybe_with_cookie(response, new_cookie)
+        })
+        .boxed()
+}
+
+/// What a reset link's token is known to be before it is used.
+#[derive(Clone, Copy)]
+enum TokenState {
+    /// Live: the form.
+    Live,
+    /// Unknown, expired or used: a page that says so.
+    Dead,
+    /// Well-formed, but the link names no account (a token from the JSON
+    /// API): the form asks for the account, and the POST decides.
+    AccountNeeded,
+}
+
+impl TokenState {
+    fn status(self) -> StatusCode {
+        match self {
+            TokenState::Dead => StatusCode::FORBIDDEN,
+            TokenState::Live | TokenState::AccountNeeded => StatusCode::OK,
+        }
+    }
+}
+
+/// Checks a link's token without using it up: it must be live, and live
+/// for the account the link names.
+async fn reset_token_state(app: &App, link: &str) -> Result<TokenState, Response> {
+    let Some((token, account)) = parse_link_token(link) else {
+        return Ok(TokenState::Dead);
+    };
+    let holder = match app.auth.reset_token_holder(&token).await {
+        Ok(Some(holder)) => holder,
+        Ok(None) => return Ok(TokenState::Dead),
+        Err(error) => return Err(error_page(ApiError::from(error))),
+    };
+    let Some(account) = account else {
+        return Ok(TokenState::AccountNeeded);
+    };
+    match app.auth.find_user(&account).await {
+        Ok(Some(named)) if named.id == holder.id => Ok(TokenState::Live),
+        Ok(_) => Ok(TokenState::Dead),
+        Err(error) => Err(error_page(ApiError::from(error))),
+    }
+}
+
+fn reset_page<'a>(
+    app: &App,
+    csrf_token: &'a str,
+    link: &'a str,
+    state: TokenState,
+    username: &'a str,
+    error: Option<&'a str>,
+) -> ResetPage<'a> {
+    ResetPage {
+        csrf_token,
+        valid: !matches!(state, TokenState::Dead),
+        token: link,
+        ask_account: matches!(state, TokenState::AccountNeeded),
+        account: match (state, parse_link_token(link)) {
+            (TokenState::Live, Some((_, Some(account)))) => Some(account.as_str().to_owned()),
+            _ => None,
+        },
+        username,
+        min_length: app.auth.config().password_min_length,
+        error,
+    }
+}
+
+/// POST /reset
+fn reset(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("reset")
+        .and(warp::post())
+        .and(ctx_with_authority())
+        .and(raw_body())
+        .and(app.filter())
+        .then(|ctx, body, app| async move { page_result(handle_reset(ctx, body, app).await) })
+        .boxed()
+}
+
+async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
+    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
+    let nonce = ctx
+        .cookie(crate::web::PRE_SESSION_COOKIE)
+        .unwrap_or_default();
+    let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+    let link = text_field(&fields, "token").map_err(error_page)?;
+    let typed_account = text_field(&fields, "username").map_err(error_page)?;
+    let new_password = text_field(&fields, "new_password").map_err(error_page)?;
+    let again = text_field(&fields, "new_password_again").map_err(error_page)?;
+    let dead = || {
+        let page = reset_page(&app, &csrf_token, "", TokenState::Dead, "", None);
+        render(&page, StatusCode::FORBIDDEN)
+    };
+    let Some((token, account)) = parse_link_token(&link) else {
+        return Err(dead());
+    };
+    let state = match account {
+        Some(_) => TokenState::Live,
+        None => TokenState::AccountNeeded,
+    };
+    let form_again = |message: &str| {
+        let page = reset_page(
+            &app,
+            &csrf_token,
+            &link,
+            state,
+            &typed_account,
+            Some(message),
+        );
+        render(&page, StatusCode::BAD_REQUEST)
+    };
+    let account = match account {
+        Some(account) => account,
+        None if typed_account.trim().is_empty() => {
+            return Err(form_again("Enter your username or e-mail address."))
+        }
+        None => Identifier::Any(typed_account.trim().to_owned()),
+    };
+    if new_password != again {
+        return Err(form_again("The two new passwords do not match."));
+    }
+    match app
+        .auth
+        .update_password(
+            &account,
+            &token,
+            &Password::new(new_password),
+            &app.client(&ctx),
+        )
+        .await
+    {
+        Ok(_) => Ok(with_cookie(
+            redirect("/login", StatusCode::SEE_OTHER),
+            flash_cookie(FLASH_PASSWORD_UPDATED, 60),
+        )),
+        Err(AuthError::InvalidResetToken) => Err(dead()),
+        Err(error @ AuthError::PasswordRejected(_)) => Err(form_again(&sentence(&error))),
+        Err(error) => Err(error_page(ApiError::from(error))),
+    }
+}
+
+/// A form field as text, the empty string when it is absent.
+fn text_field(fields: &Fields, name: &'static str) -> Result<String, ApiError> {
+    Ok(fields.optional(name)?.unwrap_or_default())
+}
+
+// ----- signed-in pages -----
+
+/// The request's session and its user, or the way to the login page.
+async fn signed_in(ctx: &RequestCtx, app: &App) -> Result<(String, Authenticated), Response> {
+    let Some(token) = ctx.cookie(&app.config.cookie_name) else {
+        return Err(redirect("/login", StatusCode::SEE_OTHER));
+    };
+    match app.auth.get_user_from_session_id(&token).await {
+        Ok(signed_in) => Ok((token, signed_in)),
+        Err(AuthError::NotAuthenticated) => Err(redirect("/login", StatusCode::SEE_OTHER)),
+        Err(error) => Err(error_page(ApiError::from(error))),
+    }
+}
+
+/// The notice of a flash cookie this page owns, and whether to clear the cookie.
+fn take_flash(ctx: &RequestCtx, known: &[(&str, &'static str)]) -> (Option<&'static str>, bool) {
+    match ctx.cookie(FLASH_COOKIE) {
+        Some(flash) => (
+            known
+                .iter()
+                .find(|(code, _)| *code == flash)
+                .map(|(_, notice)| *notice),
+            true,
+        ),
+        None => (None, false),
+    }
+}
+
+fn clearing_flash(response: Response, clear: bool) -> Response {
+    if clear {
+        with_cookie(response, flash_cookie("", 0))
+    } else {
+        response
+    }
+}
+
+/// GET /me/password
+fn password_form(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "password")
+        .and(warp::get())
+        .and(ctx())
+        .and(app.filter())
+        .then(|ctx: RequestCtx, app: App| async move {
+            let (_, signed_in) = match signed_in(&ctx, &app).await {
+                Ok(found) => found,
+                Err(response) => return response,
+            };
+            let csrf_token = app
+                .auth
+                .csrf_token(CsrfScope::Session, &signed_in.session.id);
+            let page = PasswordPage {
+                csrf_token: &csrf_token,
+                section: "password",
+                min_length: app.auth.config().password_min_length,
+                error: None,
+            };
+            render(&page, StatusCode::OK)
+        })
+        .boxed()
+}
+
+/// POST /me/password
+fn change_password(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "password")
+        .and(warp::post())
+        .and(ctx_with_authority())
+        .and(raw_body())
+        .and(app.filter())
+        .then(|ctx, body, app| async move {
+            page_result(handle_change_password(ctx, body, app).await)
+        })
+        .boxed()
+}
+
+async fn handle_change_password(
+    ctx: RequestCtx,
+    body: RawBody,
+    app: App,
+) -> Result<Response, Response> {
+    let fields = checked_form(&ctx, body, &app, Guard::Session).await?;
+    let (token, signed_in) = signed_in(&ctx, &app).await?;
+    let current = text_field(&fields, "current_password").map_err(error_page)?;
+    let new_password = text_field(&fields, "new_password").map_err(error_page)?;
+    let again = text_field(&fields, "new_password_again").map_err(error_page)?;
+    let csrf_token = app
+        .auth
+        .csrf_token(CsrfScope::Session, &signed_in.session.id);
+    let form_again = |message: &str, status: StatusCode| {
+        let page = PasswordPage {
+            csrf_token: &csrf_token,
+            section: "password",
+            min_length: app.auth.config().password_min_length,
+            error: Some(message),
+        };
+        render(&page, status)
+    };
+    if new_password != again {
+        return Err(form_again(
+            "The two new passwords do not match.",
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    let result = app
+        .auth
+        .change_password(
+            &token,
+            &Password::new(current),
+            &Password::new(new_password),
+            &app.client(&ctx),
+        )
+        .await;
+    match result {
+        Ok(success) => {
+            let response = with_cookie(
+                redirect("/me", StatusCode::SEE_OTHER),
+                app.session_cookie(success.token.expose()),
+            );
+            Ok(with_cookie(
+                response,
+                flash_cookie(FLASH_PASSWORD_CHANGED, 60),
+            ))
+        }
+        Err(AuthError::InvalidCredentials) => Err(form_again(
+            "The current password is wrong.",
+            StatusCode::UNAUTHORIZED,
+        )),
+        Err(error @ AuthError::PasswordRejected(_)) => {
+            Err(form_again(&sentence(&error), StatusCode::BAD_REQUEST))
+        }
+        Err(error @ (AuthError::Throttled { .. } | AuthError::RateLimited { .. })) => {
+            let message = sentence(&error);
+            let api = ApiError::from(error);
+            Err(with_retry_after(
+                form_again(&message, StatusCode::TOO_MANY_REQUESTS),
+                &api,
+            ))
+        }
+        // The session ended meanwhile (another change won the race).
+        Err(AuthError::NotAuthenticated) => Err(with_cookie(
+            redirect("/login", StatusCode::SEE_OTHER),
+            app.cleared_cookie(),
+        )),
+        Err(error) => Err(error_page(ApiError::from(error))),
+    }
+}
+
+/// GET /me/sessions
+fn sessions_page(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "sessions")
+        .and(warp::get())
+        .and(ctx())
+        .and(app.filter())
+        .then(|ctx: RequestCtx, app: App| async move {
+            let Some(token) = ctx.cookie(&app.config.cookie_name) else {
+                return redirect("/login", StatusCode::SEE_OTHER);
+            };
+            let (signed_in, sessions) = match app.auth.list_sessions(&token).await {
+                Ok(found) => found,
+                Err(AuthError::NotAuthenticated) => {
+                    return redirect("/login", StatusCode::SEE_OTHER)
+                }
+                Err(error) => return error_page(ApiError::from(error)),
+            };
+            let (notice, clear) = take_flash(
+                &ctx,
+                &[
+                    (FLASH_SESSION_ENDED, "The session has ended."),
+                    (FLASH_OTHERS_ENDED, "Every other session has ended."),
+                    (FLASH_SESSION_GONE, "That session had already ended."),
+                ],
+            );
+            let csrf_token = app
+                .auth
+                .csrf_token(CsrfScope::Session, &signed_in.session.id);
+            let rows: Vec<SessionRow> = sessions
+                .iter()
+                .map(|session| {
+                    let user_agent = session.user_agent.clone().unwrap_or_default();
+                    SessionRow {
+                        id: session.id.clone(),
+                        device: device_of(&user_agent),
+                        user_agent: if user_agent.is_empty() {
+                            "No user agent given".into()
+                        } else {
+                            user_agent
+                        },
+                        signed_in: human_time(session.created_at),
+                        last_seen: human_time(session.last_seen_at),
+                        current: session.id == signed_in.session.id,
+                    }
+                })
+                .collect();
+            let mut rows = rows;
+            // This session first, then the others newest first.
+            rows.sort_by_key(|row| !row.current);
+            let others = rows.iter().any(|row| !row.current);
+            let page = SessionsPage {
+                csrf_token: &csrf_token,
+                section: "sessions",
+                notice,
+                rows,
+                others,
+            };
+            clearing_flash(render(&page, StatusCode::OK), clear)
+        })
+        .boxed()
+}
+
+/// A short name for the device of a user agent: `Firefox on Linux`.
+fn device_of(user_agent: &str) -> String {
+    let has = |needle: &str| user_agent.contains(needle);
+    let browser = if has("Edg/") {
+        "Edge"
+    } else if has("OPR/") {
+        "Opera"
+    } else if has("Firefox/") {
+        "Firefox"
+    } else if has("Chrome/") || has("Chromium/") || has("HeadlessChrome/") {
+        "Chrome"
+    } else if has("Safari/") {
+        "Safari"
+    } else if has("curl/") {
+        "curl"
+    } else if user_agent.is_empty() {
+        return "Unknown device".into();
+    } else {
+        "A program"
+    };
+    let system = if has("iPhone") || has("iPad") {
+        Some("iOS")
+    } else if has("Android") {
+        Some("Android")
+    } else if has("Windows") {
+        Some("Windows")
+    } else if has("Mac OS X") || has("Macintosh") {
+        Some("macOS")
+    } else if has("CrOS") {
+        Some("ChromeOS")
+    } else if has("Linux") || has("X11") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match system {
+        Some(system) => format!("{browser} on {system}"),
+        None => browser.to_owned(),
+    }
+}
+
+/// POST /me/sessions/{id}/end
+fn end_one_session(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "sessions" / String / "end")
+        .and(warp::post())
+        .and(ctx_with_authority())
+        .and(raw_body())
+        .and(app.filter())
+        .then(|id: String, ctx: RequestCtx, body, app: App| async move {
+            page_result(handle_end_one(id, ctx, body, app).await)
+        })
+        .boxed()
+}
+
+async fn handle_end_one(
+    id: String,
+    ctx: RequestCtx,
+    body: RawBody,
+    app: App,
+) -> Result<Response, Response> {
+    checked_form(&ctx, body, &app, Guard::Session).await?;
+    let (token, signed_in) = signed_in(&ctx, &app).await?;
+    if id == signed_in.session.id {
+        // Ending this very session is logging out.
+        return match app.auth.destroy_session(&token, &app.client(&ctx)).await {
+            Ok(()) | Err(AuthError::NotAuthenticated) => Ok(with_cookie(
+                redirect("/login", StatusCode::SEE_OTHER),
+                app.cleared_cookie(),
+            )),
+            Err(error) => Err(error_page(ApiError::from(error))),
+        };
+    }
+    let flash = match app.auth.end_session(&token, &id, &app.client(&ctx)).await {
+        Ok(()) => FLASH_SESSION_ENDED,
+        // Ended already (a second click, a replayed form), or never this
+        // user's: nothing to do, and the list shows what is left.
+        Err(AuthError::NotFound) => FLASH_SESSION_GONE,
+        Err(AuthError::NotAuthenticated) => return Err(redirect("/login", StatusCode::SEE_OTHER)),
+        Err(error) => return Err(error_page(ApiError::from(error))),
+    };
+    Ok(with_cookie(
+        redirect("/me/sessions", StatusCode::SEE_OTHER),
+        flash_cookie(flash, 60),
+    ))
+}
+
+/// POST /me/sessions/end-others
+fn end_other_sessions(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "sessions" / "end-others")
+        .and(warp::post())
+        .and(ctx_with_authority())
+        .and(raw_body())
+        .and(app.filter())
+        .then(|ctx, body, app| async move { page_result(handle_end_others(ctx, body, app).await) })
+        .boxed()
+}
+
+async fn handle_end_others(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
+    checked_form(&ctx, body, &app, Guard::Session).await?;
+    let Some(token) = ctx.cookie(&app.config.cookie_name) else {
+        return Err(redirect("/login", StatusCode::SEE_OTHER));
+    };
+    let (signed_in, sessions) = match app.auth.list_sessions(&token).await {
+        Ok(found) => found,
+        Err(AuthError::NotAuthenticated) => return Err(redirect("/login", StatusCode::SEE_OTHER)),
+        Err(error) => return Err(error_page(ApiError::from(error))),
+    };
+    let client = app.client(&ctx);
+    for session in sessions
+        .iter()
+        .filter(|session| session.id != signed_in.session.id)
+    {
+        match app.auth.end_session(&token, &session.id, &client).await {
+            Ok(()) | Err(AuthError::NotFound) => {}
+            Err(AuthError::NotAuthenticated) => {
+                return Err(redirect("/login", StatusCode::SEE_OTHER))
+            }
+            Err(error) => return Err(error_page(ApiError::from(error))),
+        }
+    }
+    Ok(with_cookie(
+        redirect("/me/sessions", StatusCode::SEE_OTHER),
+        flash_cookie(FLASH_OTHERS_ENDED, 60),
+    ))
+}
+
+/// GET /me/security
+fn security_page(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "security")
+        .and(warp::get())
+        .and(ctx())
+        .and(app.filter())
+        .then(|ctx: RequestCtx, app: App| async move {
+            let (_, signed_in) = match signed_in(&ctx, &app).await {
+                Ok(found) => found,
+                Err(response) => return response,
+            };
+            let csrf_token = app
+                .auth
+                .csrf_token(CsrfScope::Session, &signed_in.session.id);
+            let page = SecurityPage {
+                csrf_token: &csrf_token,
+                section: "security",
+            };
+            render(&page, StatusCode::OK)
+        })
+        .boxed()
+}
+
+// ----- HTML errors for browsers -----
+
+/// The HTML 404 page.
+pub(crate) fn not_found() -> Response {
+    let page = ErrorPage {
+        title: "Page not found",
+        message: "There is no page at this address.",
+    };
+    render(&page, StatusCode::NOT_FOUND)
+}
+
+/// The HTML 405 page, with its `Allow` header.
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
+    let page = ErrorPage {
+        title: "Method not allowed",
+        message: "This address does not answer that kind of request.",
+    };
+    let mut response = render(&page, StatusCode::METHOD_NOT_ALLOWED);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_messages_become_sentences() {
+        assert_eq!(
+            sentence(&AuthError::PasswordRejected(PasswordRule::TooShort {
+                min: 15
+            })),
+            "Password must be at least 15 characters long."
+        );
+        assert_eq!(sentence_of("done."), "Done.");
+        assert_eq!(sentence_of(""), "");
+        assert_eq!(
+            sentence(&AuthError::InvalidField {
+                field: "full_name",
+                message: "must be at most 200 characters".into()
+            }),
+            "Full name must be at most 200 characters."
+        );
+    }
+
+    #[test]
+    fn link_tokens_carry_the_account() {
+        let token = ResetToken::parse("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234").unwrap();
+        let user = User {
+            id: "x".into(),
+            username: None,
+            email: Some("o'brien@example.com".into()),
+            full_name: None,
+            mothers_favorite_search_engine: None,
+            created_at: 0,
+        };
+        let link = reset_link_token(&user, &token);
+        assert!(link
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        let (raw, account) = parse_link_token(&link).unwrap();
+        assert_eq!(raw, token.expose());
+        assert_eq!(
+            account,
+            Some(Identifier::Email("o'brien@example.com".into()))
+        );
+        assert_eq!(
+            parse_link_token(token.expose()).unwrap(),
+            (token.expose().to_owned(), None)
+        );
+        for bad in [
+            "",
+            "short",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.x",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.u%%",
+        ] {
+            assert!(parse_link_token(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn one_token_per_query() {
+        assert_eq!(token_of_query("token=abc").as_deref(), Some("abc"));
+        assert_eq!(token_of_query("x=1&token=a%2Eb").as_deref(), Some("a.b"));
+        assert_eq!(token_of_query("token=a&token=b"), None);
+        assert_eq!(token_of_query(""), None);
+    }
+
+    #[test]
+    fn devices_are_named_for_people() {
+        assert_eq!(
+            device_of("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+            "Firefox on Linux"
+        );
+        assert_eq!(
+            device_of("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"),
+            "Safari on iOS"
+        );
+        assert_eq!(device_of("curl/8.5.0"), "curl");
+        assert_eq!(device_of(""), "Unknown device");
+    }
+}
