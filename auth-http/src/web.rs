@@ -11,11 +11,16 @@ use warp::{Filter, Reply};
 
 use crate::app::{redirect, with_cookie, App};
 use crate::error::{retry_after_secs, ApiError};
-use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::request::{
+    ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx, RequestOrigin,
+};
 
 /// The cookie that carries a browser's pre-session nonce, to which the
 /// sign-up and login forms' CSRF tokens are bound.
 const PRE_SESSION_COOKIE: &str = "authd_csrf";
+/// [`PRE_SESSION_COOKIE`] when the session cookie is a `__Host-` one: then
+/// no sibling domain or path may plant a nonce either.
+const HOST_PRE_SESSION_COOKIE: &str = "__Host-authd_csrf";
 /// The one-time notice cookie shown by the next `GET /login`.
 const FLASH_COOKIE: &str = "authd_flash";
 /// The only notice that crosses a redirect.
@@ -117,7 +122,7 @@ fn signup(app: &App) -> BoxedFilter<(Response,)> {
 
 async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
-    let nonce = ctx.cookie(PRE_SESSION_COOKIE).unwrap_or_default();
+    let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = fields
         .optional("username")
         .map_err(error_page)?
@@ -209,7 +214,7 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
-    let nonce = ctx.cookie(PRE_SESSION_COOKIE).unwrap_or_default();
+    let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = fields
         .optional("username")
         .map_err(error_page)?
@@ -393,7 +398,7 @@ async fn checked_form(
         .map_err(error_page)?
         .unwrap_or_default();
     let valid = match guard {
-        Guard::PreSession => ctx.cookie(PRE_SESSION_COOKIE).is_some_and(|nonce| {
+        Guard::PreSession => ctx.cookie(pre_session_cookie(app)).is_some_and(|nonce| {
             app.auth
                 .verify_csrf_token(CsrfScope::PreSession, &nonce, &token)
         }),
@@ -426,52 +431,45 @@ async fn checked_form(
     Ok(fields)
 }
 
-/// A POST may come from this site only: its `Origin`, when it names one,
-/// must be `--public-url`, or without one the request's own `Host`.
-/// `Origin: null` names no origin (browsers send it for same-site forms when
-/// the page says `Referrer-Policy: no-referrer`, as ours do), so like a
-/// missing header it leaves the judgement to the CSRF token.
+/// A form may come from this site only: its `Origin`, when it names one,
+/// must be `--public-url`, or without it the request's own host
+/// ([`RequestCtx::origin`], the check the JSON API makes too). Unlike the
+/// JSON API, a form post with `Origin: null` is judged by its CSRF token
+/// alone, as one without `Origin` is: browsers send `null` for our own forms,
+/// since our pages say `Referrer-Policy: no-referrer`, and a cross-site
+/// sender cannot have a valid token.
 fn origin_allowed(ctx: &RequestCtx, public_url: Option<&str>) -> bool {
-    let Some(origin) = ctx.headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    if origin == "null" {
-        return true;
-    }
-    match public_url {
-        Some(public) => origin.eq_ignore_ascii_case(public),
-        None => {
-            let host = ctx
-                .authority
-                .as_deref()
-                .or_else(|| ctx.headers.get(header::HOST).and_then(|h| h.to_str().ok()));
-            let origin_host = origin
-                .strip_prefix("http://")
-                .or_else(|| origin.strip_prefix("https://"));
-            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
-        }
+    match ctx.origin(public_url) {
+        RequestOrigin::Absent | RequestOrigin::Opaque | RequestOrigin::Same => true,
+        RequestOrigin::Foreign => false,
     }
 }
 
 /// The browser's pre-session nonce, and a `Set-Cookie` when it needs a new one.
 fn pre_session_nonce(ctx: &RequestCtx, app: &App) -> (String, Option<HeaderValue>) {
-    match ctx.cookie(PRE_SESSION_COOKIE) {
+    match ctx.cookie(pre_session_cookie(app)) {
         Some(nonce) if nonce.len() == 43 => (nonce, None),
         _ => {
             let nonce = auth_core::random_token();
-            let cookie = cookie::Cookie::build((PRE_SESSION_COOKIE, nonce.as_str()))
+            let cookie = cookie::Cookie::build((pre_session_cookie(app), nonce.as_str()))
                 .path("/")
                 .http_only(true)
                 .secure(true)
                 .same_site(cookie::SameSite::Lax)
                 .build();
             let header = HeaderValue::from_str(&cookie.to_string()).ok();
-            let _ = app;
             (nonce, header)
         }
+    }
+}
+
+/// The name of the pre-session cookie: `__Host-` prefixed like the session
+/// cookie's, if it is.
+fn pre_session_cookie(app: &App) -> &'static str {
+    if app.config.cookie_name.starts_with("__Host-") {
+        HOST_PRE_SESSION_COOKIE
+    } else {
+        PRE_SESSION_COOKIE
     }
 }
 
@@ -588,7 +586,7 @@ mod tests {
         RequestCtx {
             headers,
             remote: None,
-            authority: None,
+            authority: Some(host.to_owned()),
         }
     }
 
