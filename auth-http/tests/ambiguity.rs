@@ -47,16 +47,11 @@ async fn session_lives(app: &TestApp, token: &str) -> bool {
 
 /// A form body sent as written (the spellings are the point).
 fn raw_form(method: &str, path: &str, body: &str) -> RequestBuilder {
-    raw(
-        method,
-        path,
-        "application/x-www-form-urlencoded",
-        body.to_owned(),
-    )
+    raw(method, path, "application/x-www-form-urlencoded", body)
 }
 
 fn raw_json(method: &str, path: &str, body: &str) -> RequestBuilder {
-    raw(method, path, "application/json", body.to_owned())
+    raw(method, path, "application/json", body)
 }
 
 /// What a browser adds: the host, and the origin of the page that sent it.
