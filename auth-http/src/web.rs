@@ -463,10 +463,14 @@ fn pre_session_nonce(ctx: &RequestCtx, app: &App) -> (String, Option<HeaderValue
     }
 }
 
-/// The name of the pre-session cookie: `__Host-` prefixed like the session
-/// cookie's, if it is.
+/// The name of the pre-session cookie: `__Host-` prefixed when the session
+/// cookie's name has a prefix (browsers match prefixes case-insensitively, so
+/// this does too). A `__Secure-` session cookie already means the site is
+/// served over TLS, which is all `__Host-` needs beyond what the pre-session
+/// cookie has (`Secure`, `Path=/`, no `Domain`).
 fn pre_session_cookie(app: &App) -> &'static str {
-    if app.config.cookie_name.starts_with("__Host-") {
+    let name = app.config.cookie_name.to_ascii_lowercase();
+    if name.starts_with("__host-") || name.starts_with("__secure-") {
         HOST_PRE_SESSION_COOKIE
     } else {
         PRE_SESSION_COOKIE

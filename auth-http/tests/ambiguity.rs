@@ -778,6 +778,23 @@ async fn the_pre_session_cookie_is_host_prefixed_with_the_session_cookie() {
 }
 
 #[tokio::test]
+async fn any_spelling_of_a_prefix_gives_the_host_prefixed_pre_session_cookie() {
+    for cookie_name in ["__host-session", "__HOST-session", "__Secure-session"] {
+        let http = HttpConfig {
+            cookie_name: cookie_name.into(),
+            ..http_config()
+        };
+        let app = TestApp::with(core_config(), http).await;
+        let res = app.page(get("/signup").header("host", HOST)).await;
+        assert!(
+            res.set_cookie_named("__Host-authd_csrf").is_some(),
+            "{cookie_name}: {:?}",
+            res.header_all("set-cookie")
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_pre_session_cookie_keeps_its_name_without_the_prefix() {
     let app = TestApp::new().await;
     let res = app.page(get("/login").header("host", HOST)).await;
