@@ -190,3 +190,65 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    //! The strict parser against serde_json's own: the same value whenever
+    //! no object repeats a name, and a refusal only for a repeated name.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bytes that are often JSON, often nearly JSON, with repeated and
+    /// escaped names.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop::sample::select(vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"a\"",
+            "\"b\"",
+            "\"\\u0061\"",
+            "\"\\u00e9\"",
+            "\"é\"",
+            "1",
+            "-2.5e3",
+            "true",
+            "null",
+            "\"x\"",
+            " ",
+            "\"\\ud800\"",
+            "1e999",
+        ]);
+        let name = prop::sample::select(vec!["\"a\"", "\"\\u0061\"", "\"b\"", "\"A\"", "\"\""]);
+        let leaf =
+            prop::sample::select(vec!["1", "\"x\"", "null", "[]", "{}"]).prop_map(String::from);
+        let value = leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop::collection::vec((name.clone(), inner), 0..4).prop_map(|members| {
+                let members: Vec<String> =
+                    members.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+                format!("{{{}}}", members.join(", "))
+            })
+        });
+        prop_oneof![
+            prop::collection::vec(piece, 0..30).prop_map(|pieces| pieces.concat().into_bytes()),
+            prop::collection::vec(any::<u8>(), 0..64),
+            value.prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_serde_json_but_for_repeated_names(bytes in jsonish()) {
+            let loose = serde_json::from_slice::<Value>(&bytes);
+            match from_slice(&bytes) {
+                Ok(value) => prop_assert_eq!(Some(value), loose.ok()),
+                Err(StrictJsonError::Syntax(_)) => prop_assert!(loose.is_err()),
+                Err(StrictJsonError::DuplicateMember(_)) => prop_assert!(loose.is_ok()),
+            }
+        }
+    }
+}
