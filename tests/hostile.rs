@@ -1133,16 +1133,13 @@ async fn hostile_inputs_get_the_contracts_4xx_and_the_server_keeps_serving() {
         |r| api_error(r, 403, &["not_authenticated"]),
     );
     cases.check(
-        "a valid session cookie and a bogus duplicate",
+        "a valid session cookie and a bogus duplicate (counts as none)",
         t.get(
             "/profile",
             &[("cookie", &format!("{victim_cookie}; session_id=bogus"))],
         )
         .await,
-        |r| match r.status {
-            200 => json_body(r).map(|_| ()),
-            _ => api_error(r, 403, &["not_authenticated"]),
-        },
+        |r| api_error(r, 403, &["not_authenticated"]),
     );
     cases.check(
         "duplicate password in a sign-up form",
@@ -1151,7 +1148,7 @@ async fn hostile_inputs_get_the_contracts_4xx_and_the_server_keeps_serving() {
             "username=dup&password=correct+horse+battery+staple+42&password=other+password+entirely",
         )
         .await,
-        |r| api_error(r, 400, &["invalid_field"]),
+        |r| api_error(r, 400, &["invalid_body"]),
     );
     cases.check(
         "duplicate username in a login form",
@@ -1160,7 +1157,7 @@ async fn hostile_inputs_get_the_contracts_4xx_and_the_server_keeps_serving() {
             "username=victim&username=admin&password=correct+horse+battery+staple+42",
         )
         .await,
-        |r| api_error(r, 400, &["invalid_field"]),
+        |r| api_error(r, 400, &["invalid_body"]),
     );
     {
         let (nonce, token) = t.signup_form().await;
@@ -1178,7 +1175,7 @@ async fn hostile_inputs_get_the_contracts_4xx_and_the_server_keeps_serving() {
                     .await,
             )
             .await,
-            |r| html_page(r, 400).or_else(|_| html_page(r, 403)),
+            |r| html_page(r, 400),
         );
     }
 
@@ -1368,7 +1365,6 @@ async fn hostile_inputs_get_the_contracts_4xx_and_the_server_keeps_serving() {
         ("PATCH", "/reset_password", "POST, PUT"),
         ("GET", "/password", "POST"),
         ("POST", "/healthz", "GET"),
-        ("DELETE", "/check", "GET, POST"),
         ("PUT", "/me", "GET"),
         ("DELETE", "/signup", "GET, POST"),
         ("GET", "/sessions/some-id", "DELETE"),
@@ -1378,6 +1374,19 @@ async fn hostile_inputs_get_the_contracts_4xx_and_the_server_keeps_serving() {
             &format!("{method} {path}"),
             t.method(method, path).await,
             |r| not_allowed(r, allow),
+        );
+    }
+    for method in ["PUT", "DELETE"] {
+        cases.check(
+            &format!("{method} /check: 405 in /check's own shape"),
+            t.method(method, "/check").await,
+            |r| {
+                check_failed(r, 405, "method_not_allowed")?;
+                match r.header("allow") {
+                    Some(a) if a == "GET, POST" => Ok(()),
+                    other => Err(format!("Allow {other:?}")),
+                }
+            },
         );
     }
     cases.check(
@@ -1825,4 +1834,150 @@ async fn a_lying_content_length_over_the_limit_gets_413_without_waiting() {
     );
     cases.finish("lying Content-Length", 1);
     t.still_serves("after_liar").await;
+}
+
+/// API.md §3 "Cross-site requests" and "Ambiguous requests" over a real
+/// socket, with what `warp::test` cannot send: a cross-site form post to
+/// `POST /sessions` (what a foreign page makes a browser send) gets 403 and
+/// no cookie; two `Cookie` headers (as HTTP/2 sends them) with different
+/// sessions count as none; two `Host` headers name no host to be the origin.
+#[tokio::test]
+async fn cross_site_and_ambiguous_requests_are_refused_over_a_socket() {
+    let t = Target::start();
+    let mut cases = Cases::default();
+    let victim = t.account("victim", json!({})).await;
+    let other = t.account("other", json!({})).await;
+    let login = format!("username=victim&password={}", PASSWORD.replace(' ', "+"));
+    let form_post = |origin_lines: &str| {
+        request(
+            "POST",
+            b"/sessions",
+            format!("{origin_lines}Content-Type: application/x-www-form-urlencoded\r\n").as_bytes(),
+            login.as_bytes(),
+        )
+    };
+    let no_cookie = |r: &Resp| match r.header("set-cookie") {
+        None => Ok(()),
+        Some(c) => Err(format!("a Set-Cookie on a refused login: {c}")),
+    };
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://localhost:8080",
+        "http://localhost.evil.example",
+    ] {
+        cases.check(
+            &format!("cross-site form post to POST /sessions from {origin} (raw)"),
+            t.raw(form_post(&format!("Origin: {origin}\r\n"))).await,
+            |r| {
+                api_error(r, 403, &["cross_origin"])?;
+                no_cookie(r)
+            },
+        );
+    }
+    cases.check(
+        "two Origin headers, one of them this site (raw)",
+        t.raw(form_post(
+            "Origin: http://localhost\r\nOrigin: https://evil.example\r\n",
+        ))
+        .await,
+        |r| {
+            api_error(r, 403, &["cross_origin"])?;
+            no_cookie(r)
+        },
+    );
+    // The request() helper sends `Host: localhost`; a second Host leaves no
+    // host to compare the Origin with.
+    let mut two_hosts = form_post("Host: evil.example\r\nOrigin: http://evil.example\r\n");
+    let at = two_hosts
+        .windows(17)
+        .position(|w| w == b"Host: localhost\r\n")
+        .expect("the Host line");
+    two_hosts.splice(at..at, b"Host: evil.example\r\n".iter().copied());
+    cases.check(
+        "two Host headers and an Origin naming one of them (raw)",
+        t.raw(two_hosts).await,
+        |r| {
+            if r.status != 400 {
+                api_error(r, 403, &["cross_origin"])?;
+            }
+            no_cookie(r)
+        },
+    );
+    cases.check(
+        "same-origin form post to POST /sessions (raw)",
+        t.raw(form_post("Origin: http://localhost\r\n")).await,
+        |r| match (r.status, r.header("set-cookie")) {
+            (200, Some(c)) if c.starts_with("session_id=") => Ok(()),
+            _ => Err(format!("expected a login, got {}", r.summary())),
+        },
+    );
+    cases.check(
+        "a form post to POST /sessions without Origin (raw)",
+        t.raw(form_post("")).await,
+        |r| match r.status {
+            200 => Ok(()),
+            _ => Err(format!("expected a login, got {}", r.summary())),
+        },
+    );
+
+    let profile = |cookie_lines: &str| request("GET", b"/profile", cookie_lines.as_bytes(), b"");
+    cases.check(
+        "two Cookie headers with two users' sessions: GET /profile (raw)",
+        t.raw(profile(&format!(
+            "Cookie: session_id={victim}\r\nCookie: session_id={other}\r\n"
+        )))
+        .await,
+        |r| api_error(r, 403, &["not_authenticated"]),
+    );
+    cases.check(
+        "one Cookie header with two users' sessions: GET /profile (raw)",
+        t.raw(profile(&format!(
+            "Cookie: session_id={other}; session_id={victim}\r\n"
+        )))
+        .await,
+        |r| api_error(r, 403, &["not_authenticated"]),
+    );
+    cases.check(
+        "two Cookie headers with one session twice: GET /profile (raw)",
+        t.raw(profile(&format!(
+            "Cookie: session_id={victim}\r\nCookie: a=1; session_id={victim}\r\n"
+        )))
+        .await,
+        |r| match json_body(r) {
+            Ok(body) if r.status == 200 && body == json!({"username": "victim"}) => Ok(()),
+            _ => Err(format!("expected victim's profile, got {}", r.summary())),
+        },
+    );
+    cases.check(
+        "two Cookie headers with two sessions: GET /me (raw)",
+        t.raw(request(
+            "GET",
+            b"/me",
+            format!("Accept: text/html\r\nCookie: session_id={victim}\r\nCookie: session_id={other}\r\n")
+                .as_bytes(),
+            b"",
+        ))
+        .await,
+        |r| redirect_to(r, 303, "/login"),
+    );
+    cases.check(
+        "duplicate JSON member through \\u escapes in POST /sessions (raw)",
+        t.raw(request(
+            "POST",
+            b"/sessions",
+            b"Content-Type: application/json\r\n",
+            format!(
+                r#"{{"username": "other", "user\u006eame": "victim", "password": "{PASSWORD}"}}"#
+            )
+            .as_bytes(),
+        ))
+        .await,
+        |r| {
+            api_error(r, 400, &["invalid_body"])?;
+            no_cookie(r)
+        },
+    );
+    cases.finish("cross-site and ambiguous requests", 12);
+    t.still_serves("after_cross_site").await;
 }

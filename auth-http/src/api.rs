@@ -14,11 +14,12 @@ use crate::app::{json, redirect, respond, with_cookie, App};
 use crate::config::ResetDelivery;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{
-    AccountMessage, BadRequest, Forbidden, Internal, Login, Message, NewUser, NotFound,
-    PasswordChange, PayloadTooLarge, Profile, ResetPassword, ResetRequest, ResetRequested,
-    TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
+    AccountMessage, BadRequest, CrossOrigin, Forbidden, Internal, Login, Message, NewUser,
+    NotFound, PasswordChange, PayloadTooLarge, Profile, ResetPassword, ResetRequest,
+    ResetRequested, SignedInForbidden, TooManyRequests, Unauthorized, Unavailable,
+    UnsupportedMediaType,
 };
-use crate::request::{ctx, raw_body, Fields, RawBody, RequestCtx};
+use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
 
 /// Every route of the JSON API.
 pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
@@ -99,6 +100,7 @@ fn index() -> BoxedFilter<(Response,)> {
         (status = 400, response = BadRequest),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 403, response = CrossOrigin),
         (status = 429, response = TooManyRequests),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
@@ -107,7 +109,7 @@ fn index() -> BoxedFilter<(Response,)> {
 fn register(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("users")
         .and(warp::post())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx, body, app| async move { respond(handle_register(ctx, body, app).await) })
@@ -115,6 +117,7 @@ fn register(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
+    app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
     let fields = Fields::parse(&ctx.headers, body)?;
     let registration = Registration {
@@ -161,6 +164,7 @@ async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Res
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 401, response = Unauthorized),
+        (status = 403, response = CrossOrigin),
         (status = 429, response = TooManyRequests),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
@@ -169,7 +173,7 @@ async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Res
 fn login(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions")
         .and(warp::post())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx, body, app| async move { respond(handle_login(ctx, body, app).await) })
@@ -177,6 +181,7 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
+    app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
     let fields = Fields::parse(&ctx.headers, body)?;
     let identifier = match (
@@ -227,7 +232,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 ("Location" = String, description = "`/`"),
                 ("Set-Cookie" = String, description = "The cleared session cookie (`Max-Age=0`)."),
             )),
-        (status = 403, response = Forbidden),
+        (status = 403, response = SignedInForbidden),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
     ),
@@ -235,13 +240,14 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
 fn logout(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions")
         .and(warp::delete())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(app.filter())
         .then(|ctx, app| async move { respond(handle_logout(ctx, app).await) })
         .boxed()
 }
 
 async fn handle_logout(ctx: RequestCtx, app: App) -> Result<Response, ApiError> {
+    app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
     app.auth.destroy_session(&token, &app.client(&ctx)).await?;
     Ok(with_cookie(
@@ -320,7 +326,7 @@ async fn handle_list_sessions(ctx: RequestCtx, app: App) -> Result<Response, Api
         description = "The `id` of a session from `GET /sessions`.")),
     responses(
         (status = 204, description = "The session has ended."),
-        (status = 403, response = Forbidden),
+        (status = 403, response = SignedInForbidden),
         (status = 404, response = NotFound),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
@@ -329,13 +335,14 @@ async fn handle_list_sessions(ctx: RequestCtx, app: App) -> Result<Response, Api
 fn end_session(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions" / String)
         .and(warp::delete())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(app.filter())
         .then(|id, ctx, app| async move { respond(handle_end_session(id, ctx, app).await) })
         .boxed()
 }
 
 async fn handle_end_session(id: String, ctx: RequestCtx, app: App) -> Result<Response, ApiError> {
+    app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
     app.auth.end_session(&token, &id, &app.client(&ctx)).await?;
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
@@ -406,7 +413,9 @@ async fn handle_profile(ctx: RequestCtx, app: App) -> Result<Response, ApiError>
         (status = 400, response = BadRequest),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 403, description = "`not_found`: no account has that identifier.", body = ErrorBody),
+        (status = 403, description = "`not_found`: no account has that identifier; or \
+            `cross_origin`: the `Origin` header names another origin than this site's (or \
+            `null`), and nothing was done.", body = ErrorBody),
         (status = 429, response = TooManyRequests),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
@@ -415,7 +424,7 @@ async fn handle_profile(ctx: RequestCtx, app: App) -> Result<Response, ApiError>
 fn request_reset(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("reset_password")
         .and(warp::post())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx, body, app| async move { respond(handle_request_reset(ctx, body, app).await) })
@@ -427,6 +436,7 @@ async fn handle_request_reset(
     body: RawBody,
     app: App,
 ) -> Result<Response, ApiError> {
+    app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
     let fields = Fields::parse(&ctx.headers, body)?;
     let (field, identifier) = reset_identifier(&fields)?;
@@ -530,7 +540,9 @@ async fn mail_reset_token(app: &App, user: &User, token: &ResetToken) -> Result<
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 403, description = "`invalid_reset_token`: the token is wrong, expired, used or \
-            another account's (or `not_found`: no such account).", body = ErrorBody),
+            another account's (or `not_found`: no such account; or `cross_origin`: the `Origin` \
+            header names another origin than this site's, or `null`, and nothing changed).",
+            body = ErrorBody),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
     ),
@@ -538,7 +550,7 @@ async fn mail_reset_token(app: &App, user: &User, token: &ResetToken) -> Result<
 fn reset_password(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("reset_password")
         .and(warp::put())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx, body, app| async move { respond(handle_reset_password(ctx, body, app).await) })
@@ -550,6 +562,7 @@ async fn handle_reset_password(
     body: RawBody,
     app: App,
 ) -> Result<Response, ApiError> {
+    app.same_origin(&ctx)?;
     let fields = Fields::parse(&ctx.headers, body)?;
     let (field, identifier) = reset_identifier(&fields)?;
     let reset_token = fields.required("reset_token")?;
@@ -590,7 +603,7 @@ async fn handle_reset_password(
         (status = 415, response = UnsupportedMediaType),
         (status = 401, description = "`invalid_credentials`: the current password is wrong.",
             body = ErrorBody),
-        (status = 403, response = Forbidden),
+        (status = 403, response = SignedInForbidden),
         (status = 429, response = TooManyRequests),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
@@ -599,7 +612,7 @@ async fn handle_reset_password(
 fn change_password(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("password")
         .and(warp::post())
-        .and(ctx())
+        .and(ctx_with_authority())
         .and(raw_body())
         .and(app.filter())
         .then(|ctx, body, app| async move { respond(handle_change_password(ctx, body, app).await) })
@@ -611,6 +624,7 @@ async fn handle_change_password(
     body: RawBody,
     app: App,
 ) -> Result<Response, ApiError> {
+    app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
     let fields = Fields::parse(&ctx.headers, body)?;
     let current = Password::new(fields.required("current_password")?);

@@ -11,7 +11,7 @@ use warp::{Filter, Reply};
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
-use crate::request::RequestCtx;
+use crate::request::{RequestCtx, RequestOrigin};
 
 /// What the handlers share: the `Auth` service, the settings and the
 /// per-address limiter. Cheap to clone.
@@ -63,6 +63,22 @@ impl App {
                 .check(addr)
                 .map_err(|retry_after| AuthError::RateLimited { retry_after }.into()),
             None => Ok(()),
+        }
+    }
+
+    /// The `Origin` rule of the JSON API's state-changing requests (API.md
+    /// §3): another origin, or the opaque `null` (which any page can make a
+    /// browser send), is 403 `cross_origin`; a request without `Origin`
+    /// (a script, the Holberton clients) passes. The routes that call it
+    /// read the request with [`crate::request::ctx_with_authority`].
+    pub fn same_origin(&self, ctx: &RequestCtx) -> Result<(), ApiError> {
+        match ctx.origin(self.config.public_url.as_deref()) {
+            RequestOrigin::Absent | RequestOrigin::Same => Ok(()),
+            RequestOrigin::Opaque | RequestOrigin::Foreign => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "this request was sent by a page of another site",
+            )),
         }
     }
 

@@ -8,8 +8,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde_json::{json, Value};
 use warp::filters::BoxedFilter;
-use warp::http::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use warp::http::StatusCode;
+use warp::http::header::{HeaderMap, HeaderValue, ALLOW, RETRY_AFTER};
+use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
@@ -19,7 +19,8 @@ use crate::openapi::{
     CheckBadRequest, CheckForbidden, CheckInternal, CheckOk, CheckTooManyRequests,
     CheckUnauthorized, CheckUnavailable,
 };
-use crate::request::{ctx, RequestCtx};
+use crate::request::{ctx_with_authority, RequestCtx};
+use crate::strict_json::{self, StrictJsonError};
 
 /// The header that carries the credentials.
 pub const HEADER: &str = "seek_custom_auth";
@@ -61,6 +62,10 @@ pub enum Malformed {
     /// A member is not a string.
     #[error("the member {0} must be a string")]
     NotAString(&'static str),
+    /// A member given more than once (however its name is spelt in JSON),
+    /// at any depth: no reading is picked.
+    #[error("the member {0:?} is given more than once")]
+    RepeatedMember(String),
     /// A member other than the three.
     #[error("unexpected member {0:?}: only username, password and machine_id are allowed")]
     UnexpectedMember(String),
@@ -84,9 +89,11 @@ pub fn parse_credentials(value: &[u8]) -> Result<DeviceCredentials, Malformed> {
         .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, lenient).decode(value))
         .map_err(|_| Malformed::NotBase64)?;
     let text = std::str::from_utf8(&decoded).map_err(|_| Malformed::NotJson)?;
-    let Value::Object(object) =
-        serde_json::from_str::<Value>(text).map_err(|_| Malformed::NotJson)?
-    else {
+    let parsed = strict_json::from_slice(text.as_bytes()).map_err(|error| match error {
+        StrictJsonError::DuplicateMember(name) => Malformed::RepeatedMember(name),
+        StrictJsonError::Syntax(_) => Malformed::NotJson,
+    })?;
+    let Value::Object(object) = parsed else {
         return Err(Malformed::NotAnObject);
     };
     if let Some(extra) = object.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
@@ -154,10 +161,11 @@ fn credentials_of(headers: &HeaderMap) -> Result<DeviceCredentials, CheckFailure
 pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("check")
         .and(warp::get().or(warp::post()).unify())
-        .and(ctx())
+        .and(warp::method())
+        .and(ctx_with_authority())
         .and(app.filter())
-        .then(|ctx: RequestCtx, app: App| async move {
-            match handle_check(ctx, app).await {
+        .then(|method: Method, ctx: RequestCtx, app: App| async move {
+            match handle_check(method, ctx, app).await {
                 Ok(response) => response,
                 Err(failure) => failure.into_response(),
             }
@@ -165,7 +173,15 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-async fn handle_check(ctx: RequestCtx, app: App) -> Result<Response, CheckFailure> {
+async fn handle_check(method: Method, ctx: RequestCtx, app: App) -> Result<Response, CheckFailure> {
+    // POST /check binds machines, so it keeps the JSON API's rule on
+    // state-changing methods. A browser cannot send SEEK_CUSTOM_AUTH across
+    // sites without a CORS preflight we never grant, so this is depth, not
+    // the only defence; GET /check, whose Origin browsers send only for
+    // CORS requests, is left to that.
+    if method == Method::POST {
+        app.same_origin(&ctx)?;
+    }
     app.rate_limit(&ctx)?;
     let credentials = credentials_of(&ctx.headers)?;
     let check = app
@@ -186,6 +202,12 @@ async fn handle_check(ctx: RequestCtx, app: App) -> Result<Response, CheckFailur
         &json!({ "status": "OK", "username": check.username, "machine": machine }),
         StatusCode::OK,
     ))
+}
+
+/// The 405 for a method /check does not serve, in /check's failure shape
+/// (API.md §5) rather than the JSON API's.
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
+    CheckFailure(ApiError::method_not_allowed(allow)).into_response()
 }
 
 /// A failed check: `{"status": "FAILED", "error": …, "message": …}`.
@@ -211,6 +233,11 @@ impl CheckFailure {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(allow) = self.0.allow {
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
         }
         response
     }
@@ -364,6 +391,45 @@ mod tests {
             .as_bytes()
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_member_given_twice_is_refused_however_it_is_spelt() {
+        for json in [
+            format!(
+                r#"{{"username": "a", "username": "b", "password": "pw", "machine_id": "{MACHINE}"}}"#
+            ),
+            format!(
+                r#"{{"username": "a", "username": "b", "password": "pw", "machine_id": "{MACHINE}"}}"#
+            ),
+            format!(
+                r#"{{"username": "a", "password": "pw", "password": "pw", "machine_id": "{MACHINE}"}}"#
+            ),
+            format!(
+                r#"{{"username": "a", "password": "pw", "machine_id": "{MACHINE}", "machine_id": "{MACHINE}"}}"#
+            ),
+        ] {
+            for value in [STANDARD.encode(&json), URL_SAFE_NO_PAD.encode(&json)] {
+                let error = parse_credentials(value.as_bytes()).unwrap_err();
+                assert!(
+                    matches!(error, Malformed::RepeatedMember(_)),
+                    "{json}: {error:?}"
+                );
+                let failure = CheckFailure::from(error).0;
+                assert_eq!(
+                    (failure.status, failure.code),
+                    (StatusCode::BAD_REQUEST, "malformed_credentials")
+                );
+            }
+        }
+        // Another case of a name is another (unexpected) member.
+        let json = format!(
+            r#"{{"username": "a", "Username": "b", "password": "pw", "machine_id": "{MACHINE}"}}"#
+        );
+        assert_eq!(
+            parse_credentials(encode(&json).as_bytes()),
+            Err(Malformed::UnexpectedMember("Username".into()))
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub(crate) const DEVICE_CREDENTIALS: &str = "seek_custom_auth";
             BadRequest,
             Unauthorized,
             Forbidden,
+            CrossOrigin,
+            SignedInForbidden,
             NotFound,
             MethodNotAllowed,
             PayloadTooLarge,
@@ -255,7 +257,8 @@ macro_rules! error_responses {
 
 error_responses! {
     BadRequest: "Error", false,
-        "The request cannot be used: `invalid_body` (not parseable), `missing_field`, \
+        "The request cannot be used: `invalid_body` (not parseable, or a JSON member or \
+        form field given twice), `missing_field`, \
         `invalid_field` (wrong type, JSON null, bad characters or length; the message names \
         the field), `invalid_username`, `invalid_email`, a password rule (`password_empty`, \
         `password_too_short`, `password_too_long`, `password_too_common`, \
@@ -266,6 +269,12 @@ error_responses! {
         was wrong).";
     Forbidden: "Error", false,
         "`not_authenticated`: no live session cookie.";
+    CrossOrigin: "Error", false,
+        "`cross_origin`: the `Origin` header names another origin than this site's (or \
+        `null`); nothing was changed. Requests without `Origin` are not affected.";
+    SignedInForbidden: "Error", false,
+        "`not_authenticated` (no live session cookie) or `cross_origin` (the `Origin` header \
+        names another origin than this site's, or `null`; nothing was changed).";
     NotFound: "Error", false,
         "`not_found`: no such resource.";
     MethodNotAllowed: "Error", false,
@@ -286,14 +295,17 @@ error_responses! {
         "`internal`: a fault on the server's side, never caused by the input.";
     CheckBadRequest: "CheckFailure", false,
         "`malformed_credentials`: the `SEEK_CUSTOM_AUTH` header is empty, repeated, not \
-        base64, not a JSON object, misses a member, has a member that is not a string or \
-        one other than the three, or a bad `machine_id`; the message says which.";
+        base64, not a JSON object, misses a member, gives a member twice, has a member that \
+        is not a string or one other than the three, or a bad `machine_id`; the message says \
+        which.";
     CheckUnauthorized: "CheckFailure", false,
         "`missing_credentials` (no `SEEK_CUSTOM_AUTH` header) or `invalid_credentials` \
         (wrong username or password).";
     CheckForbidden: "CheckFailure", false,
         "The password is right, but `machine_mismatch` (the user is bound to another \
-        machine) or `machine_taken` (the machine is bound to another user).";
+        machine) or `machine_taken` (the machine is bound to another user); or, on `POST`, \
+        `cross_origin` (the `Origin` header names another origin than this site's, or \
+        `null`; nothing was checked).";
     CheckTooManyRequests: "CheckFailure", true,
         "`throttled` (too many failed attempts for this account) or `rate_limited` (too many \
         requests from this client address).";

@@ -245,7 +245,7 @@ async fn handle_forgot(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
     let name = name.trim().to_owned();
     if name.is_empty() {
         let nonce = ctx
-            .cookie(crate::web::PRE_SESSION_COOKIE)
+            .cookie(crate::web::pre_session_cookie(&app))
             .unwrap_or_default();
         let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
         let page = forgot_page(
@@ -522,7 +522,7 @@ fn reset(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
     let nonce = ctx
-        .cookie(crate::web::PRE_SESSION_COOKIE)
+        .cookie(crate::web::pre_session_cookie(&app))
         .unwrap_or_default();
     let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
     let link = text_field(&fields, "token").map_err(error_page)?;

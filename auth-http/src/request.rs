@@ -12,6 +12,7 @@ use warp::http::StatusCode;
 use warp::{Filter, Rejection};
 
 use crate::error::ApiError;
+use crate::strict_json::{self, StrictJsonError};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -45,7 +46,9 @@ pub(crate) fn ctx_with_authority(
     let authority = warp::host::optional().or(warp::any().map(|| None)).unify();
     ctx().and(authority).map(
         |mut ctx: RequestCtx, authority: Option<warp::host::Authority>| {
-            ctx.authority = authority.map(|a| a.to_string());
+            // warp reads the first `Host`; two of them name no host at all.
+            let hosts = ctx.headers.get_all(header::HOST).iter().count();
+            ctx.authority = authority.filter(|_| hosts <= 1).map(|a| a.to_string());
             ctx
         },
     )
@@ -88,17 +91,70 @@ impl RequestCtx {
         }
     }
 
-    /// The value of the named cookie; the first one wins when a client sends
-    /// several, and cookie headers that are not text are ignored.
+    /// The value of the named cookie, read from every `Cookie` header (HTTP/2
+    /// sends one header per cookie). A name given more than once with
+    /// different values is ambiguous (a cookie planted for another path or by
+    /// a sibling domain shadows the real one), so it counts as absent; the
+    /// same value twice is one cookie. Names are case-sensitive, as browsers
+    /// keep them. A header that is not text is read lossily, so a cookie of
+    /// the name in it still counts, as a value that matches no other.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
+        let mut found: Option<String> = None;
+        for value in self.headers.get_all(header::COOKIE) {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            for cookie in cookie::Cookie::split_parse(text.as_ref()).filter_map(Result::ok) {
+                if cookie.name() != name {
+                    continue;
+                }
+                match &found {
+                    None => found = Some(cookie.value().to_owned()),
+                    Some(earlier) if earlier == cookie.value() => {}
+                    Some(_) => return None,
+                }
+            }
+        }
+        found
+    }
+
+    /// Where the request says it comes from, by its `Origin` header, judged
+    /// against `public_url` (`--public-url`) or, without one, the request's
+    /// own host ([`ctx_with_authority`] must have filled it in). The one
+    /// `Origin` check of the web forms and the JSON API.
+    ///
+    /// Origins are compared as browsers compare them (scheme, host, port):
+    /// `http://h:80` is `http://h`, host names are case-insensitive, IPv6
+    /// literals are compared as addresses. Two `Origin` headers, a value that
+    /// is not a bare `scheme://host[:port]`, or no host to compare with, are
+    /// [`RequestOrigin::Foreign`].
+    pub fn origin(&self, public_url: Option<&str>) -> RequestOrigin {
+        let mut values = self.headers.get_all(header::ORIGIN).iter();
+        let Some(value) = values.next() else {
+            return RequestOrigin::Absent;
+        };
+        if values.next().is_some() {
+            return RequestOrigin::Foreign;
+        }
+        let Ok(text) = value.to_str() else {
+            return RequestOrigin::Foreign;
+        };
+        if text == "null" {
+            return RequestOrigin::Opaque;
+        }
+        let Some(origin) = parse_origin(text) else {
+            return RequestOrigin::Foreign;
+        };
+        let ours = match public_url {
+            Some(public) => url::Url::parse(public).ok().map(|url| url.origin()),
+            None => self.authority.as_deref().and_then(|authority| {
+                let url = url::Url::parse(&format!("{}://{authority}/", origin.scheme())).ok()?;
+                let bare = url.username().is_empty() && url.password().is_none();
+                bare.then(|| url.origin())
+            }),
+        };
+        match ours {
+            Some(ours) if ours.is_tuple() && ours == origin.origin() => RequestOrigin::Same,
+            _ => RequestOrigin::Foreign,
+        }
     }
 
     /// Whether the client prefers HTML over JSON (a browser).
@@ -130,6 +186,46 @@ impl RequestCtx {
         let html = quality("text/html");
         html > 0.0 && html > quality("application/json")
     }
+}
+
+/// What a request's `Origin` header says about where it was sent from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestOrigin {
+    /// No `Origin`: not a browser's cross-origin request (scripts, the
+    /// Holberton clients, the desktop client).
+    Absent,
+    /// `Origin: null`, an opaque origin: a sandboxed frame, a `data:` page,
+    /// or any page with `Referrer-Policy: no-referrer` (ours, and an
+    /// attacker's just as easily).
+    Opaque,
+    /// This site.
+    Same,
+    /// Another site, or a value that cannot be read as an origin.
+    Foreign,
+}
+
+/// An `Origin` value as a URL, if it is exactly an `http` or `https` origin
+/// (`scheme://host[:port]`): no white space or backslash (which URL parsing
+/// would quietly drop or turn into a slash), no user, path, query or fragment.
+fn parse_origin(text: &str) -> Option<url::Url> {
+    if text.bytes().any(|b| b <= b' ' || b == b'\\' || b >= 0x7f) {
+        return None;
+    }
+    // A serialized origin ends with its host or port: nothing that URL
+    // parsing would tidy away, not even a slash.
+    let (_, authority) = text.split_once("://")?;
+    if authority.contains(['/', '?', '#', '@']) {
+        return None;
+    }
+    let url = url::Url::parse(text).ok()?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    bare.then_some(url)
 }
 
 /// A request body read up to [`MAX_BODY_BYTES`], or the 413 for a larger one.
@@ -217,7 +313,19 @@ fn decode_form(body: &[u8]) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-/// The fields of a form or JSON body.
+/// The first name a form gives twice. Names are compared as decoded
+/// (`user%6Eame` is `username`, `+` is a space like `%20`) and exactly
+/// otherwise: form field names are case-sensitive, so `Username` is another
+/// field, one we do not know and ignore.
+fn repeated_name(pairs: &[(String, String)]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    pairs
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .find(|name| !seen.insert(*name))
+}
+
+/// The fields of a form or JSON body, each name given at most once.
 #[derive(Debug)]
 pub(crate) enum Fields {
     Json(Map<String, Value>),
@@ -235,11 +343,18 @@ impl Fields {
                 "send the body as application/x-www-form-urlencoded or application/json",
             )
         };
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
+        let mut content_types = headers.get_all(header::CONTENT_TYPE).iter();
+        let content_type = content_types
+            .next()
             .ok_or_else(unsupported)?
             .to_str()
             .map_err(|_| unsupported())?;
+        if content_types.next().is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the Content-Type header is given more than once",
+            ));
+        }
         let essence = content_type
             .split(';')
             .next()
@@ -247,28 +362,42 @@ impl Fields {
             .trim()
             .to_ascii_lowercase();
         match essence.as_str() {
-            "application/json" => match serde_json::from_slice::<Value>(&bytes) {
+            "application/json" => match strict_json::from_slice(&bytes) {
                 Ok(Value::Object(map)) => Ok(Fields::Json(map)),
                 Ok(_) => Err(ApiError::bad_request(
                     "invalid_body",
                     "the body must be a JSON object",
                 )),
-                Err(e) => Err(ApiError::bad_request(
+                Err(StrictJsonError::DuplicateMember(name)) => Err(ApiError::bad_request(
+                    "invalid_body",
+                    format!("the body gives the member {name:?} more than once"),
+                )),
+                Err(StrictJsonError::Syntax(e)) => Err(ApiError::bad_request(
                     "invalid_body",
                     format!("the body is not valid JSON: {e}"),
                 )),
             },
             "application/x-www-form-urlencoded" => {
-                decode_form(&bytes).map(Fields::Form).ok_or_else(|| {
+                let pairs = decode_form(&bytes).ok_or_else(|| {
                     ApiError::bad_request("invalid_body", "the body is not a valid UTF-8 form")
-                })
+                })?;
+                match repeated_name(&pairs) {
+                    Some(name) => Err(ApiError::bad_request(
+                        "invalid_body",
+                        format!(
+                            "the body gives the field {:?} more than once",
+                            name.chars().take(64).collect::<String>()
+                        ),
+                    )),
+                    None => Ok(Fields::Form(pairs)),
+                }
             }
             _ => Err(unsupported()),
         }
     }
 
-    /// A string field that may be absent; JSON `null`, another JSON type or a
-    /// repeated form field is a 400 naming the field.
+    /// A string field that may be absent; JSON `null` or another JSON type is
+    /// a 400 naming the field.
     pub fn optional(&self, name: &'static str) -> Result<Option<String>, ApiError> {
         match self {
             Fields::Json(map) => match map.get(name) {
@@ -283,17 +412,11 @@ impl Fields {
                     format!("{name} must be a string"),
                 )),
             },
-            Fields::Form(pairs) => {
-                let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
-                match (values.next(), values.next()) {
-                    (None, _) => Ok(None),
-                    (Some(value), None) => Ok(Some(value.clone())),
-                    (Some(_), Some(_)) => Err(ApiError::bad_request(
-                        "invalid_field",
-                        format!("{name} is given more than once"),
-                    )),
-                }
-            }
+            // `parse` has refused a form that repeats a name.
+            Fields::Form(pairs) => Ok(pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())),
         }
     }
 
@@ -389,13 +512,63 @@ mod tests {
         assert_eq!(decoded.required("a").unwrap(), "é x+");
         assert_eq!(decoded.required("b").unwrap(), "");
         assert_eq!(decoded.required("c").unwrap(), "");
-        let twice = parse("application/x-www-form-urlencoded", b"a=1&a=2").unwrap();
-        assert_eq!(twice.optional("a").unwrap_err().code, "invalid_field");
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(
             parse("application/json", deep.as_bytes()).unwrap_err().code,
             "invalid_body"
         );
+    }
+
+    #[test]
+    fn a_field_or_member_given_twice_in_any_spelling_is_refused() {
+        const FORM: &str = "application/x-www-form-urlencoded";
+        for body in [
+            "a=1&a=2",
+            "a=1&a=1",
+            "username=x&password=p&user%6Eame=y",
+            "%75%73%65%72%6e%61%6d%65=x&username=y",
+            "username=x&username",
+            "username&username=",
+            "full+name=x&full%20name=y",
+            "=1&=2",
+            "username=x&&username=y",
+            "%C3%A9=1&\u{e9}=2",
+        ] {
+            let error = parse(FORM, body.replace("\\u{e9}", "é").as_bytes()).unwrap_err();
+            assert_eq!(error.code, "invalid_body", "{body}");
+            assert!(
+                error.message.contains("more than once"),
+                "{body}: {error:?}"
+            );
+        }
+        for body in [
+            r#"{"password": "a", "password": "b"}"#,
+            r#"{"username": "x", "user\u006eame": "y"}"#,
+            r#"{"\u0075\u0073\u0065\u0072\u006e\u0061\u006d\u0065": "x", "username": "y"}"#,
+            r#"{"username": "x", "extra": {"k": 1, "k": 2}}"#,
+            r#"{"username": "x", "list": [{"k": 1, "k": 1}]}"#,
+        ] {
+            let error = parse("application/json", body.as_bytes()).unwrap_err();
+            assert_eq!(error.code, "invalid_body", "{body}");
+            assert!(
+                error.message.contains("more than once"),
+                "{body}: {error:?}"
+            );
+        }
+        // Names are case-sensitive: Username is another, unknown field, and
+        // `username` is read from the one field of that name.
+        let form = parse(FORM, b"username=x&Username=y&USERNAME=z").unwrap();
+        assert_eq!(form.required("username").unwrap(), "x");
+        let json = parse("application/json", br#"{"username": "x", "Username": "y"}"#).unwrap();
+        assert_eq!(json.required("username").unwrap(), "x");
+        // Two content types are two readings of one body.
+        let mut headers = headers(FORM);
+        headers.append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let error = Fields::parse(&headers, RawBody(Ok(Bytes::from_static(b"a=1")))).unwrap_err();
+        assert_eq!(error.code, "invalid_body");
     }
 
     #[tokio::test]
@@ -463,24 +636,127 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_first_session_cookie_wins_and_garbage_is_skipped() {
+    fn with_cookies(values: &[&[u8]]) -> RequestCtx {
         let mut headers = HeaderMap::new();
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_bytes(b"session_id=\xff").unwrap(),
-        );
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; session_id=first; session_id=second"),
-        );
-        let ctx = RequestCtx {
+        for value in values {
+            headers.append(header::COOKIE, HeaderValue::from_bytes(value).unwrap());
+        }
+        RequestCtx {
             headers,
             remote: None,
             authority: None,
-        };
-        assert_eq!(ctx.cookie("session_id").as_deref(), Some("first"));
-        assert_eq!(ctx.cookie("missing"), None);
+        }
+    }
+
+    #[test]
+    fn a_cookie_given_twice_with_different_values_counts_as_none() {
+        let cookie = |values: &[&[u8]]| with_cookies(values).cookie("session_id");
+        assert_eq!(cookie(&[b"a=1; session_id=one"]).as_deref(), Some("one"));
+        assert_eq!(cookie(&[b"a=1"]), None);
+        // The same value twice is one cookie, in one header or across two.
+        assert_eq!(
+            cookie(&[b"session_id=one; session_id=one"]).as_deref(),
+            Some("one")
+        );
+        assert_eq!(
+            cookie(&[b"session_id=one", b"b=2; session_id=one"]).as_deref(),
+            Some("one")
+        );
+        // Different values: none, in one header or across two (HTTP/2).
+        assert_eq!(cookie(&[b"session_id=one; session_id=two"]), None);
+        assert_eq!(cookie(&[b"session_id=one", b"session_id=two"]), None);
+        assert_eq!(cookie(&[b"session_id=one", b"session_id="]), None);
+        assert_eq!(cookie(&[b"session_id=one; session_id=\"one\""]), None);
+        // A header that is not text still counts against the other.
+        assert_eq!(cookie(&[b"session_id=\xff", b"session_id=one"]), None);
+        assert_eq!(
+            cookie(&[b"x=\xff", b"session_id=one"]).as_deref(),
+            Some("one")
+        );
+        // Names are case-sensitive, as browsers keep them.
+        assert_eq!(
+            cookie(&[b"Session_id=two; session_id=one"]).as_deref(),
+            Some("one")
+        );
+    }
+
+    fn with_origin(origins: &[&str], authority: Option<&str>) -> RequestCtx {
+        let mut headers = HeaderMap::new();
+        for origin in origins {
+            headers.append(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        RequestCtx {
+            headers,
+            remote: None,
+            authority: authority.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn origins_are_compared_as_browsers_compare_them() {
+        use RequestOrigin::*;
+        let by_host = |origin: &str, host: &str| with_origin(&[origin], Some(host)).origin(None);
+        assert_eq!(with_origin(&[], Some("a.example")).origin(None), Absent);
+        assert_eq!(by_host("null", "a.example"), Opaque);
+        assert_eq!(by_host("http://a.example", "a.example"), Same);
+        assert_eq!(by_host("https://a.example", "a.example"), Same);
+        assert_eq!(by_host("http://a.example:80", "a.example"), Same);
+        assert_eq!(by_host("http://a.example", "a.example:80"), Same);
+        assert_eq!(by_host("https://a.example:443", "A.Example"), Same);
+        assert_eq!(by_host("HTTP://A.EXAMPLE", "a.example"), Same);
+        assert_eq!(by_host("http://127.0.0.1:5000", "127.0.0.1:5000"), Same);
+        assert_eq!(by_host("http://[::1]:5000", "[::1]:5000"), Same);
+        assert_eq!(by_host("http://[0:0::1]:5000", "[::1]:5000"), Same);
+        assert_eq!(by_host("http://[::1]:5000", "[0:0:0:0:0:0:0:1]:5000"), Same);
+        assert_eq!(by_host("https://a.example", "a.example:80"), Foreign);
+        assert_eq!(by_host("http://a.example:5000", "a.example"), Foreign);
+        assert_eq!(by_host("http://a.example", "a.example:5000"), Foreign);
+        assert_eq!(by_host("http://[::2]:5000", "[::1]:5000"), Foreign);
+        assert_eq!(by_host("http://a.example.evil", "a.example"), Foreign);
+        assert_eq!(by_host("http://evil.a.example", "a.example"), Foreign);
+        assert_eq!(by_host("https://evil.example", "a.example"), Foreign);
+        assert_eq!(by_host("ftp://a.example", "a.example"), Foreign);
+        assert_eq!(by_host("a.example", "a.example"), Foreign);
+        assert_eq!(by_host("NULL", "a.example"), Foreign);
+        assert_eq!(by_host("null ", "a.example"), Foreign);
+        // Not a bare origin: refused rather than read leniently.
+        for odd in [
+            "http://a.example/",
+            "http://a.example/path",
+            "http://a.example?x",
+            "http://a.example#x",
+            "http://user@a.example",
+            "http://evil.example@a.example",
+            "http://a.example\\@evil.example",
+            "http://a.exa\tmple",
+            " http://a.example",
+            "http://a.example, http://a.example",
+        ] {
+            assert_eq!(by_host(odd, "a.example"), Foreign, "{odd:?}");
+        }
+        // No host to compare with, or a Host with a user in it.
+        assert_eq!(
+            with_origin(&["http://a.example"], None).origin(None),
+            Foreign
+        );
+        assert_eq!(by_host("http://a.example", "u@a.example"), Foreign);
+        // Two Origin headers, even equal ones, are one too many.
+        assert_eq!(
+            with_origin(&["http://a.example", "http://a.example"], Some("a.example")).origin(None),
+            Foreign
+        );
+        // With --public-url, the host of the request does not matter.
+        let public = Some("https://auth.example");
+        let by_public = |origin: &str| with_origin(&[origin], Some("internal:5000")).origin(public);
+        assert_eq!(by_public("https://auth.example"), Same);
+        assert_eq!(by_public("https://AUTH.example:443"), Same);
+        assert_eq!(by_public("http://auth.example"), Foreign);
+        assert_eq!(by_public("http://internal:5000"), Foreign);
+        assert_eq!(by_public("null"), Opaque);
+        assert_eq!(
+            with_origin(&["http://h:8080"], None).origin(Some("http://H:8080")),
+            Same
+        );
     }
 }
 
@@ -580,12 +856,98 @@ mod proptests {
 
         #[test]
         fn a_form_decodes_to_the_pairs_it_was_made_of(
-            pairs in prop::collection::vec((text(), text()), 0..8),
+            pairs in prop::collection::vec((text(), text()), 0..8).prop_map(|pairs| {
+                let mut seen = std::collections::HashSet::new();
+                pairs
+                    .into_iter()
+                    .filter(|(name, _)| seen.insert(name.clone()))
+                    .collect::<Vec<_>>()
+            }),
         ) {
             let body = serde_urlencoded::to_string(&pairs).unwrap();
             match parse(FORM, body.as_bytes()) {
                 Ok(Fields::Form(decoded)) => prop_assert_eq!(decoded, pairs),
                 other => prop_assert!(false, "{body:?} gave {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_form_that_repeats_a_name_in_any_spelling_is_refused(
+            name in text(),
+            before in prop::collection::vec((text(), text()), 0..4),
+            between in prop::collection::vec((text(), text()), 0..4),
+            values in (text(), text()),
+            spelling in prop::collection::vec(0u8..3, 0..32),
+        ) {
+            // The second copy of the name: each byte as it is, percent-encoded
+            // or (a space) as `+`, chosen byte by byte.
+            let encoded_once = serde_urlencoded::to_string([(&name, &values.0)]).unwrap();
+            let respelt: String = name
+                .bytes()
+                .enumerate()
+                .map(|(i, b)| match (spelling.get(i).copied().unwrap_or(0), b) {
+                    (_, b' ') if i % 2 == 0 => "+".to_owned(),
+                    (1, _) | (_, b'&' | b'=' | b'+' | b'%' | b' ') => format!("%{b:02X}"),
+                    (2, _) if !b.is_ascii() => format!("%{b:02x}"),
+                    _ if b.is_ascii() => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            let rest = |pairs: &[(String, String)]| {
+                pairs
+                    .iter()
+                    .filter(|(n, _)| n != &name)
+                    .map(|(n, v)| serde_urlencoded::to_string([(n, v)]).unwrap())
+                    .collect::<Vec<_>>()
+            };
+            let mut parts = rest(&before);
+            parts.push(encoded_once);
+            parts.extend(rest(&between));
+            parts.push(format!(
+                "{respelt}={}",
+                serde_urlencoded::to_string([("", &values.1)]).unwrap().trim_start_matches('=')
+            ));
+            let body = parts.join("&");
+            match parse(FORM, body.as_bytes()) {
+                Err(error) => prop_assert_eq!(error.code, "invalid_body"),
+                Ok(fields) => prop_assert!(false, "{body:?} gave {fields:?}"),
+            }
+        }
+
+        #[test]
+        fn a_json_object_that_repeats_a_name_in_any_spelling_is_refused(
+            name in text(),
+            escape in prop::collection::vec(any::<bool>(), 0..32),
+            depth in 0usize..3,
+        ) {
+            // The second copy with some characters as \u escapes (pairs of
+            // them for characters outside the BMP).
+            let respelt: String = name
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if escape.get(i).copied().unwrap_or(false) {
+                        let mut units = [0u16; 2];
+                        c.encode_utf16(&mut units)
+                            .iter()
+                            .map(|u| format!("\\u{u:04x}"))
+                            .collect()
+                    } else {
+                        let quoted = Value::String(c.to_string()).to_string();
+                        quoted[1..quoted.len() - 1].to_owned()
+                    }
+                })
+                .collect();
+            let mut object = format!(
+                "{{{}: 1, \"{respelt}\": 2}}",
+                Value::String(name.clone())
+            );
+            for _ in 0..depth {
+                object = format!("{{\"outer\": [{object}]}}");
+            }
+            match parse("application/json", object.as_bytes()) {
+                Err(error) => prop_assert_eq!(error.code, "invalid_body"),
+                Ok(fields) => prop_assert!(false, "{object:?} gave {fields:?}"),
             }
         }
 

@@ -11,11 +11,16 @@ use warp::{Filter, Reply};
 
 use crate::app::{redirect, with_cookie, App};
 use crate::error::{retry_after_secs, ApiError};
-use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::request::{
+    ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx, RequestOrigin,
+};
 
 /// The cookie that carries a browser's pre-session nonce, to which the
 /// sign-up and login forms' CSRF tokens are bound.
 pub(crate) const PRE_SESSION_COOKIE: &str = "authd_csrf";
+/// [`PRE_SESSION_COOKIE`] when the session cookie is a `__Host-` one: then
+/// no sibling domain or path may plant a nonce either.
+const HOST_PRE_SESSION_COOKIE: &str = "__Host-authd_csrf";
 /// The one-time notice cookie shown by the page a form redirects to.
 pub(crate) const FLASH_COOKIE: &str = "authd_flash";
 /// The notice of a new account, shown by `GET /login`.
@@ -124,7 +129,7 @@ fn signup(app: &App) -> BoxedFilter<(Response,)> {
 
 async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
-    let nonce = ctx.cookie(PRE_SESSION_COOKIE).unwrap_or_default();
+    let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = fields
         .optional("username")
         .map_err(error_page)?
@@ -226,7 +231,7 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
-    let nonce = ctx.cookie(PRE_SESSION_COOKIE).unwrap_or_default();
+    let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = fields
         .optional("username")
         .map_err(error_page)?
@@ -421,7 +426,7 @@ pub(crate) async fn checked_form(
         .map_err(error_page)?
         .unwrap_or_default();
     let valid = match guard {
-        Guard::PreSession => ctx.cookie(PRE_SESSION_COOKIE).is_some_and(|nonce| {
+        Guard::PreSession => ctx.cookie(pre_session_cookie(app)).is_some_and(|nonce| {
             app.auth
                 .verify_csrf_token(CsrfScope::PreSession, &nonce, &token)
         }),
@@ -454,52 +459,49 @@ pub(crate) async fn checked_form(
     Ok(fields)
 }
 
-/// A POST may come from this site only: its `Origin`, when it names one,
-/// must be `--public-url`, or without one the request's own `Host`.
-/// `Origin: null` names no origin (browsers send it for same-site forms when
-/// the page says `Referrer-Policy: no-referrer`, as ours do), so like a
-/// missing header it leaves the judgement to the CSRF token.
+/// A form may come from this site only: its `Origin`, when it names one,
+/// must be `--public-url`, or without it the request's own host
+/// ([`RequestCtx::origin`], the check the JSON API makes too). Unlike the
+/// JSON API, a form post with `Origin: null` is judged by its CSRF token
+/// alone, as one without `Origin` is: browsers send `null` for our own forms,
+/// since our pages say `Referrer-Policy: no-referrer`, and a cross-site
+/// sender cannot have a valid token.
 fn origin_allowed(ctx: &RequestCtx, public_url: Option<&str>) -> bool {
-    let Some(origin) = ctx.headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    if origin == "null" {
-        return true;
-    }
-    match public_url {
-        Some(public) => origin.eq_ignore_ascii_case(public),
-        None => {
-            let host = ctx
-                .authority
-                .as_deref()
-                .or_else(|| ctx.headers.get(header::HOST).and_then(|h| h.to_str().ok()));
-            let origin_host = origin
-                .strip_prefix("http://")
-                .or_else(|| origin.strip_prefix("https://"));
-            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
-        }
+    match ctx.origin(public_url) {
+        RequestOrigin::Absent | RequestOrigin::Opaque | RequestOrigin::Same => true,
+        RequestOrigin::Foreign => false,
     }
 }
 
 /// The browser's pre-session nonce, and a `Set-Cookie` when it needs a new one.
 pub(crate) fn pre_session_nonce(ctx: &RequestCtx, app: &App) -> (String, Option<HeaderValue>) {
-    match ctx.cookie(PRE_SESSION_COOKIE) {
+    match ctx.cookie(pre_session_cookie(app)) {
         Some(nonce) if nonce.len() == 43 => (nonce, None),
         _ => {
             let nonce = auth_core::random_token();
-            let cookie = cookie::Cookie::build((PRE_SESSION_COOKIE, nonce.as_str()))
+            let cookie = cookie::Cookie::build((pre_session_cookie(app), nonce.as_str()))
                 .path("/")
                 .http_only(true)
                 .secure(true)
                 .same_site(cookie::SameSite::Lax)
                 .build();
             let header = HeaderValue::from_str(&cookie.to_string()).ok();
-            let _ = app;
             (nonce, header)
         }
+    }
+}
+
+/// The name of the pre-session cookie: `__Host-` prefixed when the session
+/// cookie's name has a prefix (browsers match prefixes case-insensitively, so
+/// this does too). A `__Secure-` session cookie already means the site is
+/// served over TLS, which is all `__Host-` needs beyond what the pre-session
+/// cookie has (`Secure`, `Path=/`, no `Domain`).
+pub(crate) fn pre_session_cookie(app: &App) -> &'static str {
+    let name = app.config.cookie_name.to_ascii_lowercase();
+    if name.starts_with("__host-") || name.starts_with("__secure-") {
+        HOST_PRE_SESSION_COOKIE
+    } else {
+        PRE_SESSION_COOKIE
     }
 }
 
@@ -617,7 +619,7 @@ mod tests {
         RequestCtx {
             headers,
             remote: None,
-            authority: None,
+            authority: Some(host.to_owned()),
         }
     }
 

@@ -596,7 +596,9 @@ async fn different_invalid_utf8_passwords_are_not_the_same_password() {
 }
 
 #[tokio::test]
-async fn a_repeated_form_field_is_invalid_field() {
+/// API.md §3 "Ambiguous requests": a field named twice is `invalid_body`,
+/// and the message names it.
+async fn a_repeated_form_field_is_invalid_body() {
     let app = TestApp::new().await;
     let res = app
         .send(raw(
@@ -606,7 +608,7 @@ async fn a_repeated_form_field_is_invalid_field() {
             "email=a@example.com&email=b@example.com&password=tangerine+rocket+harbor+7",
         ))
         .await;
-    let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_body");
     assert!(message.contains("email"), "{message}");
 
     let res = app
@@ -617,7 +619,7 @@ async fn a_repeated_form_field_is_invalid_field() {
             "email=a@example.com&password=tangerine+rocket+harbor+7&password=x",
         ))
         .await;
-    let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_body");
     assert!(message.contains("password"), "{message}");
 }
 
