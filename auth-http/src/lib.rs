@@ -12,6 +12,7 @@ mod metrics;
 mod openapi;
 mod ops;
 mod request;
+pub mod server;
 mod web;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,10 +1,13 @@
 //! `authd serve` and `authd migrate`.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use auth_core::{Auth, Config, SecretKey};
+use auth_http::server::{ServeOptions, TlsFiles};
 use auth_http::{HttpConfig, ResetDelivery};
 
 use crate::cli::{GlobalOptions, ServeArgs};
@@ -42,21 +45,39 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         public_url: args.public_url,
         mailer,
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
+        _ => None,
+    };
+    warn_without_https(args.bind, tls.is_some(), http.public_url.as_deref());
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("--bind {}: cannot listen", args.bind))?;
     let local = listener
         .local_addr()
         .context("reading the listening address")?;
-    tracing::info!("listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("listening on {scheme}://{local}");
 
     let purger = tokio::spawn(purge_regularly(auth.clone()));
-    warp::serve(auth_http::routes(auth, http))
-        .incoming(listener)
-        .graceful(shutdown_signal())
-        .run()
-        .await;
+    let reloader = tls.clone().map(|tls| tokio::spawn(reload_on_sighup(tls)));
+    let options = ServeOptions {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+        tls,
+    };
+    auth_http::server::serve(
+        listener,
+        auth_http::routes(auth, http),
+        options,
+        shutdown_signal(),
+    )
+    .await;
     purger.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -122,6 +143,41 @@ async fn purge_regularly(auth: Auth) {
         }
     }
 }
+
+/// API.md section 6: cookies are always `Secure`, which browsers honour over
+/// plain HTTP only on loopback, so the web forms fail elsewhere.
+fn warn_without_https(bind: SocketAddr, tls: bool, public_url: Option<&str>) {
+    let https_in_front = public_url.is_some_and(|url| url.starts_with("https://"));
+    if !bind.ip().is_loopback() && !tls && !https_in_front {
+        tracing::warn!(
+            "listening on {bind} without --tls-cert and without an https:// --public-url: browsers \
+             drop the Secure session cookie over plain HTTP on any host but localhost, so the web \
+             forms will fail there. Serve HTTPS with --tls-cert/--tls-key, or put a TLS proxy in \
+             front and set --public-url https://…"
+        );
+    }
+}
+
+/// SIGHUP re-reads the certificate and key; a bad pair keeps the old one.
+#[cfg(unix)]
+async fn reload_on_sighup(tls: Arc<TlsFiles>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the certificate will not be reloaded");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+            Err(error) => {
+                tracing::warn!(%error, "SIGHUP: kept the previous TLS certificate and key")
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_tls: Arc<TlsFiles>) {}
 
 async fn shutdown_signal() {
     let ctrl_c = async {
