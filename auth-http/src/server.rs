@@ -42,6 +42,10 @@ pub const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 pub const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 256;
 /// Largest header block an HTTP/2 client may send.
 pub const H2_MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
+/// How long a closing connection with nothing in flight may take to close.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+/// How often a closing connection with requests in flight is looked at.
+const CLOSE_POLL: Duration = Duration::from_millis(100);
 /// Largest request head an HTTP/1.1 client may send.
 const H1_MAX_BUF_SIZE: usize = 64 * 1024;
 
@@ -334,12 +338,15 @@ impl Connection {
     {
         let mut connection = pin!(self.builder.serve_connection(io, service));
         let header_deadline = activity.started + self.options.header_timeout;
-        let mut closing = false;
+        // Set once the connection is asked to close: past it, a connection
+        // with nothing in flight is dropped even if the client never
+        // acknowledges HTTP/2's GOAWAY.
+        let mut closing_deadline: Option<Instant> = None;
         loop {
-            let deadline = if activity.requests_seen() == 0 {
-                header_deadline
-            } else {
-                activity.idle_since() + self.options.idle_timeout
+            let deadline = match closing_deadline {
+                Some(deadline) => deadline,
+                None if activity.requests_seen() == 0 => header_deadline,
+                None => activity.idle_since() + self.options.idle_timeout,
             };
             tokio::select! {
                 result = connection.as_mut() => {
@@ -348,24 +355,28 @@ impl Connection {
                     }
                     return;
                 }
-                changed = self.stop.changed(), if !closing => {
+                changed = self.stop.changed(), if closing_deadline.is_none() => {
                     if changed.is_err() || *self.stop.borrow() {
                         connection.as_mut().graceful_shutdown();
-                        closing = true;
+                        closing_deadline = Some(Instant::now() + CLOSE_GRACE);
                     }
                 }
-                () = tokio::time::sleep_until(deadline), if !closing => {
-                    if activity.requests_seen() == 0 {
+                () = tokio::time::sleep_until(deadline) => {
+                    if closing_deadline.is_some() {
+                        if activity.in_flight() == 0 {
+                            return;
+                        }
+                        closing_deadline = Some(Instant::now() + CLOSE_POLL);
+                    } else if activity.requests_seen() == 0 {
                         // No request head within the header timeout (before
                         // hyper's own timer runs, e.g. while the protocol is
                         // still being detected): nothing to finish.
                         return;
-                    }
-                    if activity.in_flight() == 0
+                    } else if activity.in_flight() == 0
                         && activity.idle_since() + self.options.idle_timeout <= Instant::now()
                     {
                         connection.as_mut().graceful_shutdown();
-                        closing = true;
+                        closing_deadline = Some(Instant::now() + CLOSE_GRACE);
                     }
                 }
             }

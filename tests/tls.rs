@@ -1,0 +1,448 @@
+//! The network edge against the real binary: HTTPS with a test CA made here
+//! (rcgen), HTTP/2 by ALPN, certificate reload on SIGHUP, a bad pair at
+//! start, the header timeout against trickling clients and the connection
+//! limit.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{authd_bin, session_cookie, Server};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// A certificate authority made for one test.
+struct TestCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+/// A server certificate and its key, as PEM.
+struct Leaf {
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl TestCa {
+    fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { cert, key }
+    }
+
+    /// A certificate for `localhost` and 127.0.0.1.
+    fn leaf(&self) -> Leaf {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    fn reqwest_cert(&self) -> reqwest::Certificate {
+        reqwest::Certificate::from_pem(self.cert.pem().as_bytes()).unwrap()
+    }
+}
+
+/// Writes the pair into `dir` and returns the `--tls-cert`/`--tls-key` paths.
+fn write_pair(dir: &Path, leaf: &Leaf) -> (PathBuf, PathBuf) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    (cert, key)
+}
+
+/// Starts authd over TLS with a fresh CA; returns the server, the CA and
+/// the folder holding the pair.
+fn start_tls(extra: &[&str]) -> (Server, TestCa, tempfile::TempDir) {
+    let ca = TestCa::new("authd test CA");
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(files.path(), &ca.leaf());
+    let mut args = vec![
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args);
+    assert!(
+        server.base_url.starts_with("https://"),
+        "{}",
+        server.base_url
+    );
+    (server, ca, files)
+}
+
+/// A client that trusts only `ca` (not the web roots) and follows no redirects.
+fn https_client(ca: &TestCa) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca.reqwest_cert())
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+async fn body(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+#[tokio::test]
+async fn the_holberton_flow_over_tls_and_http2_by_alpn() {
+    let (server, ca, _files) =
+        start_tls(&["--password-min-length", "5", "--reset-delivery", "response"]);
+    let http = https_client(&ca).build().unwrap();
+    let email = "guillaume@holberton.io";
+
+    let r = http
+        .post(server.url("/users"))
+        .form(&[("email", email), ("password", "b4l0u")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2, "ALPN chose h2");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        body(r).await,
+        json!({"email": email, "message": "user created"})
+    );
+
+    let r = http
+        .post(server.url("/sessions"))
+        .form(&[("email", email), ("password", "b4l0u")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let session_id = session_cookie(&r).expect("a session cookie");
+    let r = http
+        .get(server.url("/profile"))
+        .header("Cookie", format!("session_id={session_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(r).await, json!({"email": email}));
+    let r = http
+        .delete(server.url("/sessions"))
+        .header("Cookie", format!("session_id={session_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let r = http
+        .post(server.url("/reset_password"))
+        .form(&[("email", email)])
+        .send()
+        .await
+        .unwrap();
+    let token = body(r).await["reset_token"].as_str().unwrap().to_owned();
+    let r = http
+        .put(server.url("/reset_password"))
+        .form(&[
+            ("email", email),
+            ("reset_token", &token),
+            ("new_password", "t4rt1fl3tt3"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        body(r).await,
+        json!({"email": email, "message": "Password updated"})
+    );
+
+    // An HTTP/1.1-only client gets HTTP/1.1 from the same server.
+    let http1 = https_client(&ca).http1_only().build().unwrap();
+    let r = http1
+        .post(server.url("/sessions"))
+        .form(&[("email", email), ("password", "t4rt1fl3tt3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_11);
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // A client that does not trust the CA is refused by its own TLS check.
+    let stranger = https_client(&TestCa::new("another CA")).build().unwrap();
+    assert!(stranger.get(server.url("/healthz")).send().await.is_err());
+
+    // Plain HTTP on the TLS port is not served.
+    let plain = server.base_url.replace("https://", "http://");
+    let refused = common::client()
+        .get(format!("{plain}/healthz"))
+        .send()
+        .await;
+    assert!(refused.map(|r| !r.status().is_success()).unwrap_or(true));
+
+    assert!(server.stop().success(), "authd exits 0 on SIGTERM");
+}
+
+#[tokio::test]
+async fn sighup_serves_a_new_certificate_to_new_connections_and_keeps_old_ones() {
+    let (server, old_ca, files) = start_tls(&["--header-timeout", "30s"]);
+    // HTTP/2: one connection that the client keeps for every request.
+    let old_client = https_client(&old_ca).build().unwrap();
+    let r = old_client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let new_ca = TestCa::new("the next CA");
+    let new_only = https_client(&new_ca).build().unwrap();
+    assert!(
+        new_only.get(server.url("/healthz")).send().await.is_err(),
+        "before the reload the server still shows the old certificate"
+    );
+
+    write_pair(files.path(), &new_ca.leaf());
+    hangup(&server);
+    server
+        .stderr_once_it_holds("reloaded the TLS certificate")
+        .await;
+
+    // A new connection gets the new certificate.
+    let r = new_only.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let fresh_old = https_client(&old_ca).build().unwrap();
+    assert!(
+        fresh_old.get(server.url("/healthz")).send().await.is_err(),
+        "a new connection no longer gets the old certificate"
+    );
+    // The old connection was not dropped: a new one would fail its check
+    // against the old CA, so this answer came over the connection opened
+    // before the reload.
+    let r = old_client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // A bad pair at SIGHUP keeps the one in use, and says why.
+    std::fs::write(files.path().join("key.pem"), "not a key").unwrap();
+    hangup(&server);
+    let stderr = server
+        .stderr_once_it_holds("kept the previous TLS certificate")
+        .await;
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    let again = https_client(&new_ca).build().unwrap();
+    let r = again.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(server.stop().success());
+}
+
+fn hangup(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// `authd serve` with these TLS options: its exit status and standard error.
+fn start_expecting_failure(dir: &Path, tls_args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(authd_bin())
+        .current_dir(dir)
+        .env_remove("AUTHD_SECRET_KEY")
+        .args(["serve", "--bind", "127.0.0.1:0", "--database"])
+        .arg(format!("sqlite://{}", dir.join("auth.db").display()))
+        .args(tls_args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_pair_at_start_is_one_line_naming_the_option_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("authd test CA");
+    let (cert, key) = write_pair(dir.path(), &ca.leaf());
+    let other_key = dir.path().join("other-key.pem");
+    std::fs::write(&other_key, ca.leaf().key_pem).unwrap();
+    let (cert, key, other_key) = (
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        other_key.to_str().unwrap(),
+    );
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--tls-cert", key, "--tls-key", key], "--tls-cert"),
+        (&["--tls-cert", cert, "--tls-key", cert], "--tls-key"),
+        (&["--tls-cert", cert, "--tls-key", other_key], "--tls-key"),
+        (&["--tls-cert", missing, "--tls-key", key], "--tls-cert"),
+        (&["--tls-cert", cert], "--tls-key"),
+    ];
+    for (args, option) in cases {
+        let (code, stderr) = start_expecting_failure(dir.path(), args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+    }
+    // Checked before anything else: no database and no key were created.
+    assert!(!dir.path().join("auth.db").exists());
+    assert!(!dir.path().join("authd.key").exists());
+}
+
+/// Reads until the peer closes the connection (or an error), and returns
+/// how long that took.
+fn time_until_closed(stream: &mut TcpStream, give_up: Duration) -> Duration {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(give_up)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return started.elapsed(),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_trickling_client_is_closed_within_the_header_timeout_while_others_are_served() {
+    let server = Server::start(&["--header-timeout", "2s"]);
+    let addr = server.base_url.trim_start_matches("http://").to_owned();
+
+    // One byte of the request head every 300 ms: never whole within 2 s.
+    let trickler = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            let started = Instant::now();
+            let head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+            for byte in head {
+                if stream.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+                if started.elapsed() > Duration::from_secs(20) {
+                    break;
+                }
+            }
+            (
+                started.elapsed(),
+                time_until_closed(&mut stream, Duration::from_secs(20)),
+            )
+        })
+    };
+    // Sending nothing at all, and an HTTP/2 preface that never ends.
+    let mut silent = TcpStream::connect(&addr).unwrap();
+    let mut half_preface = TcpStream::connect(&addr).unwrap();
+    half_preface.write_all(b"PRI * HTTP/2.0\r\n").unwrap();
+
+    // Meanwhile others are served.
+    let http = common::client();
+    for _ in 0..5 {
+        let r = http.get(server.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let silent_closed = time_until_closed(&mut silent, Duration::from_secs(20));
+    let preface_closed = time_until_closed(&mut half_preface, Duration::from_secs(20));
+    let (sent_for, trickle_closed) = trickler.join().unwrap();
+    // The trickler's head needs ~30 s; the server ends it after its 2 s.
+    assert!(
+        sent_for + trickle_closed < Duration::from_secs(8),
+        "{sent_for:?} + {trickle_closed:?}"
+    );
+    assert!(silent_closed < Duration::from_secs(8), "{silent_closed:?}");
+    assert!(
+        preface_closed < Duration::from_secs(8),
+        "{preface_closed:?}"
+    );
+    let r = http.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(server.stop().success());
+}
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_closed_within_the_header_timeout() {
+    let (server, ca, _files) = start_tls(&["--header-timeout", "2s"]);
+    let addr = server.base_url.trim_start_matches("https://").to_owned();
+    let mut silent = TcpStream::connect(&addr).unwrap();
+    // The first bytes of a TLS record header, then nothing.
+    let mut partial = TcpStream::connect(&addr).unwrap();
+    partial.write_all(&[0x16, 0x03, 0x01]).unwrap();
+    let http = https_client(&ca).build().unwrap();
+    let r = http.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(time_until_closed(&mut silent, Duration::from_secs(20)) < Duration::from_secs(8));
+    assert!(time_until_closed(&mut partial, Duration::from_secs(20)) < Duration::from_secs(8));
+    assert!(server.stop().success());
+}
+
+/// Sends one keep-alive request on a raw connection and reads its whole answer.
+fn keep_alive_request(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&answer).contains("{\"status\":\"ok\"}") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn past_max_connections_clients_wait_and_are_answered_once_others_close() {
+    let server = Server::start(&["--max-connections", "2", "--header-timeout", "30s"]);
+    let addr = server.base_url.trim_start_matches("http://").to_owned();
+    let mut first = TcpStream::connect(&addr).unwrap();
+    let mut second = TcpStream::connect(&addr).unwrap();
+    assert!(keep_alive_request(&mut first).starts_with("HTTP/1.1 200"));
+    assert!(keep_alive_request(&mut second).starts_with("HTTP/1.1 200"));
+
+    // The third connects (the kernel's backlog takes it) but is not served.
+    let third = tokio::spawn({
+        let url = server.url("/healthz");
+        async move {
+            let http = reqwest::Client::new();
+            let r = http.get(url).send().await?;
+            Ok::<_, reqwest::Error>((r.status(), Instant::now()))
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !third.is_finished(),
+        "the extra connection waits, it is not refused"
+    );
+
+    // Both held connections still work meanwhile.
+    assert!(keep_alive_request(&mut first).starts_with("HTTP/1.1 200"));
+    let closed_at = Instant::now();
+    drop(second);
+    let (status, answered_at) = tokio::time::timeout(Duration::from_secs(20), third)
+        .await
+        .expect("answered once a connection closed")
+        .unwrap()
+        .expect("not refused");
+    assert_eq!(status, StatusCode::OK);
+    assert!(answered_at >= closed_at);
+    drop(first);
+    assert!(server.stop().success());
+}
