@@ -374,7 +374,7 @@ fn error_code(error: &AuthError) -> &'static str {
         AuthError::InvalidEmail => "invalid_email",
         AuthError::PasswordRejected(rule) => rule.code(),
         AuthError::AlreadyRegistered(_) => "already_registered",
-        AuthError::Unavailable => "unavailable",
+        AuthError::Unavailable | AuthError::Overloaded { .. } => "unavailable",
         // Not outcomes of a sign-up; named anyway rather than hidden.
         AuthError::InvalidCredentials => "invalid_credentials",
         AuthError::Throttled { .. } => "throttled",

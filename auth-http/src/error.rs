@@ -156,6 +156,10 @@ impl From<AuthError> for ApiError {
             AuthError::Unavailable => {
                 ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
             }
+            AuthError::Overloaded { retry_after } => {
+                ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
+                    .with_retry_after(retry_after)
+            }
             AuthError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 ApiError::internal()

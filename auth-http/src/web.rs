@@ -246,7 +246,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                         n => format!("Too many attempts. Try again in {n} seconds."),
                     }
                 }
-                AuthError::Unavailable | AuthError::Internal(_) => {
+                AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::Internal(_) => {
                     "The service is unavailable right now. Try again later.".to_owned()
                 }
                 // One message for every other failure, so the page says

@@ -165,6 +165,13 @@ pub struct ServeArgs {
     /// A connection with no request for this long is closed (tests shorten it).
     #[arg(long, env = "AUTHD_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, hide = true)]
     pub idle_timeout: Duration,
+    /// How often the per-address limit forgets clients whose allowance is full again (tests shorten it).
+    #[arg(long, env = "AUTHD_IP_LIMITER_SWEEP", default_value = "60s", value_parser = parse_duration, hide = true)]
+    pub ip_limiter_sweep: Duration,
+    /// Password hashes that may wait for a CPU; past it logins get 503 with Retry-After.
+    #[arg(long, env = "AUTHD_HASH_QUEUE_LIMIT", default_value_t = auth_core::DEFAULT_HASH_QUEUE_LIMIT,
+          value_parser = parse_max_connections, hide = true)]
+    pub hash_queue_limit: usize,
     /// Sender of the reset e-mails.
     #[arg(long, env = "AUTHD_SMTP_FROM", default_value = auth_http::DEFAULT_FROM, value_parser = parse_smtp_from)]
     pub smtp_from: String,

@@ -21,6 +21,7 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         session_idle_timeout: args.session_idle_timeout,
         session_max_age: args.session_max_age,
         reset_token_ttl: args.reset_token_ttl,
+        hash_queue_limit: args.hash_queue_limit,
         ..auth_config(global)
     };
     let auth = open_auth(global, config).await?;
@@ -41,6 +42,7 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         cookie_name: args.cookie_name,
         reset_delivery: args.reset_delivery,
         ip_rate_limit: args.ip_rate_limit,
+        ip_limiter_sweep_interval: args.ip_limiter_sweep,
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
         mailer,
