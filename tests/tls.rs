@@ -446,3 +446,107 @@ async fn past_max_connections_clients_wait_and_are_answered_once_others_close() 
     drop(first);
     assert!(server.stop().success());
 }
+
+/// Starts `authd serve` with `args`, waits for its "listening on" line and
+/// returns everything it wrote to standard error until then.
+fn start_up_lines(args: &[&str]) -> String {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(authd_bin())
+        .current_dir(dir.path())
+        .env_remove("AUTHD_SECRET_KEY")
+        .env("RUST_LOG", "info")
+        .args(["serve", "--bcrypt-cost", "4", "--database"])
+        .arg(format!("sqlite://{}", dir.path().join("auth.db").display()))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}");
+    seen
+}
+
+#[test]
+fn serving_plain_http_beyond_loopback_warns_that_secure_cookies_need_https() {
+    let warning = "without --tls-cert and without an https:// --public-url";
+    let plain = start_up_lines(&["--bind", "0.0.0.0:0"]);
+    assert!(plain.contains(warning), "{plain}");
+    let behind_proxy = start_up_lines(&[
+        "--bind",
+        "0.0.0.0:0",
+        "--public-url",
+        "https://auth.example.com",
+    ]);
+    assert!(!behind_proxy.contains(warning), "{behind_proxy}");
+    let loopback = start_up_lines(&["--bind", "127.0.0.1:0"]);
+    assert!(!loopback.contains(warning), "{loopback}");
+    let ca = TestCa::new("authd test CA");
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(files.path(), &ca.leaf());
+    let tls = start_up_lines(&[
+        "--bind",
+        "0.0.0.0:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(!tls.contains(warning), "{tls}");
+    assert!(tls.contains("listening on https://"), "{tls}");
+}
+
+#[tokio::test]
+async fn a_form_posted_without_any_cookie_says_the_site_needs_https() {
+    let server = Server::start(&[]);
+    // What a browser does over plain HTTP on a non-loopback host: the page
+    // came with a Secure pre-session cookie that it then does not send back.
+    let http = common::client();
+    let page = http
+        .get(server.url("/login"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf_token field")
+        .to_owned();
+    let r = http
+        .post(server.url("/login"))
+        .header("Accept", "text/html")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "someone"),
+            ("password", "whatever it is"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("this site must be opened over HTTPS"),
+        "{body}"
+    );
+    assert!(server.stop().success());
+}

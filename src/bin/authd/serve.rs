@@ -58,24 +58,19 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
     let local = listener
         .local_addr()
         .context("reading the listening address")?;
+    let shutdown = shutdown_signal();
+    let reloader = tls.clone().and_then(reload_on_sighup);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!("listening on {scheme}://{local}");
 
     let purger = tokio::spawn(purge_regularly(auth.clone()));
-    let reloader = tls.clone().map(|tls| tokio::spawn(reload_on_sighup(tls)));
     let options = ServeOptions {
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections,
         tls,
     };
-    auth_http::server::serve(
-        listener,
-        auth_http::routes(auth, http),
-        options,
-        shutdown_signal(),
-    )
-    .await;
+    auth_http::server::serve(listener, auth_http::routes(auth, http), options, shutdown).await;
     purger.abort();
     if let Some(reloader) = reloader {
         reloader.abort();
@@ -152,7 +147,7 @@ fn warn_without_https(bind: SocketAddr, tls: bool, public_url: Option<&str>) {
     let https_in_front = public_url.is_some_and(|url| url.starts_with("https://"));
     if !bind.ip().is_loopback() && !tls && !https_in_front {
         tracing::warn!(
-            "listening on {bind} without --tls-cert and without an https:// --public-url: browsers \
+            "serving plain HTTP on {bind} without --tls-cert and without an https:// --public-url: browsers \
              drop the Secure session cookie over plain HTTP on any host but localhost, so the web \
              forms will fail there. Serve HTTPS with --tls-cert/--tls-key, or put a TLS proxy in \
              front and set --public-url https://…"
@@ -161,48 +156,65 @@ fn warn_without_https(bind: SocketAddr, tls: bool, public_url: Option<&str>) {
 }
 
 /// SIGHUP re-reads the certificate and key; a bad pair keeps the old one.
+/// The handler is installed at once (an uncaught SIGHUP ends the process).
 #[cfg(unix)]
-async fn reload_on_sighup(tls: Arc<TlsFiles>) {
+fn reload_on_sighup(tls: Arc<TlsFiles>) -> Option<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP: the certificate will not be reloaded");
-        return;
+        return None;
     };
-    while hangups.recv().await.is_some() {
-        match tls.reload() {
-            Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
-            Err(error) => {
-                tracing::warn!(%error, "SIGHUP: kept the previous TLS certificate and key")
+    Some(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+                Err(error) => {
+                    tracing::warn!(%error, "SIGHUP: kept the previous TLS certificate and key")
+                }
             }
         }
-    }
+    }))
 }
 
 #[cfg(not(unix))]
-async fn reload_on_sighup(_tls: Arc<TlsFiles>) {}
+fn reload_on_sighup(_tls: Arc<TlsFiles>) -> Option<tokio::task::JoinHandle<()>> {
+    None
+}
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes at SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, before the server says it is listening, so a signal sent right
+/// after that line is never lost to the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 #[cfg(test)]
