@@ -140,7 +140,7 @@ mod tests {
     fn rotating_through_a_64_shares_one_allowance_and_one_entry() {
         let limiter = AddressRateLimiter::new("10/min".parse().unwrap(), DEFAULT_SWEEP_INTERVAL);
         let refused = (0..1000u128)
-            .map(|i| IpAddr::V6(Ipv6Addr::from((0x2001_0db8_u128 << 96) | i * 7919)))
+            .map(|i| IpAddr::V6(Ipv6Addr::from((0x2001_0db8_u128 << 96) | (i * 7919))))
             .filter(|addr| limiter.check(*addr).is_err())
             .count();
         assert_eq!(refused, 1000 - 5);
