@@ -883,3 +883,41 @@ async fn the_web_login_in_headless_chromium_over_https_trusting_the_test_ca() {
     browser.close().await.unwrap();
     assert!(server.stop().success());
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_body_is_closed_after_the_request_timeout() {
+    let server = Server::start(&["--request-timeout", "2s", "--header-timeout", "2s"]);
+    let addr = server.base_url.trim_start_matches("http://").to_owned();
+    let trickler = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .write_all(
+                b"POST /users HTTP/1.1\r\nHost: localhost\r\n\
+                  Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n",
+            )
+            .unwrap();
+        let started = Instant::now();
+        for _ in 0..200 {
+            if stream.write_all(b"a").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            if started.elapsed() > Duration::from_secs(20) {
+                break;
+            }
+        }
+        started.elapsed() + time_until_closed(&mut stream, Duration::from_secs(20))
+    });
+    let http = common::client();
+    for _ in 0..3 {
+        let r = http.get(server.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let closed_after = tokio::task::spawn_blocking(move || trickler.join().unwrap())
+        .await
+        .unwrap();
+    // The body needs 60 s at this pace; the server closes after its 2 s.
+    assert!(closed_after < Duration::from_secs(10), "{closed_after:?}");
+    assert!(server.stop().success());
+}

@@ -30,6 +30,9 @@ use warp::Filter;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection with no request for this long is closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest time to read and answer one request: well above the slowest
+/// honest answer (a queued hash, a database timeout, a 10 s mail).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default of `--max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Streams one HTTP/2 connection may have open at once.
@@ -57,6 +60,9 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
+    /// A request must be read and answered within this time, or its
+    /// connection is closed (a client trickling its body holds nothing longer).
+    pub request_timeout: Duration,
     /// Open connections at most; further ones wait in the listen backlog.
     pub max_connections: usize,
     /// Serve HTTPS with this certificate; plain HTTP without it.
@@ -68,6 +74,7 @@ impl Default for ServeOptions {
         ServeOptions {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             tls: None,
         }
@@ -299,6 +306,7 @@ impl Connection {
             service: warp::service(self.filter.clone()),
             peer: PeerAddr(peer),
             activity: Arc::clone(&activity),
+            timeout: self.options.request_timeout,
         };
         match &self.options.tls {
             None => self.drive(TokioIo::new(stream), service, &activity).await,
@@ -449,7 +457,14 @@ struct PeerService<S> {
     service: S,
     peer: PeerAddr,
     activity: Arc<Activity>,
+    timeout: Duration,
 }
+
+/// A request took longer than [`ServeOptions::request_timeout`]; hyper
+/// closes its connection.
+#[derive(Debug, thiserror::Error)]
+#[error("the request was not read and answered within {0:?}")]
+struct RequestTimedOut(Duration);
 
 impl<S> hyper::service::Service<hyper::Request<Incoming>> for PeerService<S>
 where
@@ -458,8 +473,8 @@ where
     S::Future: Send + 'static,
 {
     type Response = Response;
-    type Error = Infallible;
-    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Error = RequestTimedOut;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Response, RequestTimedOut>> + Send>>;
 
     fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
         request.extensions_mut().insert(self.peer);
@@ -467,10 +482,18 @@ where
         let in_flight = InFlight(Arc::clone(&self.activity));
         let mut service = self.service.clone();
         let response = service.call(request);
+        let limit = self.timeout;
         Box::pin(async move {
-            let response = response.await;
+            let response = tokio::time::timeout(limit, response).await;
             drop(in_flight);
-            response
+            match response {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(never)) => match never {},
+                Err(_) => {
+                    tracing::debug!("request timed out; closing its connection");
+                    Err(RequestTimedOut(limit))
+                }
+            }
         })
     }
 }

@@ -165,6 +165,9 @@ pub struct ServeArgs {
     /// A connection with no request for this long is closed (tests shorten it).
     #[arg(long, env = "AUTHD_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, hide = true)]
     pub idle_timeout: Duration,
+    /// A request must be read and answered within this time, or its connection is closed (tests shorten it).
+    #[arg(long, env = "AUTHD_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, hide = true)]
+    pub request_timeout: Duration,
     /// How often the per-address limit forgets clients whose allowance is full again (tests shorten it).
     #[arg(long, env = "AUTHD_IP_LIMITER_SWEEP", default_value = "60s", value_parser = parse_duration, hide = true)]
     pub ip_limiter_sweep: Duration,

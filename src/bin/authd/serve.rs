@@ -67,6 +67,7 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
     let options = ServeOptions {
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
+        request_timeout: args.request_timeout,
         max_connections: args.max_connections,
         tls,
     };
