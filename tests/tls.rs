@@ -921,3 +921,54 @@ async fn a_client_trickling_its_body_is_closed_after_the_request_timeout() {
     assert!(closed_after < Duration::from_secs(10), "{closed_after:?}");
     assert!(server.stop().success());
 }
+
+/// CVE-2023-44487: a client that opens streams and resets them at once, so
+/// the server starts work it never gets to answer. The server closes such a
+/// connection (GOAWAY) instead of working for it without end, and serves
+/// others meanwhile.
+#[tokio::test]
+async fn an_http2_rapid_reset_flood_gets_the_connection_closed() {
+    let server = Server::start(&[]);
+    let addr = server.base_url.trim_start_matches("http://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // HTTP/2 with prior knowledge (h2c), which the plain listener detects.
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let mut sent = 0;
+    let mut refused = None;
+    for _ in 0..20_000 {
+        let request = reqwest::Url::parse(&format!("http://{addr}/healthz")).unwrap();
+        let request = warp::http::Request::get(request.as_str()).body(()).unwrap();
+        match client.send_request(request, true) {
+            Ok((_response, mut stream)) => {
+                stream.send_reset(h2::Reason::CANCEL);
+                sent += 1;
+            }
+            Err(error) => {
+                refused = Some(error);
+                break;
+            }
+        }
+        if sent % 100 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(10), driver)
+        .await
+        .map(|joined| joined.unwrap());
+    // The server ends the connection (GOAWAY ENHANCE_YOUR_CALM, then it
+    // closes, which the flooding client usually sees as a broken pipe).
+    assert!(
+        refused.is_some() || matches!(ended, Ok(Err(_))),
+        "{sent} streams opened and reset and the connection lives on: {ended:?}"
+    );
+    assert!(sent < 20_000, "the whole flood went through");
+    eprintln!("rapid reset: the connection was closed after {sent} reset streams");
+    let r = common::client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(server.stop().success());
+}
