@@ -17,7 +17,10 @@
 //! 4. session checks during a login storm;
 //! 5. repeated `GET /check` answered from the verified-credential cache;
 //! 6. the server's peak RSS (`VmHWM`);
-//! 7. answers that did not have the expected status.
+//! 7. answers that did not have the expected status;
+//! 8. then a second server over TLS (a certificate of a CA made here):
+//!    session checks over TLS keep-alive as a ratio of (2), new TLS
+//!    connections per second (one request each), and its peak RSS.
 //!
 //! It prints figures and the target ratios; it asserts nothing about
 //! time. The load generator shares the machine's cores with the server, so
@@ -98,13 +101,28 @@ fn main() -> anyhow::Result<()> {
             .build()?
     };
     let tempdir = tempfile::tempdir()?;
-    let server = Server::start(&authd, tempdir.path(), args.bcrypt_cost)?;
+    let server = Server::start(&authd, tempdir.path(), args.bcrypt_cost, &[])?;
     let sampler = Sampler::start(server.pid());
     let result = runtime.block_on(run(&args, &server, &sampler));
     let peak_rss_kib = proc_status_kib(server.pid(), "VmHWM:");
     let threads_at_end = proc_status_kib(server.pid(), "Threads:");
-    let stderr = server.stop();
-    let report = result?;
+    let mut stderr = server.stop();
+    let mut report = result?;
+
+    let tls_dir = tempfile::tempdir()?;
+    let (cert, key, ca) = tls_files(tls_dir.path())?;
+    let tls_args = [
+        "--tls-cert".to_owned(),
+        cert.display().to_string(),
+        "--tls-key".to_owned(),
+        key.display().to_string(),
+    ];
+    let tls_server = Server::start(&authd, tls_dir.path(), args.bcrypt_cost, &tls_args)?;
+    let tls_sampler = Sampler::start(tls_server.pid());
+    let tls_result = runtime.block_on(run_tls(&args, &tls_server, &tls_sampler, ca));
+    report.tls_peak_rss_kib = proc_status_kib(tls_server.pid(), "VmHWM:");
+    stderr.extend(tls_server.stop());
+    report.phases.extend(tls_result?);
     print_report(
         &args,
         &authd,
@@ -134,7 +152,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(authd: &Path, dir: &Path, cost: u32) -> anyhow::Result<Server> {
+    fn start(authd: &Path, dir: &Path, cost: u32, extra: &[String]) -> anyhow::Result<Server> {
         let database = format!("sqlite://{}", dir.join("auth.db").display());
         let mut command = Command::new(authd);
         for (name, _) in std::env::vars_os() {
@@ -150,6 +168,7 @@ impl Server {
             .args(["serve", "--bind", "127.0.0.1:0", "--database", &database])
             .args(["--ip-rate-limit", "off", "--password-min-length", "8"])
             .args(["--bcrypt-cost", &cost.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -555,6 +574,8 @@ struct Report {
     parallel_hashes_per_sec: f64,
     cores: usize,
     phases: Vec<Phase>,
+    /// Peak RSS of the TLS server.
+    tls_peak_rss_kib: Option<u64>,
 }
 
 fn password_of(user: usize) -> String {
@@ -679,7 +700,7 @@ async fn run(args: &Args, server: &Server, sampler: &Sampler) -> anyhow::Result<
     let pid = server.pid();
     let mut phases = Vec::new();
 
-    eprintln!("bench: phase 1/5: GET / at {conns} connections");
+    eprintln!("bench: phase 1/7: GET / at {conns} connections");
     phases.push(
         phase(
             "GET /",
@@ -691,7 +712,7 @@ async fn run(args: &Args, server: &Server, sampler: &Sampler) -> anyhow::Result<
         )
         .await,
     );
-    eprintln!("bench: phase 2/5: session checks at {conns} connections");
+    eprintln!("bench: phase 2/7: session checks at {conns} connections");
     phases.push(
         phase(
             "session checks",
@@ -712,7 +733,7 @@ async fn run(args: &Args, server: &Server, sampler: &Sampler) -> anyhow::Result<
     let parallel_hashes_per_sec =
         tokio::task::spawn_blocking(move || time_parallel_bcrypt(cost, cores)).await?;
 
-    eprintln!("bench: phase 3/5: logins at {login_conns} connections");
+    eprintln!("bench: phase 3/7: logins at {login_conns} connections");
     phases.push(
         phase(
             "logins",
@@ -726,7 +747,7 @@ async fn run(args: &Args, server: &Server, sampler: &Sampler) -> anyhow::Result<
         )
         .await,
     );
-    eprintln!("bench: phase 4/5: session checks during a login storm");
+    eprintln!("bench: phase 4/7: session checks during a login storm");
     phases.push(
         phase(
             "login storm",
@@ -747,7 +768,7 @@ async fn run(args: &Args, server: &Server, sampler: &Sampler) -> anyhow::Result<
     if warm.status() != StatusCode::OK {
         setup_unexpected += 1;
     }
-    eprintln!("bench: phase 5/5: repeated /check at {conns} connections");
+    eprintln!("bench: phase 5/7: repeated /check at {conns} connections");
     phases.push(
         phase(
             "/check (cached)",
@@ -772,7 +793,116 @@ async fn run(args: &Args, server: &Server, sampler: &Sampler) -> anyhow::Result<
         parallel_hashes_per_sec,
         cores,
         phases,
+        tls_peak_rss_kib: None,
     })
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, written as PEM into
+/// `dir`: the certificate and key paths, and the CA for the clients.
+fn tls_files(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, reqwest::Certificate)> {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "authd bench CA");
+    let ca_key = rcgen::KeyPair::generate()?;
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let leaf_params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+    let leaf_key = rcgen::KeyPair::generate()?;
+    let leaf = leaf_params.signed_by(&leaf_key, &ca_cert, &ca_key)?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, leaf.pem())?;
+    std::fs::write(&key, leaf_key.serialize_pem())?;
+    Ok((
+        cert,
+        key,
+        reqwest::Certificate::from_pem(ca_cert.pem().as_bytes())?,
+    ))
+}
+
+/// The TLS phases: session checks over HTTPS keep-alive (HTTP/1.1, as the
+/// plain ones), and a new TLS connection for every request.
+async fn run_tls(
+    args: &Args,
+    server: &Server,
+    sampler: &Sampler,
+    ca: reqwest::Certificate,
+) -> anyhow::Result<Vec<Phase>> {
+    let builder = || {
+        Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca.clone())
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(300))
+    };
+    let keep_alive = builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .pool_idle_timeout(Duration::from_secs(300))
+        .build()?;
+    // No idle connection is kept: every request opens (and handshakes) one.
+    let fresh = builder().pool_max_idle_per_host(0).build()?;
+    let form = format!("username={}&password={}", username_of(0), password_of(0));
+    for path in ["/users", "/sessions"] {
+        let response = keep_alive
+            .post(server.url(path))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form.clone())
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "TLS setup {path}: {}",
+            response.status()
+        );
+        if path == "/sessions" {
+            let token = response
+                .headers()
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|v| v.strip_prefix("session_id="))
+                .and_then(|v| v.split(';').next())
+                .ok_or_else(|| anyhow::anyhow!("the TLS login set no session cookie"))?
+                .to_owned();
+            let cookie = HeaderValue::from_str(&format!("session_id={token}"))?;
+            let seconds = args.seconds.max(1);
+            let conns = args.connections.max(1);
+            let pid = server.pid();
+            eprintln!(
+                "bench: phase 6/7: session checks over TLS keep-alive at {conns} connections"
+            );
+            let checks = phase(
+                "TLS sessions",
+                &keep_alive,
+                vec![(
+                    "GET /profile TLS",
+                    Load::Profile(server.url("/profile"), cookie),
+                    conns,
+                )],
+                seconds,
+                pid,
+                sampler,
+            )
+            .await;
+            let handshakes = args.login_connections.max(1);
+            eprintln!("bench: phase 7/7: new TLS connections at {handshakes} at once");
+            let connections = phase(
+                "TLS handshakes",
+                &fresh,
+                vec![("GET / new conn", Load::Root(server.url("/")), handshakes)],
+                seconds,
+                pid,
+                sampler,
+            )
+            .await;
+            return Ok(vec![checks, connections]);
+        }
+    }
+    anyhow::bail!("TLS setup did not log in")
 }
 
 /// The mean time of one `bcrypt::hash` at `cost` in this process (one
@@ -843,6 +973,11 @@ fn print_report(
     let storm_profile = phases[3].load("GET /profile");
     let storm_logins = phases[3].load("POST /sessions");
     let check = phases[4].load("GET /check");
+    let tls_profile = phases[5].load("GET /profile TLS");
+    let tls_handshakes = phases[6].load("GET / new conn");
+    let tls_peak_mb = report
+        .tls_peak_rss_kib
+        .map_or(f64::NAN, |k| k as f64 / 1024.0);
     let bcrypt_limit = report.cores as f64 / report.hash_secs;
     let unexpected: u64 = report.setup_unexpected
         + phases
@@ -899,7 +1034,7 @@ fn print_report(
     for phase in phases {
         for (i, (name, stats)) in phase.loads.iter().enumerate() {
             let conns = match name.as_str() {
-                "POST /sessions" => args.login_connections,
+                "POST /sessions" | "GET / new conn" => args.login_connections,
                 _ => args.connections,
             };
             let (srv, per_answer, cli, oth, rss, threads) = if i == 0 {
@@ -1039,6 +1174,33 @@ fn print_report(
             ),
             "<= 40 MB".into(),
             Some(peak_mb <= 40.0),
+        ),
+        (
+            "(8) TLS session checks".into(),
+            format!(
+                "{:.0} req/s over HTTPS keep-alive, p50 {:.2} ms, p99 {:.2} ms",
+                tls_profile.per_sec, tls_profile.p50_ms, tls_profile.p99_ms
+            ),
+            format!(
+                "info: {:.0}% of plain (2)",
+                100.0 * tls_profile.per_sec / profile.per_sec
+            ),
+            None,
+        ),
+        (
+            "(9) new TLS connections".into(),
+            format!(
+                "{:.0} connections/s (handshake + GET /), p50 {:.2} ms, p99 {:.2} ms",
+                tls_handshakes.per_sec, tls_handshakes.p50_ms, tls_handshakes.p99_ms
+            ),
+            "info".into(),
+            None,
+        ),
+        (
+            "(10) TLS server peak RSS".into(),
+            format!("{tls_peak_mb:.1} MB"),
+            "<= 40 MB".into(),
+            Some(tls_peak_mb <= 40.0),
         ),
         (
             "(7) unexpected statuses".into(),

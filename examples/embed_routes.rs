@@ -29,19 +29,25 @@ async fn main() -> anyhow::Result<()> {
     // …and authd's, under /auth. They go last: their fallback answers every
     // path under the prefix (404 or 405 as JSON).
     let auth_routes = warp::path("auth").and(auth_http::routes(auth, HttpConfig::default()));
-    let app = hello.or(auth_routes);
+    let app = hello
+        .map(warp::Reply::into_response)
+        .or(auth_routes)
+        .unify()
+        .boxed();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        warp::serve(app)
-            .incoming(listener)
-            .graceful(async {
-                let _ = stopped.await;
-            })
-            .run(),
-    );
+    // auth-http's connection layer serves any warp filter: header and idle
+    // timeouts, a connection limit, and TLS with `ServeOptions::tls`.
+    let server = tokio::spawn(auth_http::server::serve(
+        listener,
+        app,
+        auth_http::server::ServeOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     println!("serving on http://{addr}");
 
     let base = format!("http://{addr}");

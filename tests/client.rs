@@ -126,7 +126,7 @@ fn a_missing_or_empty_machine_identity_is_one_line_and_exit_1() {
 #[test]
 fn bad_options_are_one_line_naming_the_option_and_exit_2() {
     for args in [
-        &["--server", "https://auth.example"][..],
+        &["--server", "http://auth.example"][..],
         &["--server", "auth.example:5000"][..],
         &["--bogus"][..],
         &["--machine-id-file"][..],

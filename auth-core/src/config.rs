@@ -19,8 +19,14 @@ pub struct Config {
     pub pool_size: u32,
     /// How long a request waits for a database connection before failing with 503.
     pub database_timeout: Duration,
+    /// Password hashes that may wait for a CPU; past it a hash fails at once
+    /// with `AuthError::Overloaded`.
+    pub hash_queue_limit: usize,
 }
 
+/// Default of [`Config::hash_queue_limit`]: at cost 12 on two CPUs, about
+/// eight seconds of waiting at most.
+pub const DEFAULT_HASH_QUEUE_LIMIT: usize = 64;
 /// The lowest bcrypt cost accepted (what the tests use).
 pub const MIN_BCRYPT_COST: u32 = 4;
 /// The highest bcrypt cost accepted.
@@ -37,6 +43,7 @@ impl Default for Config {
             pool_size: 16,
             // Short enough that /healthz says 503 within 5 s of an outage.
             database_timeout: Duration::from_secs(3),
+            hash_queue_limit: DEFAULT_HASH_QUEUE_LIMIT,
         }
     }
 }
@@ -61,6 +68,9 @@ impl Config {
             if value.as_secs() == 0 {
                 return Err(format!("{name} must be at least one second"));
             }
+        }
+        if self.hash_queue_limit == 0 {
+            return Err("hash queue limit must be at least 1".into());
         }
         if self.pool_size == 0 {
             return Err("pool size must be at least 1".into());

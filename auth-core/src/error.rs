@@ -74,6 +74,13 @@ pub enum AuthError {
     /// The right password, but the machine is bound to another user.
     #[error("this machine is bound to another user")]
     MachineTaken,
+    /// Too many password hashes are already waiting for a CPU: retry after
+    /// `retry_after` (503 with `Retry-After`); nothing was checked or changed.
+    #[error("the server is busy checking passwords; retry later")]
+    Overloaded {
+        /// A suggested wait before retrying.
+        retry_after: Duration,
+    },
     /// The database does not answer: retry later (503).
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -101,7 +108,7 @@ impl AuthError {
             AuthError::InvalidResetToken => "invalid_reset_token",
             AuthError::MachineMismatch => "machine_mismatch",
             AuthError::MachineTaken => "machine_taken",
-            AuthError::Unavailable => "unavailable",
+            AuthError::Unavailable | AuthError::Overloaded { .. } => "unavailable",
             AuthError::Internal(_) => "internal",
         }
     }

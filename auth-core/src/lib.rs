@@ -27,7 +27,7 @@ pub use account::{
     MAX_EMAIL_CHARS, MAX_FULL_NAME_CHARS, MAX_SEARCH_ENGINE_CHARS, MAX_USERNAME_CHARS,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
+pub use config::{Config, DEFAULT_HASH_QUEUE_LIMIT, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
 pub use dump::{TableCount, DUMP_TABLES};
 pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use import::{
@@ -40,7 +40,5 @@ pub use machines::{
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, CsrfScope, LoginCounts, OpenError};
-pub use throttle::{
-    delay_after, AddressRateLimiter, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS,
-};
+pub use throttle::{delay_after, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
 pub use token::{random_token, ResetToken, SessionToken};

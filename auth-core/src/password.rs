@@ -162,11 +162,16 @@ pub(crate) struct PasswordHasher {
     /// Hashes to do; the threads end when the hasher is dropped.
     jobs: mpsc::Sender<HashJob>,
     waiting: Arc<AtomicUsize>,
+    /// Most jobs `waiting`; past it `run` fails at once.
+    queue_limit: usize,
     hashes_done: AtomicUsize,
     /// A running average of one bcrypt computation at the configured cost,
     /// in microseconds (0 until the first one).
     typical_micros: AtomicU64,
 }
+
+/// What an overloaded hasher suggests as `Retry-After`.
+const OVERLOADED_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl PasswordHasher {
     /// Starts the hashing threads; fails only if the OS refuses a thread.
@@ -185,9 +190,16 @@ impl PasswordHasher {
             cost,
             jobs,
             waiting: Arc::new(AtomicUsize::new(0)),
+            queue_limit: crate::config::DEFAULT_HASH_QUEUE_LIMIT,
             hashes_done: AtomicUsize::new(0),
             typical_micros: AtomicU64::new(0),
         })
+    }
+
+    /// Bounds the jobs that may wait for a thread (at least one).
+    pub(crate) fn with_queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit.max(1);
+        self
     }
 
     /// Hashes waiting for a free CPU right now.
@@ -278,7 +290,13 @@ impl PasswordHasher {
     ) -> Result<T, AuthError> {
         let (answer, result) = oneshot::channel();
         let waiting = Arc::clone(&self.waiting);
-        waiting.fetch_add(1, Ordering::Relaxed);
+        // Taken and checked in one step, so racing callers cannot all pass.
+        if waiting.fetch_add(1, Ordering::AcqRel) >= self.queue_limit {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Overloaded {
+                retry_after: OVERLOADED_RETRY_AFTER,
+            });
+        }
         let job: HashJob = Box::new(move || {
             waiting.fetch_sub(1, Ordering::Relaxed);
             // Nobody waits for it any more (the request went away): skip it.
@@ -485,6 +503,63 @@ mod tests {
         // SAFETY: as above.
         let after = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
         assert_eq!(after, here);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_queue_limit_a_hash_fails_at_once_and_the_queue_recovers() {
+        let hasher = Arc::new(
+            PasswordHasher::new(SecretKey::from_bytes([6; 32]), 4)
+                .expect("hashing threads start")
+                .with_queue_limit(1),
+        );
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let release = Arc::new(std::sync::Barrier::new(cpus + 1));
+        let (started_tx, started_rx) = mpsc::channel();
+        // Every thread busy, then one job waiting: the queue is full.
+        let mut busy = Vec::new();
+        for _ in 0..cpus {
+            let hasher = Arc::clone(&hasher);
+            let release = Arc::clone(&release);
+            let started = started_tx.clone();
+            busy.push(tokio::spawn(async move {
+                hasher
+                    .run(move || {
+                        let _ = started.send(());
+                        release.wait();
+                    })
+                    .await
+            }));
+            // One at a time: with a limit of one, a second job queued
+            // before the first started would be refused.
+            started_rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap();
+        }
+        let queued = tokio::spawn({
+            let hasher = Arc::clone(&hasher);
+            async move { hasher.hash("queued".into()).await }
+        });
+        while hasher.queue_length() < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            hasher.hash("one too many".into()),
+        )
+        .await
+        .expect("fails at once, never waits");
+        assert!(
+            matches!(refused, Err(AuthError::Overloaded { retry_after }) if retry_after.as_secs() >= 1),
+            "{refused:?}"
+        );
+        assert_eq!(hasher.queue_length(), 1, "a refused job leaves no trace");
+        release.wait();
+        for job in busy {
+            job.await.unwrap().unwrap();
+        }
+        assert!(queued.await.unwrap().is_ok());
+        assert!(hasher.hash("room again".into()).await.is_ok());
+        assert_eq!(hasher.queue_length(), 0);
     }
 
     #[tokio::test]

@@ -135,9 +135,11 @@ impl Auth {
         })
         .await
         .map_err(|e| OpenError::Start(format!("database start-up task failed: {e}")))??;
-        let hasher = PasswordHasher::new(key.clone(), config.bcrypt_cost).map_err(|e| {
-            OpenError::Start(format!("cannot start the password hashing threads: {e}"))
-        })?;
+        let hasher = PasswordHasher::new(key.clone(), config.bcrypt_cost)
+            .map(|hasher| hasher.with_queue_limit(config.hash_queue_limit))
+            .map_err(|e| {
+                OpenError::Start(format!("cannot start the password hashing threads: {e}"))
+            })?;
         let dummy_password = hex::encode(crate::token::random_bytes());
         let dummy_hash = hasher
             .hash(dummy_password)

@@ -1,14 +1,10 @@
 //! The per-account login throttle (shared through the database) and the
-//! per-address rate limit (in each server's memory).
+//! rate setting of the per-address limit (which lives in auth-http).
 
 use std::fmt;
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
-
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
 
 /// Failures answered with a plain 401 before delays start.
 pub const FREE_FAILURES: i64 = 5;
@@ -76,48 +72,6 @@ impl fmt::Display for RateLimit {
     }
 }
 
-/// The per-client-address limit on the endpoints that cost a password hash or
-/// create state. In memory: each server counts its own clients.
-#[derive(Debug)]
-pub struct AddressRateLimiter {
-    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
-}
-
-impl AddressRateLimiter {
-    /// A limiter for the given rate.
-    pub fn new(limit: RateLimit) -> Self {
-        let limiter = match limit {
-            RateLimit::Off => None,
-            RateLimit::Every { count, per } => {
-                let replenish = per / count.get();
-                let burst = NonZeroU32::new(count.get() / 2).unwrap_or(NonZeroU32::MIN);
-                Quota::with_period(replenish)
-                    .map(|q| DefaultKeyedRateLimiter::keyed(q.allow_burst(burst)))
-            }
-        };
-        AddressRateLimiter { limiter }
-    }
-
-    /// Takes one request from the address's allowance, or says how long until
-    /// the next one is allowed.
-    pub fn check(&self, addr: IpAddr) -> Result<(), Duration> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        limiter
-            .check_key(&addr)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
-    }
-
-    /// Forgets addresses whose allowance is full again, so memory stays bounded.
-    pub fn forget_idle(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,23 +94,5 @@ mod tests {
         assert!("60".parse::<RateLimit>().is_err());
         assert!("0/min".parse::<RateLimit>().is_err());
         assert!("5/fortnight".parse::<RateLimit>().is_err());
-    }
-
-    #[test]
-    fn the_burst_is_half_the_rate_per_address() {
-        let limiter = AddressRateLimiter::new("60/min".parse().unwrap());
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        for _ in 0..30 {
-            assert!(limiter.check(a).is_ok());
-        }
-        let wait = limiter.check(a).unwrap_err();
-        assert!(
-            wait > Duration::ZERO && wait <= Duration::from_secs(1),
-            "{wait:?}"
-        );
-        assert!(limiter.check(b).is_ok());
-        let off = AddressRateLimiter::new(RateLimit::Off);
-        assert!((0..1000).all(|_| off.check(a).is_ok()));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use auth_core::{AddressRateLimiter, Auth, AuthError, ClientInfo};
+use auth_core::{Auth, AuthError, ClientInfo};
 use serde::Serialize;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -11,6 +11,7 @@ use warp::{Filter, Reply};
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
+use crate::limiter::AddressRateLimiter;
 use crate::request::{RequestCtx, RequestOrigin};
 
 /// What the handlers share: the `Auth` service, the settings and the
@@ -35,7 +36,8 @@ impl std::ops::Deref for App {
 
 impl App {
     pub fn new(auth: Auth, config: HttpConfig) -> Self {
-        let limiter = AddressRateLimiter::new(config.ip_rate_limit);
+        let limiter =
+            AddressRateLimiter::new(config.ip_rate_limit, config.ip_limiter_sweep_interval);
         App(Arc::new(AppInner {
             auth,
             config,

@@ -41,6 +41,9 @@ pub struct HttpConfig {
     pub reset_delivery: ResetDelivery,
     /// Per-client-address limit on the endpoints that hash or create state.
     pub ip_rate_limit: RateLimit,
+    /// How often the per-address limiter forgets clients whose allowance is
+    /// full again.
+    pub ip_limiter_sweep_interval: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// The site's external origin (`https://auth.example.com`), if known.
@@ -59,6 +62,7 @@ impl Default for HttpConfig {
                 count: std::num::NonZeroU32::new(60).unwrap_or(std::num::NonZeroU32::MIN),
                 per: std::time::Duration::from_secs(60),
             },
+            ip_limiter_sweep_interval: crate::limiter::DEFAULT_SWEEP_INTERVAL,
             trusted_proxies: Vec::new(),
             public_url: None,
             mailer: None,

@@ -123,7 +123,7 @@ impl From<AuthError> for ApiError {
             | AuthError::MachineMismatch
             | AuthError::MachineTaken => S::FORBIDDEN,
             AuthError::NotFound => S::NOT_FOUND,
-            AuthError::Unavailable => S::SERVICE_UNAVAILABLE,
+            AuthError::Unavailable | AuthError::Overloaded { .. } => S::SERVICE_UNAVAILABLE,
             AuthError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 return ApiError::internal();
@@ -143,9 +143,9 @@ impl From<AuthError> for ApiError {
         };
         let api_error = ApiError::new(status, error.code(), message);
         match error {
-            AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
-                api_error.with_retry_after(retry_after)
-            }
+            AuthError::Throttled { retry_after }
+            | AuthError::RateLimited { retry_after }
+            | AuthError::Overloaded { retry_after } => api_error.with_retry_after(retry_after),
             _ => api_error,
         }
     }

@@ -7,12 +7,14 @@ mod app;
 mod check;
 mod config;
 mod error;
+mod limiter;
 mod mail;
 mod metrics;
 mod openapi;
 mod ops;
 mod pages;
 mod request;
+pub mod server;
 mod strict_json;
 mod web;
 
@@ -28,6 +30,7 @@ use warp::{Filter, Reply};
 pub use check::{parse_credentials, DeviceCredentials, Malformed};
 pub use config::{HttpConfig, ResetDelivery};
 pub use error::ApiError;
+pub use limiter::DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL;
 pub use mail::{
     check_mailbox, check_smtp_url, Mailer, MailerError, SendError, DEFAULT_FROM, SEND_TIMEOUT,
 };
@@ -36,8 +39,8 @@ pub use request::MAX_BODY_BYTES;
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
-    let metrics = metrics::Metrics::new(auth.clone());
-    let app = app::App::new(auth, config);
+    let app = app::App::new(auth.clone(), config);
+    let metrics = metrics::Metrics::new(auth, app.limiter.clone());
     api::routes(&app)
         .or(web::routes(&app))
         .unify()

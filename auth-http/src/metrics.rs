@@ -15,6 +15,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use warp::http::Method;
 
+use crate::limiter::AddressRateLimiter;
+
 /// Labels of a request count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -41,7 +43,7 @@ struct MetricsInner {
 }
 
 impl Metrics {
-    pub fn new(auth: Auth) -> Self {
+    pub fn new(auth: Auth, limiter: AddressRateLimiter) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -58,6 +60,7 @@ impl Metrics {
             latency.clone(),
         );
         registry.register_collector(Box::new(AuthStats(auth)));
+        registry.register_collector(Box::new(LimiterStats(limiter)));
         Metrics(Arc::new(MetricsInner {
             registry,
             requests,
@@ -152,6 +155,23 @@ impl Collector for AuthStats {
             "Device checks answered from the verified-credential cache",
             None,
             hits.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
+
+/// Reads the per-address limiter's size at each scrape.
+#[derive(Debug)]
+struct LimiterStats(AddressRateLimiter);
+
+impl Collector for LimiterStats {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let entries = ConstGauge::new(i64::try_from(self.0.entries()).unwrap_or(i64::MAX));
+        entries.encode(encoder.encode_descriptor(
+            "authd_ip_limiter_entries",
+            "Client addresses (IPv6: /64 prefixes) the per-address rate limit remembers",
+            None,
+            entries.metric_type(),
         )?)?;
         Ok(())
     }

@@ -96,7 +96,7 @@ pub(crate) fn sentence(error: &AuthError) -> String {
         }
         AuthError::NotFound => "That session has already ended.".into(),
         AuthError::MachineMismatch | AuthError::MachineTaken => sentence_of(&error.to_string()),
-        AuthError::Unavailable | AuthError::Internal(_) => {
+        AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::Internal(_) => {
             "The service is unavailable right now. Try again later.".into()
         }
     }

@@ -31,7 +31,7 @@ pub(crate) struct RequestCtx {
 pub(crate) fn ctx() -> impl Filter<Extract = (RequestCtx,), Error = std::convert::Infallible> + Clone
 {
     warp::header::headers_cloned()
-        .and(warp::addr::remote())
+        .and(crate::server::remote_addr())
         .map(|headers, remote| RequestCtx {
             headers,
             remote,

@@ -268,7 +268,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                         n => format!("Too many attempts. Try again in {n} seconds."),
                     }
                 }
-                AuthError::Unavailable | AuthError::Internal(_) => {
+                AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::Internal(_) => {
                     "The service is unavailable right now. Try again later.".to_owned()
                 }
                 // One message for every other failure, so the page says
@@ -452,9 +452,16 @@ pub(crate) async fn checked_form(
         }
     };
     if !valid {
-        return Err(forbidden(
-            "This form has expired. Reload the page and try again.",
-        ));
+        // API.md section 6: over plain HTTP (but on loopback) browsers drop
+        // the Secure pre-session cookie, and reloading never helps.
+        let no_cookie =
+            matches!(guard, Guard::PreSession) && ctx.cookie(PRE_SESSION_COOKIE).is_none();
+        return Err(forbidden(if no_cookie {
+            "Your browser sent no cookie with this form: this site must be opened over HTTPS \
+             (an https:// address), with cookies allowed."
+        } else {
+            "This form has expired. Reload the page and try again."
+        }));
     }
     Ok(fields)
 }

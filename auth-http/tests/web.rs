@@ -1153,7 +1153,8 @@ async fn signup_without_a_valid_csrf_token_is_403_and_creates_nothing() {
     let mut cookieless = Browser::new(&app);
     fields.push(("csrf_token", &own));
     let res = cookieless.post("/signup", &fields).await;
-    assert_forbidden(&res, FORM_EXPIRED);
+    // API.md section 6: no cookie at all is what plain HTTP looks like.
+    assert_forbidden(&res, "this site must be opened over HTTPS");
     assert!(!exists(&app, "kvothe").await);
 
     // A session-bound token is no pre-session token.

@@ -37,10 +37,16 @@ const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 #[derive(Parser, Debug)]
 #[command(name = "authd-client", version)]
 struct Cli {
-    /// Base URL of the authd server (http://HOST[:PORT][/PREFIX]).
+    /// Base URL of the authd server (https://HOST[:PORT][/PREFIX]; http:// only to this computer).
     #[arg(long, env = "AUTHD_SERVER", default_value = "http://127.0.0.1:5000",
           value_parser = parse_server)]
     server: Server,
+    /// Trust this PEM certificate authority for https:// instead of the built-in web roots.
+    #[arg(long, env = "AUTHD_CA_CERT", value_name = "PATH")]
+    ca_cert: Option<PathBuf>,
+    /// Allow plain http:// to a server on another computer (the password then travels in the clear).
+    #[arg(long)]
+    insecure_http: bool,
     /// Read the machine identity from this file instead of the operating system's (/etc/machine-id).
     #[arg(long, value_name = "PATH")]
     machine_id_file: Option<PathBuf>,
@@ -51,6 +57,10 @@ struct Cli {
 struct Server {
     base: String,
     check_url: String,
+    /// `https://`.
+    https: bool,
+    /// The host is this computer (`localhost`, 127.0.0.0/8, `::1`).
+    loopback: bool,
 }
 
 fn parse_server(text: &str) -> Result<Server, String> {
@@ -58,20 +68,19 @@ fn parse_server(text: &str) -> Result<Server, String> {
     let check_url = format!("{base}/check");
     let uri: ureq::http::Uri = check_url
         .parse()
-        .map_err(|_| "not a URL (use http://HOST[:PORT])".to_owned())?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("https is not supported by this build; use http://HOST[:PORT]".into())
-        }
-        _ => return Err("must start with http:// (use http://HOST[:PORT])".into()),
-    }
+        .map_err(|_| "not a URL (use https://HOST[:PORT])".to_owned())?;
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err("must start with https:// or http:// (use https://HOST[:PORT])".into()),
+    };
     let Some(authority) = uri.authority() else {
-        return Err("has no host (use http://HOST[:PORT])".into());
+        return Err("has no host (use https://HOST[:PORT])".into());
     };
     if authority.host().is_empty() {
-        return Err("has no host (use http://HOST[:PORT])".into());
+        return Err("has no host (use https://HOST[:PORT])".into());
     }
+    let loopback = is_loopback(authority.host());
     if authority.as_str().contains('@') {
         return Err("must not contain a user name or password".into());
     }
@@ -81,13 +90,79 @@ fn parse_server(text: &str) -> Result<Server, String> {
     Ok(Server {
         base: base.to_owned(),
         check_url,
+        https,
+        loopback,
     })
+}
+
+/// `localhost` (and names under it), or a loopback IP address.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let lower = host.to_ascii_lowercase();
+    let lower = lower.trim_end_matches('.');
+    lower == "localhost"
+        || lower.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || is_mapped_loopback(ip))
+}
+
+fn is_mapped_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        std::net::IpAddr::V4(_) => false,
+    }
+}
+
+/// The checks between options: plain HTTP leaves this computer only with
+/// `--insecure-http`; `--ca-cert` must be a readable PEM certificate.
+fn tls_settings(cli: &Cli) -> Result<ureq::tls::TlsConfig, String> {
+    if !cli.server.https && !cli.server.loopback && !cli.insecure_http {
+        return Err(format!(
+            "--server {}: plain http:// would send the password in the clear to another computer; \
+             use https://, or --insecure-http if you must",
+            cli.server.base
+        ));
+    }
+    let roots = match &cli.ca_cert {
+        None => ureq::tls::RootCerts::WebPki,
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("--ca-cert {}: cannot read: {e}", path.display()))?;
+            let certs = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("--ca-cert {}: not PEM: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "--ca-cert {}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file",
+                    path.display()
+                ));
+            }
+            ureq::tls::RootCerts::new_with_certs(&certs)
+        }
+    };
+    Ok(ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(roots)
+        .build())
 }
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return report_usage_error(error),
+    };
+    let tls = match tls_settings(&cli) {
+        Ok(tls) => tls,
+        Err(message) => {
+            eprintln!("authd-client: {message}");
+            return ExitCode::from(2);
+        }
     };
     let machine_id = match machine_id_of_this_computer(cli.machine_id_file.as_deref()) {
         Ok(machine_id) => machine_id,
@@ -105,7 +180,7 @@ fn main() -> ExitCode {
     };
     let header = header_value(&credentials, &machine_id);
     drop(credentials);
-    let answer = check(&cli.server, &header);
+    let answer = check(&cli.server, tls, &header);
     println!("{answer}");
     if answer.is_ok() {
         ExitCode::SUCCESS
@@ -319,8 +394,9 @@ impl fmt::Display for Answer {
 
 /// `GET /check` with the header; never follows a redirect, so the
 /// credentials go nowhere but to the server named.
-fn check(server: &Server, header: &str) -> Answer {
+fn check(server: &Server, tls: ureq::tls::TlsConfig, header: &str) -> Answer {
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_global(Some(TIMEOUT))
         .http_status_as_error(false)
         .max_redirects(0)
@@ -631,7 +707,7 @@ mod tests {
     }
 
     #[test]
-    fn the_server_option_takes_plain_http_urls_only() {
+    fn the_server_option_takes_https_and_http_urls() {
         let server = parse_server("http://127.0.0.1:5000").unwrap();
         assert_eq!(server.check_url, "http://127.0.0.1:5000/check");
         assert_eq!(server.base, "http://127.0.0.1:5000");
@@ -641,10 +717,24 @@ mod tests {
             parse_server("http://[::1]:5000").unwrap().check_url,
             "http://[::1]:5000/check"
         );
+        let secure = parse_server("https://auth.example").unwrap();
+        assert!(secure.https && !secure.loopback);
+        for (url, loopback) in [
+            ("http://localhost:5000", true),
+            ("http://LOCALHOST.:5000", true),
+            ("http://127.9.8.7", true),
+            ("http://[::1]:5000", true),
+            ("http://[::ffff:127.0.0.1]:5000", true),
+            ("http://auth.example", false),
+            ("http://localhost.example", false),
+            ("http://10.0.0.1", false),
+            ("http://[2001:db8::1]", false),
+        ] {
+            assert_eq!(parse_server(url).unwrap().loopback, loopback, "{url}");
+        }
         for bad in [
             "",
             "127.0.0.1:5000",
-            "https://auth.example",
             "ftp://auth.example",
             "http://",
             "http://user:pw@auth.example",

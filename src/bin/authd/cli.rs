@@ -54,7 +54,7 @@ pub enum LogFormat {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP server (applies pending migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage accounts.
@@ -149,6 +149,32 @@ pub struct ServeArgs {
     /// SMTP server for --reset-delivery smtp: smtp://HOST[:PORT] (plain), smtp://HOST:587?tls=required (STARTTLS), smtps://USER:PASS@HOST[:465] (TLS).
     #[arg(long, env = "AUTHD_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN). SIGHUP re-reads it and --tls-key.
+    #[arg(long, env = "AUTHD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "AUTHD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Open client connections at most; further ones wait in the listen backlog.
+    #[arg(long, env = "AUTHD_MAX_CONNECTIONS", default_value_t = auth_http::server::DEFAULT_MAX_CONNECTIONS,
+          value_parser = parse_max_connections)]
+    pub max_connections: usize,
+    /// A client must send a whole request head (and finish its TLS handshake) within this time.
+    #[arg(long, env = "AUTHD_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// A connection with no request for this long is closed (tests shorten it).
+    #[arg(long, env = "AUTHD_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, hide = true)]
+    pub idle_timeout: Duration,
+    /// A request must be read and answered within this time, or its connection is closed (tests shorten it).
+    #[arg(long, env = "AUTHD_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, hide = true)]
+    pub request_timeout: Duration,
+    /// How often the per-address limit forgets clients whose allowance is full again (tests shorten it).
+    #[arg(long, env = "AUTHD_IP_LIMITER_SWEEP", default_value = "60s", value_parser = parse_duration, hide = true)]
+    pub ip_limiter_sweep: Duration,
+    /// Password hashes that may wait for a CPU; past it logins get 503 with Retry-After.
+    #[arg(long, env = "AUTHD_HASH_QUEUE_LIMIT", default_value_t = auth_core::DEFAULT_HASH_QUEUE_LIMIT,
+          value_parser = parse_max_connections, hide = true)]
+    pub hash_queue_limit: usize,
     /// Sender of the reset e-mails.
     #[arg(long, env = "AUTHD_SMTP_FROM", default_value = auth_http::DEFAULT_FROM, value_parser = parse_smtp_from)]
     pub smtp_from: String,
@@ -180,9 +206,18 @@ pub fn report_usage_error(error: clap::Error) -> ExitCode {
 pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
     use clap::CommandFactory;
     if let Command::Serve(args) = &cli.command {
-        let problem = if let Some(Err(error)) =
-            args.smtp_url.as_deref().map(auth_http::check_smtp_url)
-        {
+        // The certificate pair first: it is checked before anything else.
+        let tls_problem = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => auth_http::server::TlsFiles::load(cert, key)
+                .err()
+                .map(|e| e.to_string()),
+            (Some(_), None) => Some("--tls-cert needs --tls-key (or AUTHD_TLS_KEY)".to_owned()),
+            (None, Some(_)) => Some("--tls-key needs --tls-cert (or AUTHD_TLS_CERT)".to_owned()),
+            (None, None) => None,
+        };
+        let problem = if tls_problem.is_some() {
+            tls_problem
+        } else if let Some(Err(error)) = args.smtp_url.as_deref().map(auth_http::check_smtp_url) {
             // The message never repeats the URL: it may hold a password.
             Some(format!("--smtp-url: {error}"))
         } else if args.reset_delivery == ResetDelivery::Smtp && args.smtp_url.is_none() {
@@ -207,6 +242,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("must be at least 1s".into());
     }
     Ok(duration)
+}
+
+/// 1 to 1,000,000 connections.
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err("expected a number of connections from 1 to 1000000".into()),
+    }
 }
 
 /// `sqlite://PATH`, `postgres://…` or `postgresql://…`.

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::serve(&cli.global, args).await,
+            Command::Serve(args) => serve::serve(&cli.global, *args).await,
             Command::Migrate => serve::migrate(&cli.global).await,
             Command::Import { file } => data::import(&cli.global, &file).await,
             Command::Dump => data::dump(&cli.global).await,

@@ -1,10 +1,13 @@
 //! `authd serve` and `authd migrate`.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use auth_core::{Auth, Config, SecretKey};
+use auth_http::server::{ServeOptions, TlsFiles};
 use auth_http::{HttpConfig, ResetDelivery};
 
 use crate::cli::{GlobalOptions, ServeArgs};
@@ -18,6 +21,7 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         session_idle_timeout: args.session_idle_timeout,
         session_max_age: args.session_max_age,
         reset_token_ttl: args.reset_token_ttl,
+        hash_queue_limit: args.hash_queue_limit,
         ..auth_config(global)
     };
     let auth = open_auth(global, config).await?;
@@ -38,25 +42,40 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         cookie_name: args.cookie_name,
         reset_delivery: args.reset_delivery,
         ip_rate_limit: args.ip_rate_limit,
+        ip_limiter_sweep_interval: args.ip_limiter_sweep,
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
         mailer,
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
+        _ => None,
+    };
+    warn_without_https(args.bind, tls.is_some(), http.public_url.as_deref());
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("--bind {}: cannot listen", args.bind))?;
     let local = listener
         .local_addr()
         .context("reading the listening address")?;
-    tracing::info!("listening on http://{local}");
+    let shutdown = shutdown_signal();
+    let reloader = tls.clone().and_then(reload_on_sighup);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("listening on {scheme}://{local}");
 
     let purger = tokio::spawn(purge_regularly(auth.clone()));
-    warp::serve(auth_http::routes(auth, http))
-        .incoming(listener)
-        .graceful(shutdown_signal())
-        .run()
-        .await;
+    let options = ServeOptions {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        request_timeout: args.request_timeout,
+        max_connections: args.max_connections,
+        tls,
+    };
+    auth_http::server::serve(listener, auth_http::routes(auth, http), options, shutdown).await;
     purger.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -123,28 +142,80 @@ async fn purge_regularly(auth: Auth) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// API.md section 6: cookies are always `Secure`, which browsers honour over
+/// plain HTTP only on loopback, so the web forms fail elsewhere.
+fn warn_without_https(bind: SocketAddr, tls: bool, public_url: Option<&str>) {
+    let https_in_front = public_url.is_some_and(|url| url.starts_with("https://"));
+    if !bind.ip().is_loopback() && !tls && !https_in_front {
+        tracing::warn!(
+            "serving plain HTTP on {bind} without --tls-cert and without an https:// --public-url: browsers \
+             drop the Secure session cookie over plain HTTP on any host but localhost, so the web \
+             forms will fail there. Serve HTTPS with --tls-cert/--tls-key, or put a TLS proxy in \
+             front and set --public-url https://…"
+        );
+    }
+}
+
+/// SIGHUP re-reads the certificate and key; a bad pair keeps the old one.
+/// The handler is installed at once (an uncaught SIGHUP ends the process).
+#[cfg(unix)]
+fn reload_on_sighup(tls: Arc<TlsFiles>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the certificate will not be reloaded");
+        return None;
+    };
+    Some(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+                Err(error) => {
+                    tracing::warn!(%error, "SIGHUP: kept the previous TLS certificate and key")
+                }
+            }
+        }
+    }))
+}
+
+#[cfg(not(unix))]
+fn reload_on_sighup(_tls: Arc<TlsFiles>) -> Option<tokio::task::JoinHandle<()>> {
+    None
+}
+
+/// Completes at SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, before the server says it is listening, so a signal sent right
+/// after that line is never lost to the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 #[cfg(test)]
