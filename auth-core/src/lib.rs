@@ -14,6 +14,7 @@ mod import;
 mod password;
 mod secret;
 mod service;
+mod store;
 mod throttle;
 mod token;
 
@@ -35,6 +36,7 @@ pub use import::{
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, CsrfScope, LoginCounts, OpenError};
+pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
 pub use throttle::{
     delay_after, AddressRateLimiter, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS,
 };

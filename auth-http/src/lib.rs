@@ -12,9 +12,8 @@ mod metrics;
 mod openapi;
 mod ops;
 mod request;
+mod request_id;
 mod web;
-
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use auth_core::Auth;
 use warp::filters::path::FullPath;
@@ -30,13 +29,15 @@ pub use mail::{
     check_mailbox, check_smtp_url, Mailer, MailerError, SendError, DEFAULT_FROM, SEND_TIMEOUT,
 };
 pub use request::MAX_BODY_BYTES;
+pub use request_id::REQUEST_ID_HEADER;
 
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let metrics = metrics::Metrics::new(auth.clone());
+    let trusted_proxies = config.trusted_proxies.clone();
     let app = app::App::new(auth, config);
-    api::routes(&app)
+    let every_route = api::routes(&app)
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
@@ -46,7 +47,9 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .or(openapi::route())
         .unify()
         .or(fallback())
-        .unify()
+        .unify();
+    request_id::assign(trusted_proxies)
+        .and(every_route)
         .recover(error::recover)
         .unify()
         .with(warp::reply::with::default_header(
@@ -58,6 +61,9 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
             HeaderValue::from_static("no-store"),
         ))
         .with(warp::log::custom(move |info| log_request(&metrics, info)))
+        .map(Reply::into_response)
+        .map(request_id::finish)
+        .with(warp::trace(request_id::span))
         .map(Reply::into_response)
         .boxed()
 }
@@ -142,10 +148,9 @@ pub fn route_label(path: &str) -> &'static str {
     known_route(path).map_or("other", |(route, _)| route)
 }
 
-/// One log line and the metrics of one answered request.
+/// One log line and the metrics of one answered request; the request's id
+/// comes with its span.
 fn log_request(metrics: &metrics::Metrics, info: warp::log::Info<'_>) {
-    static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
-    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     let route = route_label(info.path());
     metrics.record(route, info.method(), info.status().as_u16(), info.elapsed());
     tracing::info!(
@@ -154,7 +159,6 @@ fn log_request(metrics: &metrics::Metrics, info: warp::log::Info<'_>) {
         route,
         status = info.status().as_u16(),
         latency_us = info.elapsed().as_micros() as u64,
-        request_id,
         "request"
     );
 }

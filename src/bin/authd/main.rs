@@ -37,7 +37,14 @@ fn main() -> ExitCode {
             Command::Import { file } => data::import(&cli.global, &file).await,
             Command::Dump => data::dump(&cli.global).await,
             Command::User(command) => {
-                let auth = serve::open_auth(&cli.global, serve::auth_config(&cli.global)).await;
+                // Only `user add` may create the store (and its key).
+                let access = if matches!(command, cli::UserCommand::Add { .. }) {
+                    auth_core::StoreAccess::Create
+                } else {
+                    auth_core::StoreAccess::ExistingOnly
+                };
+                let auth =
+                    serve::open_auth(&cli.global, serve::auth_config(&cli.global), access).await;
                 match auth {
                     Ok(auth) => users::run(&auth, command).await,
                     Err(error) => Err(error),
