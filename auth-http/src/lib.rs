@@ -31,6 +31,11 @@ pub use mail::{
 pub use request::MAX_BODY_BYTES;
 pub use request_id::REQUEST_ID_HEADER;
 
+/// The tracing target of the one event that carries a secret: the reset
+/// token of `--reset-delivery log`, in its field `token` (with `account`).
+/// A subscriber writes it as the contract's line, or leaves it out.
+pub const RESET_TOKEN_TARGET: &str = "authd::reset_token";
+
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {

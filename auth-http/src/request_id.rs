@@ -76,7 +76,7 @@ pub(crate) fn assign(
         .map(move |remote, headers: HeaderMap| {
             let request_id = choose(remote, &headers, &trusted_proxies);
             let span = Span::current();
-            span.record("request_id", request_id.as_str());
+            span.record("request_id", tracing::field::display(&request_id));
             if let Some(span_id) = span.id() {
                 ids().insert(span_id, request_id);
             }
