@@ -54,9 +54,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .or(fallback())
         .unify();
     request_id::assign(trusted_proxies)
-        .and(every_route)
-        .recover(error::recover)
-        .unify()
+        .and(every_route.recover(error::recover).unify())
+        .map(|request_id, reply: Response| request_id::finish(request_id, reply))
         .with(warp::reply::with::default_header(
             X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -66,8 +65,6 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
             HeaderValue::from_static("no-store"),
         ))
         .with(warp::log::custom(move |info| log_request(&metrics, info)))
-        .map(Reply::into_response)
-        .map(request_id::finish)
         .with(warp::trace(request_id::span))
         .map(Reply::into_response)
         .boxed()

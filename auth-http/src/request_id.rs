@@ -6,7 +6,8 @@
 //! it, so the id is kept beside the request's span: [`span`] makes the span,
 //! [`assign`] (the first filter inside it) chooses the id and files it under
 //! the span's id, the routes read it back with [`current`] while they run
-//! inside that span, and [`finish`] puts it on the response and forgets it.
+//! inside that span, and [`finish`] puts it on the response; the entry goes
+//! when the request ends, answered or abandoned.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -66,39 +67,52 @@ pub(crate) fn span(_info: warp::trace::Info<'_>) -> Span {
     tracing::error_span!("request", request_id = tracing::field::Empty)
 }
 
+/// A request's id, filed under its span's id for as long as the request
+/// runs: dropping it (the answer is sent, or the client went away) forgets
+/// the entry, so the table holds only requests in flight.
+pub(crate) struct RequestId {
+    id: String,
+    span_id: Option<Id>,
+}
+
+impl Drop for RequestId {
+    fn drop(&mut self) {
+        if let Some(span_id) = self.span_id.take() {
+            ids().remove(&span_id);
+        }
+    }
+}
+
 /// The filter that runs first inside the request's span: chooses the id,
-/// records it in the span and files it for [`current`] and [`finish`].
+/// records it in the span and files it for [`current`]; its [`RequestId`]
+/// goes to [`finish`].
 pub(crate) fn assign(
     trusted_proxies: Vec<IpAddr>,
-) -> impl Filter<Extract = (), Error = std::convert::Infallible> + Clone {
+) -> impl Filter<Extract = (RequestId,), Error = std::convert::Infallible> + Clone {
     warp::addr::remote()
         .and(warp::header::headers_cloned())
         .map(move |remote, headers: HeaderMap| {
-            let request_id = choose(remote, &headers, &trusted_proxies);
+            let id = choose(remote, &headers, &trusted_proxies);
             let span = Span::current();
-            span.record("request_id", tracing::field::display(&request_id));
-            if let Some(span_id) = span.id() {
-                ids().insert(span_id, request_id);
+            span.record("request_id", tracing::field::display(&id));
+            let span_id = span.id();
+            if let Some(span_id) = &span_id {
+                ids().insert(span_id.clone(), id.clone());
             }
+            RequestId { id, span_id }
         })
-        .untuple_one()
 }
 
-/// The id of the request whose span is current.
+/// The id of the request whose span is current (none without a tracing
+/// subscriber: then no span has an id).
 pub(crate) fn current() -> Option<String> {
     let span_id = Span::current().id()?;
     ids().get(&span_id).cloned()
 }
 
-/// Puts the request's id on its response and forgets it. Without a tracing
-/// subscriber there is no span id to file it under; the response still gets
-/// a fresh id.
-pub(crate) fn finish(mut response: Response) -> Response {
-    let id = Span::current()
-        .id()
-        .and_then(|span_id| ids().remove(&span_id))
-        .unwrap_or_else(fresh);
-    if let Ok(value) = HeaderValue::from_str(&id) {
+/// Puts the request's id on its response, and forgets it.
+pub(crate) fn finish(request_id: RequestId, mut response: Response) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&request_id.id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
