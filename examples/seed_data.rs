@@ -1,9 +1,10 @@
 //! Seeds a fresh store from `examples/seed-users.csv` (the seed test data,
 //! odd rows included) with the default password policy, logs two of the
-//! accepted users in, and writes the whole store to `examples/seed-dump.sql`
-//! with `Auth::dump`.
+//! accepted users in, and writes the whole store with `Auth::dump` to the
+//! file given (default `seed-dump.sql` in the working directory).
+//! `examples/seed-dump.sql` is committed; to make it anew:
 //!
-//!     cargo run --example seed_data
+//!     cargo run --example seed_data -- examples/seed-dump.sql
 //!
 //! It prints the import report and what it did, never a password or a token;
 //! the dump holds only what the database holds (hashes, not secrets).
@@ -17,7 +18,7 @@ use auth_core::{
 
 /// The seed rows (a byte-for-byte copy of the shared test data).
 pub const SEED_CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-users.csv");
-/// Where `main` writes the dump.
+/// The committed dump of a seeding run.
 pub const SEED_DUMP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-dump.sql");
 /// How many accepted users are logged in.
 pub const LOGINS: usize = 2;
@@ -105,7 +106,11 @@ async fn main() -> anyhow::Result<()> {
     for line in &seeded.transcript {
         println!("{line}");
     }
-    std::fs::write(SEED_DUMP, &seeded.dump)?;
-    println!("wrote {SEED_DUMP}");
+    // Never the committed file unless asked: a run must not change the clone.
+    let out = std::env::args_os()
+        .nth(1)
+        .map_or_else(|| "seed-dump.sql".into(), std::path::PathBuf::from);
+    std::fs::write(&out, &seeded.dump)?;
+    println!("wrote {}", out.display());
     Ok(())
 }

@@ -105,3 +105,46 @@ async fn a_server_stops_cleanly_on_sigterm_and_keeps_its_data() {
         "the account and the key survived the restart"
     );
 }
+
+#[test]
+fn usage_errors_keep_clap_s_suggestions_valid_values_and_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    // (arguments, what the output must hold)
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&[], &["Usage: authd", "Commands:", "serve", "migrate"]),
+        (
+            &["--log-format", "xml", "migrate"],
+            &["--log-format", "[possible values: text, json]", "--help"],
+        ),
+        (
+            &["serv"],
+            &["unrecognized subcommand 'serv'", "'serve'", "Usage:"],
+        ),
+        (&["user", "lst"], &["'list'", "Usage: authd user"]),
+        (
+            &["--databse", "x", "migrate"],
+            &["a similar argument exists: '--database'"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = authd(dir.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in expected {
+            assert!(
+                stderr.contains(needle),
+                "{args:?} lacks {needle:?}: {stderr}"
+            );
+        }
+    }
+    // A bad value stays one line naming the option, without the parser's internals.
+    let out = authd(dir.path(), &["serve", "--session-max-age", "banana"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr.trim_end(),
+        "authd: invalid value 'banana' for '--session-max-age <SESSION_MAX_AGE>': \
+         not a duration: use a number with s, m, h or d (30s, 30m, 24h, 7d)"
+    );
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}

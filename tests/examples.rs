@@ -57,7 +57,7 @@ fn contains_password(text: &str, password: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
     let committed = std::fs::read_to_string(seed_data::SEED_DUMP)
-        .expect("examples/seed-dump.sql is committed: run `cargo run --example seed_data`");
+        .expect("examples/seed-dump.sql is committed: run `cargo run --example seed_data -- examples/seed-dump.sql`");
 
     let dir = tempfile::tempdir().unwrap();
     let fresh = seed_data::seed(dir.path()).await.expect("seeding runs");
@@ -84,7 +84,7 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
     assert_eq!(
         tables_of(&committed),
         expected,
-        "examples/seed-dump.sql is out of date: run `cargo run --example seed_data`"
+        "examples/seed-dump.sql is out of date: run `cargo run --example seed_data -- examples/seed-dump.sql`"
     );
     let counts: Vec<(&str, usize)> = fresh.counts.iter().map(|c| (c.table, c.rows)).collect();
     assert_eq!(

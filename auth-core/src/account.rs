@@ -170,6 +170,8 @@ pub struct ClientInfo {
     pub addr: Option<IpAddr>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// The request's `X-Request-Id`, kept in the audit row.
+    pub request_id: Option<String>,
 }
 
 /// Checks a username: 1–64 characters of `A-Z a-z 0-9 . _ - @ +`.

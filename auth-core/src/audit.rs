@@ -33,6 +33,7 @@ impl Auth {
             kind: kind.to_owned(),
             user_id: user_id.map(str::to_owned),
             client_addr: client.addr.map(|a| a.to_string()),
+            request_id: client.request_id.clone(),
         }
     }
 

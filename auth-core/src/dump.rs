@@ -231,7 +231,14 @@ fn render(snapshot: &Snapshot) -> Statements {
     );
     out.table(
         "events",
-        &["id", "occurred_at", "kind", "user_id", "client_addr"],
+        &[
+            "id",
+            "occurred_at",
+            "kind",
+            "user_id",
+            "client_addr",
+            "request_id",
+        ],
         &snapshot.events,
         |e| {
             vec![
@@ -240,6 +247,7 @@ fn render(snapshot: &Snapshot) -> Statements {
                 (&e.kind).into(),
                 (&e.user_id).into(),
                 (&e.client_addr).into(),
+                (&e.request_id).into(),
             ]
         },
     );

@@ -19,6 +19,7 @@ mod registration;
 mod secret;
 mod service;
 mod sessions;
+mod store;
 mod throttle;
 mod token;
 
@@ -40,5 +41,6 @@ pub use machines::{
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, CsrfScope, LoginCounts, OpenError};
+pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
 pub use throttle::{delay_after, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
 pub use token::{random_token, ResetToken, SessionToken};

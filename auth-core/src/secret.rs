@@ -84,6 +84,20 @@ impl SecretKey {
         Ok(SecretKey(bytes))
     }
 
+    /// Reads the key file; `None` when it does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, SecretKeyError> {
+        match fs::read(path) {
+            Ok(contents) => Self::from_file_contents(&contents)
+                .map(Some)
+                .ok_or_else(|| SecretKeyError::BadLength(format!("in {}", path.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(SecretKeyError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
     /// Reads the key file, or creates it with 32 random bytes and mode 0600 when
     /// it does not exist. Returns the key and whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), SecretKeyError> {
@@ -96,7 +110,15 @@ impl SecretKey {
                 .map(|key| (key, false))
                 .ok_or_else(|| SecretKeyError::BadLength(format!("in {}", path.display()))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Written whole to a file of our own, then linked into place:
+                // a server starting beside this one reads a whole key or none.
                 let key = Self::generate();
+                let staging = path.with_file_name(format!(
+                    ".{}.{}",
+                    path.file_name()
+                        .map_or_else(|| "authd.key".into(), |n| n.to_string_lossy()),
+                    hex::encode(&crate::token::random_bytes()[..8])
+                ));
                 let mut options = OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
@@ -104,12 +126,14 @@ impl SecretKey {
                     use std::os::unix::fs::OpenOptionsExt;
                     options.mode(0o600);
                 }
-                match options.open(path) {
-                    Ok(mut file) => {
-                        file.write_all(&key.0).map_err(io_error)?;
-                        file.sync_all().map_err(io_error)?;
-                        Ok((key, true))
-                    }
+                let written = options.open(&staging).and_then(|mut file| {
+                    file.write_all(&key.0)?;
+                    file.sync_all()
+                });
+                let linked = written.and_then(|()| fs::hard_link(&staging, path));
+                let _ = fs::remove_file(&staging);
+                match linked {
+                    Ok(()) => Ok((key, true)),
                     // Another server of the deployment created it first: use theirs.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         Self::load_or_create(path)

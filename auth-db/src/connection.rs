@@ -175,13 +175,40 @@ impl r2d2::HandleError<DbError> for LogErrorHandler {
     }
 }
 
-/// Applies every pending embedded migration; returns how many ran.
+/// The key of the PostgreSQL advisory lock that migrations run under: a
+/// fixed number ("authd mi" in ASCII), the same for every server.
+pub const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_6420_6d69;
+
+/// Applies every pending embedded migration under a database-wide lock, so
+/// that servers starting at once on one fresh database do not race to create
+/// the same tables; returns how many ran (0 for the ones that waited).
+///
+/// PostgreSQL: a session advisory lock on [`MIGRATION_LOCK_KEY`], held on this
+/// connection until the migrations are done. SQLite: one `BEGIN IMMEDIATE`
+/// transaction (the database's write lock) around them all.
 pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
-    let applied = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS).map(|v| v.len()),
-        DbConnection::Postgres(c) => c.run_pending_migrations(MIGRATIONS).map(|v| v.len()),
-    };
-    applied.map_err(|e| DbError::Migration(e.to_string()))
+    let migration_error =
+        |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    match conn {
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(MIGRATIONS)
+                .map(|applied| applied.len())
+                .map_err(migration_error)
+        }),
+        DbConnection::Postgres(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let applied = c
+                .run_pending_migrations(MIGRATIONS)
+                .map(|applied| applied.len())
+                .map_err(migration_error);
+            // The connection may go back to a pool: the lock must not stay with it.
+            let unlocked =
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+            let applied = applied?;
+            unlocked?;
+            Ok(applied)
+        }
+    }
 }
 
 /// Runs the same Diesel statement on whichever backend `conn` is: for the

@@ -20,6 +20,8 @@ pub struct EventRow {
     pub user_id: Option<String>,
     /// The client's address, when the event came over the network.
     pub client_addr: Option<String>,
+    /// The `X-Request-Id` of the request that caused it, when one did.
+    pub request_id: Option<String>,
 }
 
 impl EventRow {

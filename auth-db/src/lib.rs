@@ -11,6 +11,7 @@ pub mod machines;
 pub mod reset_tokens;
 pub mod schema;
 pub mod sessions;
+pub mod store_key;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod throttle;
@@ -18,7 +19,7 @@ pub mod users;
 
 pub use connection::{
     open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection, DbPool,
-    PooledConnection, MIGRATIONS,
+    PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,
 };
 pub use dump::Snapshot;
 pub use error::{DbError, DbResult};
@@ -26,6 +27,7 @@ pub use events::EventRow;
 pub use machines::MachineRow;
 pub use reset_tokens::ResetTokenRow;
 pub use sessions::{Liveness, SessionRow};
+pub use store_key::{holds_accounts, store_exists, KeyFingerprintRow};
 pub use throttle::{AttemptRow, SlotClaim, SlotRequest, ThrottleRow};
 pub use users::{IdentifierRow, NewUserRow, UserChanges, UserLookup, UserRow};
 

@@ -85,6 +85,16 @@ diesel::table! {
         kind -> Text,
         user_id -> Nullable<Text>,
         client_addr -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// The fingerprint of the deployment's secret key (never the key itself).
+    key_fingerprints (name) {
+        name -> Text,
+        fingerprint -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -101,5 +111,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     login_attempts,
     identifiers,
-    events
+    events,
+    key_fingerprints
 );

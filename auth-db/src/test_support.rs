@@ -55,13 +55,10 @@ impl TestDb {
     }
 
     /// A fresh schema on the server of `AUTHD_TEST_POSTGRES_URL`, or `None`
-    /// (the test is skipped) when the variable is unset. A server that does
-    /// not answer fails the test.
+    /// when the variable is unset (the PostgreSQL variants are ignored tests
+    /// that fail then). A server that does not answer fails the test.
     pub fn postgres() -> Option<TestDb> {
-        let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("skipped: {POSTGRES_ENV} is not set, so the PostgreSQL variant does not run");
-            return None;
-        };
+        let base_url = std::env::var(POSTGRES_ENV).ok()?;
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::establish(&base_url).unwrap_or_else(|e| {
             panic!(

@@ -20,6 +20,7 @@ use crate::openapi::{
     UnsupportedMediaType,
 };
 use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::RESET_TOKEN_TARGET;
 
 /// Every route of the JSON API.
 pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
@@ -455,11 +456,15 @@ async fn handle_request_reset(
         }
         ResetDelivery::Log => {
             // The one place a token is ever written out: the contract's
-            // development delivery, on standard error, outside the log format.
-            eprintln!(
-                "password reset token for {}: {}",
-                user.display_name(),
-                token.expose()
+            // development delivery. Its own target, with the token in a
+            // field of its own, so that each log format can write it whole
+            // (`authd` prints `password reset token for <account>: <token>`
+            // in text, one JSON object in JSON).
+            tracing::info!(
+                target: RESET_TOKEN_TARGET,
+                account = %user.display_name(),
+                token = token.expose(),
+                "password reset token"
             );
             body.insert("message".into(), Value::String("reset token sent".into()));
         }

@@ -15,10 +15,9 @@ mod ops;
 mod pages;
 mod request;
 pub mod server;
+mod request_id;
 mod strict_json;
 mod web;
-
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use auth_core::Auth;
 use warp::filters::path::FullPath;
@@ -35,13 +34,20 @@ pub use mail::{
     check_mailbox, check_smtp_url, Mailer, MailerError, SendError, DEFAULT_FROM, SEND_TIMEOUT,
 };
 pub use request::MAX_BODY_BYTES;
+pub use request_id::REQUEST_ID_HEADER;
+
+/// The tracing target of the one event that carries a secret: the reset
+/// token of `--reset-delivery log`, in its field `token` (with `account`).
+/// A subscriber writes it as the contract's line, or leaves it out.
+pub const RESET_TOKEN_TARGET: &str = "authd::reset_token";
 
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let app = app::App::new(auth.clone(), config);
+    let trusted_proxies = app.config.trusted_proxies.clone();
     let metrics = metrics::Metrics::new(auth, app.limiter.clone());
-    api::routes(&app)
+    let every_route = api::routes(&app)
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
@@ -51,9 +57,10 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .or(openapi::route())
         .unify()
         .or(fallback())
-        .unify()
-        .recover(error::recover)
-        .unify()
+        .unify();
+    request_id::assign(trusted_proxies)
+        .and(every_route.recover(error::recover).unify())
+        .map(|request_id, reply: Response| request_id::finish(request_id, reply))
         .with(warp::reply::with::default_header(
             X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -63,6 +70,7 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
             HeaderValue::from_static("no-store"),
         ))
         .with(warp::log::custom(move |info| log_request(&metrics, info)))
+        .with(warp::trace(request_id::span))
         .map(Reply::into_response)
         .boxed()
 }
@@ -168,10 +176,9 @@ pub fn route_label(path: &str) -> &'static str {
     known_route(path).map_or("other", |(route, _)| route)
 }
 
-/// One log line and the metrics of one answered request.
+/// One log line and the metrics of one answered request; the request's id
+/// comes with its span.
 fn log_request(metrics: &metrics::Metrics, info: warp::log::Info<'_>) {
-    static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
-    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     let route = route_label(info.path());
     metrics.record(route, info.method(), info.status().as_u16(), info.elapsed());
     tracing::info!(
@@ -180,7 +187,6 @@ fn log_request(metrics: &metrics::Metrics, info: warp::log::Info<'_>) {
         route,
         status = info.status().as_u16(),
         latency_us = info.elapsed().as_micros() as u64,
-        request_id,
         "request"
     );
 }

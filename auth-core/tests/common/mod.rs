@@ -14,7 +14,8 @@ use auth_core::{
 
 pub use auth_db::test_support::*;
 
-/// Writes a `_sqlite` and a `_postgres` test for each scenario
+/// Writes a `_sqlite` test and an ignored `_postgres` test (run with
+/// `--include-ignored` and `AUTHD_TEST_POSTGRES_URL` set) for each scenario
 /// (an `async fn(TestDb)`).
 macro_rules! on_both_backends {
     ($($scenario:ident => $sqlite:ident, $postgres:ident;)*) => {$(
@@ -24,10 +25,11 @@ macro_rules! on_both_backends {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
         async fn $postgres() {
-            if let Some(db) = $crate::common::TestDb::postgres() {
-                $scenario(db).await;
-            }
+            $scenario($crate::common::TestDb::postgres().expect(
+                "AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server to run the PostgreSQL variants",
+            )).await;
         }
     )*};
 }

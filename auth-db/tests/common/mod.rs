@@ -3,7 +3,8 @@
 
 pub use auth_db::test_support::*;
 
-/// Writes a `_sqlite` and a `_postgres` test for each scenario (a `fn(TestDb)`).
+/// Writes a `_sqlite` test and an ignored `_postgres` test (run with
+/// `--include-ignored` and `AUTHD_TEST_POSTGRES_URL` set) for each scenario (a `fn(TestDb)`).
 macro_rules! on_both_backends {
     ($($scenario:ident => $sqlite:ident, $postgres:ident;)*) => {$(
         #[test]
@@ -12,10 +13,11 @@ macro_rules! on_both_backends {
         }
 
         #[test]
+        #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
         fn $postgres() {
-            if let Some(db) = $crate::common::TestDb::postgres() {
-                $scenario(db);
-            }
+            $scenario($crate::common::TestDb::postgres().expect(
+                "AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server to run the PostgreSQL variants",
+            ));
         }
     )*};
 }

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// authd: sign-up, login, sessions, password reset and device-bound checks.
 #[derive(Parser, Debug)]
-#[command(name = "authd", version, about)]
+#[command(name = "authd", version, about, arg_required_else_help = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOptions,
@@ -180,16 +180,14 @@ pub struct ServeArgs {
     pub smtp_from: String,
 }
 
-/// Prints clap's verdict: help and version in full, a usage error as one line
-/// (exit 2).
+/// Prints clap's verdict. A bad option value, and the checks of [`check`],
+/// are one line naming the option (`authd: …`, exit 2); every other usage
+/// error keeps clap's own output, with its suggestions, valid values, usage
+/// and `--help` hint (exit 2); help and version go to standard output (exit 0).
 pub fn report_usage_error(error: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = error.print();
-            ExitCode::SUCCESS
-        }
-        _ => {
+        ErrorKind::ValueValidation | ErrorKind::ArgumentConflict => {
             let rendered = error.render().to_string();
             let first = rendered
                 .lines()
@@ -197,6 +195,11 @@ pub fn report_usage_error(error: clap::Error) -> ExitCode {
                 .unwrap_or("bad usage");
             eprintln!("authd: {}", first.trim_start_matches("error: "));
             ExitCode::from(2)
+        }
+        _ => {
+            let _ = error.print();
+            // 0 for --help and --version, 2 for a usage error.
+            ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
         }
     }
 }
@@ -237,7 +240,7 @@ pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
 /// `30s`, `30m`, `24h`, `7d` (and humantime's combinations); at least a second.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{e} (use a number with s, m, h or d, e.g. 30m)"))?;
+        .map_err(|_| "not a duration: use a number with s, m, h or d (30s, 30m, 24h, 7d)")?;
     if duration < Duration::from_secs(1) {
         return Err("must be at least 1s".into());
     }

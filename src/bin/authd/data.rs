@@ -5,7 +5,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use auth_core::ImportRow;
+use auth_core::{ImportRow, StoreAccess};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::GlobalOptions;
@@ -19,7 +19,7 @@ pub async fn import(global: &GlobalOptions, path: &Path) -> anyhow::Result<()> {
     let rows = File::open(path)
         .and_then(ImportRow::read_csv)
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    let auth = serve::open_auth(global, serve::auth_config(global)).await?;
+    let auth = serve::open_auth(global, serve::auth_config(global), StoreAccess::Create).await?;
     let bar = progress_bar(rows.len() as u64);
     let report = auth.import(rows, |_| bar.inc(1)).await;
     bar.finish_and_clear();
@@ -54,7 +54,12 @@ fn progress_bar(rows: u64) -> ProgressBar {
 
 /// Writes the whole data store to standard output as SQL `INSERT` statements.
 pub async fn dump(global: &GlobalOptions) -> anyhow::Result<()> {
-    let auth = serve::open_auth(global, serve::auth_config(global)).await?;
+    let auth = serve::open_auth(
+        global,
+        serve::auth_config(global),
+        StoreAccess::ExistingOnly,
+    )
+    .await?;
     let out = BufWriter::new(std::io::stdout().lock());
     auth.dump(out).await.context("dump")?;
     Ok(())

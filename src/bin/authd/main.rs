@@ -37,7 +37,14 @@ fn main() -> ExitCode {
             Command::Import { file } => data::import(&cli.global, &file).await,
             Command::Dump => data::dump(&cli.global).await,
             Command::User(command) => {
-                let auth = serve::open_auth(&cli.global, serve::auth_config(&cli.global)).await;
+                // Only `user add` may create the store (and its key).
+                let access = if matches!(command, cli::UserCommand::Add { .. }) {
+                    auth_core::StoreAccess::Create
+                } else {
+                    auth_core::StoreAccess::ExistingOnly
+                };
+                let auth =
+                    serve::open_auth(&cli.global, serve::auth_config(&cli.global), access).await;
                 match auth {
                     Ok(auth) => users::run(&auth, command).await,
                     Err(error) => Err(error),
@@ -55,16 +62,77 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to standard error, as text or JSON; `RUST_LOG` refines the levels.
+/// With JSON every line is one JSON object, the reset-token event included;
+/// with text that event is the contract's own line,
+/// `password reset token for <account>: <token>`.
 fn init_logging(format: LogFormat, default_level: &str) {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},hyper=warn,warp=warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},hyper=warn,warp=warn")))
+        // warp's own events of the request span repeat the request line, and
+        // come before the request has its id: always off. The reset token
+        // of `--reset-delivery log` is the delivery itself: always on.
+        .add_directive(directive("warp::filters::trace=off"))
+        .add_directive(directive(&format!(
+            "{}=info",
+            auth_http::RESET_TOKEN_TARGET
+        )));
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => registry
+            .with(fmt.with_filter(filter_fn(|meta| {
+                meta.target() != auth_http::RESET_TOKEN_TARGET
+            })))
+            .with(ResetTokenLine)
+            .init(),
+        LogFormat::Json => registry.with(fmt.json()).init(),
+    }
+}
+
+/// A fixed filter directive of [`init_logging`].
+fn directive(text: &str) -> tracing_subscriber::filter::Directive {
+    text.parse().expect("a fixed, valid filter directive")
+}
+
+/// Writes the reset-token event of the text log as the contract's line.
+struct ResetTokenLine;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _context: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if event.metadata().target() != auth_http::RESET_TOKEN_TARGET {
+            return;
+        }
+        #[derive(Default)]
+        struct Fields {
+            account: String,
+            token: String,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                match field.name() {
+                    "account" => self.account = value.to_owned(),
+                    "token" => self.token = value.to_owned(),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.record_str(field, &format!("{value:?}"));
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        eprintln!(
+            "password reset token for {}: {}",
+            fields.account, fields.token
+        );
     }
 }

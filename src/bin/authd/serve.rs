@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use auth_core::{Auth, Config, SecretKey};
+use auth_core::{Auth, Config, KeySource, PreparedStore, SecretKey, StoreAccess};
 use auth_http::server::{ServeOptions, TlsFiles};
 use auth_http::{HttpConfig, ResetDelivery};
 
@@ -24,7 +24,7 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         hash_queue_limit: args.hash_queue_limit,
         ..auth_config(global)
     };
-    let auth = open_auth(global, config).await?;
+    let auth = open_auth(global, config, StoreAccess::Create).await?;
     if args.reset_delivery == ResetDelivery::Response {
         tracing::warn!(
             "--reset-delivery response puts reset tokens in HTTP responses: anyone who knows an account's \
@@ -80,10 +80,15 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
     Ok(())
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations (creating the store and its key if need be)
+/// and says what it did.
 pub async fn migrate(global: &GlobalOptions) -> anyhow::Result<()> {
-    open_auth(global, auth_config(global)).await?;
-    println!("database schema is up to date");
+    let store = prepare(global, StoreAccess::Create).await?;
+    match store.migrations_applied {
+        0 => println!("up to date"),
+        1 => println!("applied 1 migration"),
+        applied => println!("applied {applied} migrations"),
+    }
     Ok(())
 }
 
@@ -96,28 +101,47 @@ pub fn auth_config(global: &GlobalOptions) -> Config {
     }
 }
 
-/// Opens `Auth` with the deployment's key.
-pub async fn open_auth(global: &GlobalOptions, config: Config) -> anyhow::Result<Auth> {
-    let key = secret_key(global)?;
-    Auth::open(&global.database, key, config)
+/// Opens `Auth` with the deployment's key, after the store and the key have
+/// passed the rules of [`auth_core::prepare_store`]; `access` says whether
+/// the command may create the database and the key.
+pub async fn open_auth(
+    global: &GlobalOptions,
+    config: Config,
+    access: StoreAccess,
+) -> anyhow::Result<Auth> {
+    let store = prepare(global, access).await?;
+    Auth::open(&global.database, store.key, config)
         .await
         .context("--database: cannot open the database")
 }
 
-/// `AUTHD_SECRET_KEY` (hex) if set, else the key file, created on first start.
-fn secret_key(global: &GlobalOptions) -> anyhow::Result<SecretKey> {
+/// Checks the store and its key; the messages name the key's location.
+async fn prepare(global: &GlobalOptions, access: StoreAccess) -> anyhow::Result<PreparedStore> {
+    let store = auth_core::prepare_store(&global.database, key_source(global)?, access).await?;
+    if store.migrations_applied > 0 {
+        tracing::info!(
+            applied = store.migrations_applied,
+            "database migrations applied"
+        );
+    }
+    Ok(store)
+}
+
+/// `AUTHD_SECRET_KEY` (hex) if set, else the key file.
+fn key_source(global: &GlobalOptions) -> anyhow::Result<KeySource> {
     if let Ok(hex_key) = std::env::var("AUTHD_SECRET_KEY") {
-        return SecretKey::from_hex(&hex_key).context("AUTHD_SECRET_KEY");
+        let key = SecretKey::from_hex(&hex_key).context("AUTHD_SECRET_KEY")?;
+        return Ok(KeySource::Given {
+            key,
+            origin: "AUTHD_SECRET_KEY".to_owned(),
+        });
     }
-    let path = global
-        .secret_key_file
-        .clone()
-        .unwrap_or_else(|| default_key_path(&global.database));
-    let (key, created) = SecretKey::load_or_create(&path).context("--secret-key-file")?;
-    if created {
-        tracing::info!(path = %path.display(), "created a new secret key file");
-    }
-    Ok(key)
+    Ok(KeySource::File(
+        global
+            .secret_key_file
+            .clone()
+            .unwrap_or_else(|| default_key_path(&global.database)),
+    ))
 }
 
 /// `authd.key` next to the SQLite file, or in the working directory.

@@ -1,0 +1,18 @@
+//! auth-http's integration tests as one test binary (`autotests = false` in
+//! Cargo.toml): every file of tests/ is a module of it, compiled and linked
+//! once. A new test file needs one `#[path] mod` pair here.
+
+// Each file keeps its own `mod common;` (as it had when it was a test binary
+// of its own), so tests/common/ is loaded once per file: on purpose.
+#![allow(clippy::duplicate_mod)]
+
+#[path = "api.rs"]
+mod api;
+#[path = "openapi.rs"]
+mod openapi;
+#[path = "web.rs"]
+mod web;
+#[path = "ambiguity.rs"]
+mod ambiguity;
+#[path = "web_account.rs"]
+mod web_account;

@@ -1,0 +1,2 @@
+ALTER TABLE events DROP COLUMN request_id;
+DROP TABLE key_fingerprints;

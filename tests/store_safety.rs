@@ -1,0 +1,409 @@
+//! API.md §1, "Safety of the store and the key": migrations under a database
+//! lock, the key's fingerprint, and commands that never create a database.
+//! Each rule runs on SQLite; the PostgreSQL variants are ignored tests (with
+//! their reason in `cargo test`'s summary) that CI runs with
+//! `--include-ignored` and `AUTHD_TEST_POSTGRES_URL` set.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{authd_bin, Server};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs `authd ARGS` in `dir` with `--database`, at bcrypt cost 4, feeding
+/// `stdin`; `AUTHD_SECRET_KEY` is removed unless `env` sets it.
+fn authd(dir: &Path, database: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    use std::io::Write;
+    let mut command = Command::new(authd_bin());
+    command
+        .current_dir(dir)
+        .env_remove("AUTHD_SECRET_KEY")
+        .env_remove("AUTHD_SECRET_KEY_FILE")
+        .env_remove("AUTHD_DATABASE")
+        .envs(env.iter().copied())
+        .args(["--database", database, "--bcrypt-cost", "4"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("authd runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("authd exits")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A database of one of the two backends; dropping it deletes it.
+enum Store {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        base: String,
+        schema: String,
+        url: String,
+    },
+}
+
+impl Store {
+    fn sqlite() -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+        Store::Sqlite { _dir: dir, url }
+    }
+
+    /// A fresh schema on `AUTHD_TEST_POSTGRES_URL`; the test fails when the
+    /// variable is unset (these tests are ignored unless CI asks for them).
+    fn postgres() -> Store {
+        let base = std::env::var("AUTHD_TEST_POSTGRES_URL")
+            .expect("AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server for this test");
+        let schema = format!("store_{}", uuid::Uuid::new_v4().simple());
+        PgConnection::establish(&base)
+            .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"))
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        Store::Postgres { base, schema, url }
+    }
+
+    /// Where the key file is by default: beside a SQLite file, or in the
+    /// working directory `dir` with PostgreSQL.
+    fn default_key(&self, dir: &Path) -> std::path::PathBuf {
+        match self {
+            Store::Sqlite { _dir, .. } => _dir.path().join("authd.key"),
+            Store::Postgres { .. } => dir.join("authd.key"),
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Store::Sqlite { url, .. } | Store::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Store::Postgres { base, schema, .. } = self {
+            if let Ok(mut conn) = PgConnection::establish(base) {
+                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// Generates the SQLite test (always run) and the PostgreSQL one (ignored
+/// without a server) from one body `fn(Store)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::Store::sqlite()) })*
+        }
+        mod postgres {
+            $(
+                #[test]
+                #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
+                fn $name() { super::$name(super::Store::postgres()) }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrate_says_what_it_did,
+    four_migrates_at_once_all_succeed,
+    four_servers_at_once_on_a_fresh_store_all_answer,
+    a_missing_key_is_not_replaced_when_the_store_holds_accounts,
+    a_wrong_key_is_refused_by_every_command,
+    a_new_key_file_for_a_store_set_up_elsewhere_is_refused,
+);
+
+fn migrate_says_what_it_did(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = authd(dir.path(), store.url(), &["migrate"], "", &[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let said = text(&first.stdout);
+    let applied: usize = said
+        .trim()
+        .strip_prefix("applied ")
+        .and_then(|rest| rest.strip_suffix(" migrations"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("first migrate said {said:?}"));
+    assert!(applied >= 2, "{said}");
+    assert!(
+        store.default_key(dir.path()).exists(),
+        "migrate makes the key of a new store"
+    );
+    let again = authd(dir.path(), store.url(), &["migrate"], "", &[]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "up to date\n");
+}
+
+fn four_migrates_at_once_all_succeed(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "ab".repeat(32);
+    let outputs: Vec<Output> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    authd(
+                        dir.path(),
+                        store.url(),
+                        &["migrate"],
+                        "",
+                        &[("AUTHD_SECRET_KEY", &key)],
+                    )
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    let mut applied = 0;
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "a migrate failed: {}",
+            text(&output.stderr)
+        );
+        let said = text(&output.stdout);
+        if said.starts_with("applied ") {
+            applied += 1;
+        } else {
+            assert_eq!(said, "up to date\n");
+        }
+    }
+    assert_eq!(applied, 1, "exactly one of the four applied the migrations");
+}
+
+fn four_servers_at_once_on_a_fresh_store_all_answer(store: Store) {
+    // One shared key file that none of them has yet: they race to create it too.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("shared.key").display().to_string();
+    let servers: Vec<Server> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    Server::start_with(dir.path(), store.url(), &["--secret-key-file", &key_file])
+                })
+            })
+            .collect();
+        starts
+            .into_iter()
+            .map(|start| start.join().unwrap())
+            .collect()
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for server in &servers {
+            let response = reqwest::get(server.url("/healthz")).await.unwrap();
+            assert_eq!(response.status(), 200, "{}", server.stderr());
+        }
+        // An account made through one is usable through every other.
+        let client = common::client();
+        let created = client
+            .post(servers[0].url("/users"))
+            .form(&[("email", "raced@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 200);
+        for server in &servers {
+            let login = client
+                .post(server.url("/sessions"))
+                .form(&[("email", "raced@example.com"), ("password", PASSWORD)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(login.status(), 200, "{}", server.stderr());
+        }
+    });
+}
+
+fn add_user(dir: &Path, store: &Store, env: &[(&str, &str)]) -> Output {
+    authd(
+        dir,
+        store.url(),
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+        env,
+    )
+}
+
+/// Every command, with what it needs on standard input.
+const COMMANDS: &[(&[&str], &str)] = &[
+    (&["migrate"], ""),
+    (&["user", "list"], ""),
+    (&["user", "show", "alice"], ""),
+    (
+        &["user", "set-password", "alice", "--password-stdin"],
+        "another pass phrase here\n",
+    ),
+    (&["user", "unbind-machine", "alice"], ""),
+    (&["user", "delete", "alice"], ""),
+    (
+        &["user", "add", "bob", "--password-stdin"],
+        "correct horse battery staple\n",
+    ),
+    (&["dump"], ""),
+];
+
+fn a_missing_key_is_not_replaced_when_the_store_holds_accounts(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let added = add_user(dir.path(), &store, &[]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let key_path = store.default_key(dir.path());
+    let key = std::fs::read(&key_path).unwrap();
+    std::fs::remove_file(&key_path).unwrap();
+
+    for (args, stdin) in COMMANDS {
+        let output = authd(dir.path(), store.url(), args, stdin, &[]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.contains(&format!("no secret key at {}", key_path.display())),
+            "{args:?} names the key file: {stderr}"
+        );
+        assert!(!key_path.exists(), "{args:?} created a key");
+    }
+    // serve too: it stops before listening.
+    let serve = authd(
+        dir.path(),
+        store.url(),
+        &["serve", "--bind", "127.0.0.1:0"],
+        "",
+        &[],
+    );
+    assert_eq!(serve.status.code(), Some(1), "{}", text(&serve.stderr));
+    assert!(text(&serve.stderr).contains("no secret key at"));
+    assert!(!key_path.exists());
+
+    // With the key back, everything works and nothing was lost.
+    std::fs::write(&key_path, key).unwrap();
+    let list = authd(dir.path(), store.url(), &["user", "list"], "", &[]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert!(text(&list.stdout).contains("alice"));
+}
+
+fn a_wrong_key_is_refused_by_every_command(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let right = "11".repeat(32);
+    let wrong = "22".repeat(32);
+    let added = add_user(dir.path(), &store, &[("AUTHD_SECRET_KEY", &right)]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert!(
+        !store.default_key(dir.path()).exists(),
+        "AUTHD_SECRET_KEY: no key file"
+    );
+    for (args, stdin) in COMMANDS {
+        let output = authd(
+            dir.path(),
+            store.url(),
+            args,
+            stdin,
+            &[("AUTHD_SECRET_KEY", &wrong)],
+        );
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the secret key from AUTHD_SECRET_KEY is not this store's key"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A key file that is not the store's key is refused the same way, naming the file.
+    let other_key = dir.path().join("other.key");
+    std::fs::write(&other_key, [7u8; 32]).unwrap();
+    let other = other_key.display().to_string();
+    let output = authd(
+        dir.path(),
+        store.url(),
+        &["user", "list", "--secret-key-file", &other],
+        "",
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains(&format!("the secret key from {other} is not")),
+        "{}",
+        text(&output.stderr)
+    );
+    let list = authd(
+        dir.path(),
+        store.url(),
+        &["user", "list"],
+        "",
+        &[("AUTHD_SECRET_KEY", &right)],
+    );
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert_eq!(text(&list.stdout).lines().count(), 1, "bob was never added");
+}
+
+fn a_new_key_file_for_a_store_set_up_elsewhere_is_refused(store: Store) {
+    // The first server made its key in its own folder; a second one started
+    // from another folder (PostgreSQL: the key defaults to the working
+    // directory) must not make a second key, even before any account exists.
+    let first_dir = tempfile::tempdir().unwrap();
+    let second_dir = tempfile::tempdir().unwrap();
+    let migrated = authd(first_dir.path(), store.url(), &["migrate"], "", &[]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let second_key = second_dir.path().join("second.key");
+    let second = second_key.display().to_string();
+    let output = authd(
+        second_dir.path(),
+        store.url(),
+        &["migrate", "--secret-key-file", &second],
+        "",
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains(&format!("no secret key at {second}")));
+    assert!(!second_key.exists());
+}
+
+#[test]
+fn an_empty_store_gets_a_key_at_first_use() {
+    let store = Store::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let added = add_user(dir.path(), &store, &[]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let key = store.default_key(dir.path());
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+}
+
+#[test]
+fn commands_that_only_read_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", missing.display());
+    for (args, stdin) in COMMANDS {
+        if args[0] == "migrate" || args.get(1) == Some(&"add") {
+            continue;
+        }
+        let output = authd(dir.path(), &url, args, stdin, &[]);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            text(&output.stderr),
+            format!("authd: no database at {}\n", missing.display()),
+            "{args:?}"
+        );
+        assert!(!missing.exists(), "{args:?} created the database");
+        assert!(
+            !dir.path().join("authd.key").exists(),
+            "{args:?} created a key"
+        );
+    }
+}
