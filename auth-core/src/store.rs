@@ -148,11 +148,17 @@ fn prepare_blocking(
                 } else {
                     None
                 };
-                if let Some(why) = why {
-                    return Err(StoreError::KeyMissing { location, why });
+                // A server starting beside this one links its new key file
+                // before it records the fingerprint: a fingerprint seen now
+                // may be that key's, whose file is there by now.
+                match (why, SecretKey::load(&path)?) {
+                    (_, Some(key)) => (key, None),
+                    (Some(why), None) => return Err(StoreError::KeyMissing { location, why }),
+                    (None, None) => {
+                        let (key, created) = SecretKey::load_or_create(&path)?;
+                        (key, created.then_some(path))
+                    }
                 }
-                let (key, created) = SecretKey::load_or_create(&path)?;
-                (key, created.then_some(path))
             }
         },
     };
