@@ -7,6 +7,8 @@
 // of its own), so tests/common/ is loaded once per file: on purpose.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "bounded.rs"]
+mod bounded;
 #[path = "browser.rs"]
 mod browser;
 #[path = "cli.rs"]
@@ -35,7 +37,5 @@ mod request_ids;
 mod smtp_reset;
 #[path = "store_safety.rs"]
 mod store_safety;
-#[path = "bounded.rs"]
-mod bounded;
 #[path = "tls.rs"]
 mod tls;

@@ -19,9 +19,9 @@ mod import_dump;
 mod machines;
 #[path = "passwords.rs"]
 mod passwords;
+#[path = "races.rs"]
+mod races;
 #[path = "sessions.rs"]
 mod sessions;
 #[path = "throttle.rs"]
 mod throttle;
-#[path = "races.rs"]
-mod races;

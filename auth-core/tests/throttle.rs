@@ -226,12 +226,13 @@ async fn delays_are_kept_to_the_millisecond(db: TestDb) {
 
 /// A failure for an unknown name and one for an account whose hash was made
 /// at a far lower cost take about as long: the server never answers a
-/// failure sooner than a hash at its own cost takes. Medians of several
-/// samples with a generous bound (without the floor the account's failures
-/// are some thirty times faster).
+/// failure sooner than a hash at its own cost takes. The two kinds are
+/// sampled in turn, so a busy spell of the machine falls on both, and their
+/// medians are compared with a generous bound (without the floor the
+/// account's failures are some thirty times faster, far outside it).
 async fn failures_take_as_long_whatever_was_wrong(db: TestDb) {
     use std::time::Instant;
-    const SAMPLES: usize = 8;
+    const SAMPLES: usize = 9;
     let (cheap, _clock) = open(&db).await;
     for i in 0..SAMPLES {
         register(&cheap, &format!("cheap-{i}"), GOOD).await;
@@ -241,24 +242,23 @@ async fn failures_take_as_long_whatever_was_wrong(db: TestDb) {
         ..common::config()
     };
     let (auth, _clock) = open_with(&db, config).await;
-    let median = |names: Vec<String>| {
-        let auth = auth.clone();
-        async move {
-            let mut times = Vec::new();
-            for name in names {
-                let started = Instant::now();
-                assert_wrong(&auth, &name, OTHER).await;
-                times.push(started.elapsed());
-            }
-            times.sort();
-            times[times.len() / 2]
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..SAMPLES {
+        for (name, times) in [
+            (format!("cheap-{i}"), &mut known),
+            (format!("nobody-{i}"), &mut unknown),
+        ] {
+            let started = Instant::now();
+            assert_wrong(&auth, &name, OTHER).await;
+            times.push(started.elapsed());
         }
-    };
-    let known = median((0..SAMPLES).map(|i| format!("cheap-{i}")).collect()).await;
-    let unknown = median((0..SAMPLES).map(|i| format!("nobody-{i}")).collect()).await;
+    }
+    known.sort();
+    unknown.sort();
+    let (known, unknown) = (known[SAMPLES / 2], unknown[SAMPLES / 2]);
     let ratio = known.as_secs_f64() / unknown.as_secs_f64();
     assert!(
-        (0.5..2.0).contains(&ratio),
+        (0.25..4.0).contains(&ratio),
         "wrong password at another cost: {known:?}, unknown name: {unknown:?}"
     );
 }

@@ -14,8 +14,8 @@ mod openapi;
 mod ops;
 mod pages;
 mod request;
-pub mod server;
 mod request_id;
+pub mod server;
 mod strict_json;
 mod web;
 

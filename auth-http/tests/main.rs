@@ -6,13 +6,13 @@
 // of its own), so tests/common/ is loaded once per file: on purpose.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "ambiguity.rs"]
+mod ambiguity;
 #[path = "api.rs"]
 mod api;
 #[path = "openapi.rs"]
 mod openapi;
 #[path = "web.rs"]
 mod web;
-#[path = "ambiguity.rs"]
-mod ambiguity;
 #[path = "web_account.rs"]
 mod web_account;
