@@ -10,6 +10,7 @@ pub mod events;
 pub mod machines;
 pub mod reset_tokens;
 pub mod schema;
+pub mod second_factors;
 pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -25,6 +26,7 @@ pub use error::{DbError, DbResult};
 pub use events::EventRow;
 pub use machines::MachineRow;
 pub use reset_tokens::ResetTokenRow;
+pub use second_factors::{MfaTokenRow, RecoveryCodeRow, TotpRow};
 pub use sessions::{Liveness, SessionRow};
 pub use throttle::{AttemptRow, SlotClaim, SlotRequest, ThrottleRow};
 pub use users::{IdentifierRow, NewUserRow, UserChanges, UserLookup, UserRow};

@@ -84,6 +84,10 @@ pub(crate) fn sentence(error: &AuthError) -> String {
             "That e-mail address is already registered.".into()
         }
         AuthError::InvalidCredentials => "Wrong username or password.".into(),
+        AuthError::MfaRequired { .. } => {
+            "Enter the code from your authenticator app, or a recovery code.".into()
+        }
+        AuthError::InvalidCode => "That code is wrong, expired or already used.".into(),
         AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
             match retry_after_secs(*retry_after) {
                 1 => "Too many attempts. Try again in 1 second.".into(),
