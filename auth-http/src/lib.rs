@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod mail;
 mod metrics;
+mod mfa;
 mod openapi;
 mod ops;
 mod pages;
@@ -39,6 +40,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let metrics = metrics::Metrics::new(auth.clone());
     let app = app::App::new(auth, config);
     api::routes(&app)
+        .or(mfa::routes(&app))
+        .unify()
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
@@ -103,6 +106,10 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/profile", "GET"),
     ("/reset_password", "POST, PUT"),
     ("/password", "POST"),
+    ("/sessions/mfa", "POST"),
+    ("/mfa/totp", "POST, DELETE"),
+    ("/mfa/totp/confirm", "POST"),
+    ("/mfa/recovery-codes", "POST"),
     ("/check", "GET, POST"),
     ("/healthz", "GET"),
     ("/metrics", "GET"),
@@ -129,6 +136,7 @@ const WEB_ROUTES: &[(&str, &str)] = &[
 /// The known route a request path belongs to: its name and its methods.
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
+        "/sessions/mfa" => "/sessions/mfa",
         _ if session_id_path(path) => "/sessions/{id}",
         _ if end_session_path(path) => "/me/sessions/{id}/end",
         path => path,
