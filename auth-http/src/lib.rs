@@ -121,6 +121,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
 const WEB_ROUTES: &[(&str, &str)] = &[
     ("/signup", "GET, POST"),
     ("/login", "GET, POST"),
+    ("/login/code", "POST"),
     ("/me", "GET"),
     ("/logout", "GET, POST"),
     ("/forgot", "GET, POST"),

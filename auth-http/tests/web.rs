@@ -1618,3 +1618,90 @@ async fn the_notice_reaches_a_browser_without_a_nonce_yet() {
         .await;
     assert_redirect(&res, "/me");
 }
+
+// ----- the second step (API.md §7) -----
+
+/// An account with an authenticator app, enrolled through `Auth`; returns its secret.
+async fn with_authenticator_app(app: &TestApp, username: &str) -> Vec<u8> {
+    register(app, Some(username), None, None).await;
+    let name = Identifier::Username(username.into());
+    let session = app
+        .auth
+        .login(
+            &name,
+            &Password::new(PASSWORD),
+            None,
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    let enrolment = app.auth.begin_totp(session.token.expose()).await.unwrap();
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(enrolment.secret.as_bytes())
+        .unwrap();
+    use auth_core::Clock;
+    let code = auth_core::totp_code(&secret, app.clock.now());
+    app.auth
+        .confirm_totp(session.token.expose(), &code, &ClientInfo::default())
+        .await
+        .unwrap();
+    app.clock.advance(auth_core::TOTP_STEP_SECS);
+    secret
+}
+
+#[tokio::test]
+async fn a_login_with_a_second_factor_asks_for_the_code() {
+    use auth_core::Clock;
+    let app = TestApp::new().await;
+    let secret = with_authenticator_app(&app, "kvothe").await;
+    let mut browser = Browser::new(&app);
+    let res = browser.login("kvothe", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert!(browser.cookie("session_id").is_none(), "no session yet");
+    assert!(res.text().contains("action=\"/login/code\""));
+    let csrf = res.csrf_token();
+    let mfa_token = res.input_value("mfa_token").expect("the token in the form");
+
+    // A wrong code: the page again, with the reason and the same token.
+    let wrong = auth_core::totp_code(&secret, app.clock.now() + 300);
+    let fields = |code: &str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("mfa_token", mfa_token.clone()),
+            ("code", code.to_owned()),
+        ]
+    };
+    let post = |fields: &Vec<(&'static str, String)>| {
+        fields
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let wrong_fields = post(&fields(&wrong));
+    let borrowed: Vec<(&str, &str)> = wrong_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/login/code", &borrowed).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(res
+        .text()
+        .contains("That code is wrong, expired or already used."));
+    assert_eq!(
+        res.input_value("mfa_token").as_deref(),
+        Some(mfa_token.as_str())
+    );
+
+    // A cross-site post changes nothing; without the CSRF token neither.
+    let right = auth_core::totp_code(&secret, app.clock.now());
+    let right_fields = post(&fields(&right));
+    let borrowed: Vec<(&str, &str)> = right_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser
+        .post_with("/login/code", &borrowed, ("origin", "https://evil.example"))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = browser.post("/login/code", &borrowed[1..]).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    let res = browser.post("/login/code", &borrowed).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(res.header("location"), Some("/me"));
+    assert_eq!(browser.me_status().await, StatusCode::OK);
+}
