@@ -131,6 +131,10 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/me/sessions/{id}/end", "POST"),
     ("/me/sessions/end-others", "POST"),
     ("/me/security", "GET"),
+    ("/me/security/totp", "POST"),
+    ("/me/security/totp/confirm", "POST"),
+    ("/me/security/totp/remove", "POST"),
+    ("/me/security/recovery-codes", "POST"),
     ("/static/style.css", "GET"),
 ];
 

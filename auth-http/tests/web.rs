@@ -1705,3 +1705,103 @@ async fn a_login_with_a_second_factor_asks_for_the_code() {
     assert_eq!(res.header("location"), Some("/me"));
     assert_eq!(browser.me_status().await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_security_page_enrols_an_authenticator_app() {
+    use auth_core::Clock;
+    let app = TestApp::new().await;
+    register(&app, Some("kvothe"), None, None).await;
+    let mut browser = Browser::new(&app);
+    browser.logged_in("kvothe").await;
+    let res = browser.get("/me/security").await;
+    assert!(res.text().contains("No second factor is set up yet."));
+    let csrf = res.csrf_token();
+
+    let res = browser
+        .post_with(
+            "/me/security/totp",
+            &[("csrf_token", &csrf)],
+            ("origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = browser
+        .post("/me/security/totp", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let html = res.text();
+    assert!(html.contains("<figure class=\"qr\"><svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(!html.contains("<?xml") && !html.contains("<script"));
+    let secret = html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .expect("the key is shown");
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .unwrap();
+
+    let res = browser
+        .post(
+            "/me/security/totp/confirm",
+            &[("csrf_token", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let res = browser
+        .post("/me/security/totp", &[("csrf_token", &csrf)])
+        .await;
+    let html = res.text();
+    let secret = {
+        let shown = html
+            .split("id=\"totp-secret\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</code>").next())
+            .unwrap();
+        let fresh = data_encoding::BASE32_NOPAD
+            .decode(shown.as_bytes())
+            .unwrap();
+        assert_ne!(fresh, secret, "a restarted enrolment has a new key");
+        fresh
+    };
+    let code = auth_core::totp_code(&secret, app.clock.now());
+    let res = browser
+        .post(
+            "/me/security/totp/confirm",
+            &[("csrf_token", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.text().matches("<li><code>").count(), 10);
+    let res = browser.get("/me/security").await;
+    let html = res.text();
+    assert!(html.contains("10 recovery codes left."), "{html}");
+    assert!(!html.contains("<li><code>"), "the codes are shown once");
+
+    let res = browser
+        .post(
+            "/me/security/recovery-codes",
+            &[("csrf_token", &csrf), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let res = browser
+        .post(
+            "/me/security/recovery-codes",
+            &[("csrf_token", &csrf), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.text().matches("<li><code>").count(), 10);
+
+    let res = browser
+        .post(
+            "/me/security/totp/remove",
+            &[("csrf_token", &csrf), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let html = browser.get("/me/security").await.text();
+    assert!(html.contains("The authenticator app is off."), "{html}");
+    assert!(html.contains("No second factor is set up yet."));
+}
