@@ -1038,11 +1038,8 @@ async fn handle_security_action(
         .auth
         .csrf_token(CsrfScope::Session, &signed_in.session.id);
     let client = app.client(&ctx);
-    let field = |name: &'static str| -> Result<String, Response> {
-        Ok(fields
-            .optional(name)
-            .map_err(error_page)?
-            .unwrap_or_default())
+    let field = |name: &'static str| -> Result<String, ApiError> {
+        Ok(fields.optional(name)?.unwrap_or_default())
     };
     let outcome = match action {
         SecurityAction::Begin => app.auth.begin_totp(&token).await.map(|enrolment| {
@@ -1056,18 +1053,26 @@ async fn handle_security_action(
         }),
         SecurityAction::Confirm => app
             .auth
-            .confirm_totp(&token, &field("code")?, &client)
+            .confirm_totp(&token, &field("code").map_err(error_page)?, &client)
             .await
             .map(|codes| (None, Some(codes.0))),
         SecurityAction::NewCodes => app
             .auth
-            .replace_recovery_codes(&token, &Password::new(field("password")?), &client)
+            .replace_recovery_codes(
+                &token,
+                &Password::new(field("password").map_err(error_page)?),
+                &client,
+            )
             .await
             .map(|codes| (None, Some(codes.0))),
         SecurityAction::Remove => {
             return match app
                 .auth
-                .remove_totp(&token, &Password::new(field("password")?), &client)
+                .remove_totp(
+                    &token,
+                    &Password::new(field("password").map_err(error_page)?),
+                    &client,
+                )
                 .await
             {
                 Ok(()) | Err(AuthError::NotFound) => Ok(with_cookie(
