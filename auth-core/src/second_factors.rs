@@ -552,13 +552,14 @@ impl Auth {
             self.event(event::MFA_FACTOR_USED, Some(&user_id), client),
             self.event(event::RECOVERY_CODE_USED, Some(&user_id), client),
             self.event(event::LOGIN_SUCCEEDED, Some(&user_id), client),
+            self.event(event::LOGIN_LOCKED, Some(&user_id), client),
         );
         let (attempt_id, throttle_key) = (slot.id.clone(), slot.throttle_key.clone());
         let stored = session.clone();
         let outcome = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
-                    let (failed, used, recovery_used, succeeded) = events;
+                    let (failed, used, recovery_used, succeeded, locked) = events;
                     // The row lock first, as every commit of a password
                     // decision: a concurrent change is committed by now.
                     let current = UserRow::lock_credential_version(conn, &user_id)?;
@@ -591,6 +592,9 @@ impl Auth {
                     let Some(method) = passed else {
                         let counted = record_failure(conn, &throttle_key, &attempt_id, now_ms)?;
                         EventRow::record(conn, &failed)?;
+                        if counted.locked_until_ms > now_ms {
+                            EventRow::record(conn, &locked)?;
+                        }
                         return Ok(SecondStep::Wrong(counted));
                     };
                     if !MfaTokenRow::consume(conn, &token_hash, now)? {

@@ -277,6 +277,8 @@ async fn wrong_codes_feed_the_account_throttle(db: TestDb) {
             Err(AuthError::InvalidCode)
         ));
     }
+    assert_eq!(auth.count_events("mfa_code_failed").await.unwrap(), 5);
+    assert_eq!(auth.count_events("login_locked").await.unwrap(), 1);
     // The fifth failure started a delay: the right code waits too, and so
     // does the right password.
     let right = totp_code(&secret, now(&clock));
