@@ -117,7 +117,14 @@ impl Auth {
             .check_password(Claimant::Name(identifier), password, client)
             .await?;
         let (_, user) = self
-            .commit_verified(verified, None, client, |_, _| Ok(()))
+            .commit_verified_step(verified, None, client, |conn, user| {
+                // Only a completed login clears the count of an account with
+                // a second factor.
+                Ok((
+                    (),
+                    !crate::second_factors::has_second_factor(conn, &user.id)?,
+                ))
+            })
             .await?;
         Ok(User::from(user))
     }

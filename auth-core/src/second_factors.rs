@@ -245,6 +245,13 @@ fn factor_status(conn: &mut DbConnection, user_id: &str) -> DbResult<FactorStatu
     })
 }
 
+/// Whether an account has a second factor: then a right password alone
+/// (a device check, a password-only verification) must not clear the
+/// throttle count, or knowing the password would buy more guesses at the code.
+pub(crate) fn has_second_factor(conn: &mut DbConnection, user_id: &str) -> DbResult<bool> {
+    Ok(factor_status(conn, user_id)?.any())
+}
+
 /// Removes every second factor of an account and voids its second steps.
 fn remove_factors(conn: &mut DbConnection, user_id: &str) -> DbResult<usize> {
     let removed = TotpRow::delete(conn, user_id)?;

@@ -307,6 +307,21 @@ async fn wrong_codes_feed_the_account_throttle(db: TestDb) {
         Err(AuthError::Throttled { .. })
     ));
     clock.advance(2);
+    // Neither does a right password at the device check or valid_login.
+    let name = Identifier::Username("kvothe".into());
+    auth.check_machine("kvothe", &pw(GOOD), "machine-of-kvothe-0001", &client())
+        .await
+        .unwrap();
+    auth.valid_login(&name, &pw(GOOD), &client()).await.unwrap();
+    assert!(matches!(
+        second_step(&auth, &token, &wrong).await,
+        Err(AuthError::InvalidCode)
+    ));
+    assert!(matches!(
+        second_step(&auth, &token, &right).await,
+        Err(AuthError::Throttled { retry_after }) if retry_after == Duration::from_secs(4)
+    ));
+    clock.advance(4);
     // A completed login clears it: five failures are free again.
     second_step(&auth, &token, &right).await.unwrap();
     let token = first_step(&auth, "kvothe").await;
