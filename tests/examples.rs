@@ -97,7 +97,10 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
             ("machines", 0),
             ("login_throttle", 0),
             ("login_attempts", 0),
-            ("events", 4)
+            ("events", 4),
+            ("totp_factors", 0),
+            ("recovery_codes", 0),
+            ("mfa_tokens", 0)
         ]
     );
     for name in ["'kvothe'", "'tpratchett'"] {

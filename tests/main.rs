@@ -29,6 +29,8 @@ mod hostile;
 mod import_dump;
 #[path = "logs.rs"]
 mod logs;
+#[path = "mfa.rs"]
+mod mfa;
 #[path = "postgres.rs"]
 mod postgres;
 #[path = "request_ids.rs"]

@@ -21,6 +21,13 @@ pub(crate) mod event {
     pub(crate) const MACHINE_BOUND: &str = "machine_bound";
     pub(crate) const MACHINE_UNBOUND: &str = "machine_unbound";
     pub(crate) const USER_DELETED: &str = "user_deleted";
+    pub(crate) const MFA_FACTOR_ADDED: &str = "mfa_factor_added";
+    pub(crate) const MFA_FACTOR_REMOVED: &str = "mfa_factor_removed";
+    pub(crate) const MFA_FACTOR_USED: &str = "mfa_factor_used";
+    pub(crate) const MFA_CODE_FAILED: &str = "mfa_code_failed";
+    pub(crate) const RECOVERY_CODE_USED: &str = "recovery_code_used";
+    pub(crate) const RECOVERY_CODES_REPLACED: &str = "recovery_codes_replaced";
+    pub(crate) const MFA_RESET: &str = "mfa_reset";
 }
 
 impl Auth {

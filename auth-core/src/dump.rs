@@ -11,7 +11,7 @@ use crate::service::Auth;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 8] = [
+pub const DUMP_TABLES: [&str; 11] = [
     "users",
     "identifiers",
     "sessions",
@@ -20,6 +20,9 @@ pub const DUMP_TABLES: [&str; 8] = [
     "login_throttle",
     "login_attempts",
     "events",
+    "totp_factors",
+    "recovery_codes",
+    "mfa_tokens",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -248,6 +251,59 @@ fn render(snapshot: &Snapshot) -> Statements {
                 (&e.user_id).into(),
                 (&e.client_addr).into(),
                 (&e.request_id).into(),
+            ]
+        },
+    );
+    // TOTP secrets stay sealed: the dump holds what the database holds.
+    out.table(
+        "totp_factors",
+        &[
+            "user_id",
+            "secret_sealed",
+            "created_at",
+            "confirmed_at",
+            "last_step",
+        ],
+        &snapshot.totp_factors,
+        |t| {
+            vec![
+                (&t.user_id).into(),
+                (&t.secret_sealed).into(),
+                t.created_at.into(),
+                t.confirmed_at.map_or(Value::Null, Value::Integer),
+                t.last_step.into(),
+            ]
+        },
+    );
+    out.table(
+        "recovery_codes",
+        &["code_hash", "user_id", "created_at"],
+        &snapshot.recovery_codes,
+        |r| {
+            vec![
+                (&r.code_hash).into(),
+                (&r.user_id).into(),
+                r.created_at.into(),
+            ]
+        },
+    );
+    out.table(
+        "mfa_tokens",
+        &[
+            "token_hash",
+            "user_id",
+            "credential_version",
+            "created_at",
+            "expires_at",
+        ],
+        &snapshot.mfa_tokens,
+        |m| {
+            vec![
+                (&m.token_hash).into(),
+                (&m.user_id).into(),
+                m.credential_version.into(),
+                m.created_at.into(),
+                m.expires_at.into(),
             ]
         },
     );

@@ -81,6 +81,18 @@ pub enum AuthError {
         /// A suggested wait before retrying.
         retry_after: Duration,
     },
+    /// The password was right, but the account has a second factor: send
+    /// `mfa_token` with a code of one of `methods` to finish the login.
+    #[error("a second factor is required")]
+    MfaRequired {
+        /// The token of the second step.
+        mfa_token: crate::token::MfaToken,
+        /// The methods the account has.
+        methods: Vec<crate::second_factors::MfaMethod>,
+    },
+    /// The code (or the second-step token) is wrong, used or expired: try again.
+    #[error("invalid or expired code")]
+    InvalidCode,
     /// The database does not answer: retry later (503).
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -108,6 +120,8 @@ impl AuthError {
             AuthError::InvalidResetToken => "invalid_reset_token",
             AuthError::MachineMismatch => "machine_mismatch",
             AuthError::MachineTaken => "machine_taken",
+            AuthError::MfaRequired { .. } => "mfa_required",
+            AuthError::InvalidCode => "invalid_code",
             AuthError::Unavailable | AuthError::Overloaded { .. } => "unavailable",
             AuthError::Internal(_) => "internal",
         }

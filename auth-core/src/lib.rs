@@ -16,6 +16,7 @@ mod login;
 mod machines;
 mod password;
 mod registration;
+mod second_factors;
 mod secret;
 mod service;
 mod sessions;
@@ -39,8 +40,12 @@ pub use machines::{
     valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
 };
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
+pub use second_factors::{
+    totp_code, FactorStatus, MfaMethod, RecoveryCodes, TotpEnrolment, MFA_TOKEN_TTL_SECS,
+    RECOVERY_CODE_COUNT, TOTP_STEP_SECS,
+};
 pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, CsrfScope, LoginCounts, OpenError};
 pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
 pub use throttle::{delay_after, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
-pub use token::{random_token, ResetToken, SessionToken};
+pub use token::{random_token, MfaToken, ResetToken, SessionToken};

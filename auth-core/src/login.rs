@@ -48,6 +48,8 @@ pub(crate) enum Claimant<'a> {
         /// The session's id.
         session_id: &'a str,
     },
+    /// An account by id, for a second step after a right password.
+    Account(&'a str),
 }
 
 /// A password found right, whose decision is not committed yet: it holds its
@@ -64,11 +66,11 @@ pub(crate) struct VerifiedPassword {
 }
 
 /// One attempt's slot in `login_attempts`.
-struct AttemptSlot {
+pub(crate) struct AttemptSlot {
     auth: Auth,
-    id: String,
-    throttle_key: String,
-    settled: bool,
+    pub(crate) id: String,
+    pub(crate) throttle_key: String,
+    pub(crate) settled: bool,
 }
 
 impl Drop for AttemptSlot {
@@ -115,7 +117,14 @@ impl Auth {
             .check_password(Claimant::Name(identifier), password, client)
             .await?;
         let (_, user) = self
-            .commit_verified(verified, None, client, |_, _| Ok(()))
+            .commit_verified_step(verified, None, client, |conn, user| {
+                // Only a completed login clears the count of an account with
+                // a second factor.
+                Ok((
+                    (),
+                    !crate::second_factors::has_second_factor(conn, &user.id)?,
+                ))
+            })
             .await?;
         Ok(User::from(user))
     }
@@ -173,7 +182,7 @@ impl Auth {
 
     /// Finds the account and takes an attempt slot for it, waiting while
     /// every slot is taken; refuses while a delay holds.
-    async fn take_slot(
+    pub(crate) async fn take_slot(
         &self,
         claimant: &Claimant<'_>,
         client: &ClientInfo,
@@ -185,12 +194,13 @@ impl Auth {
                 session_id,
             } => (
                 String::new(),
-                Some(((*user_id).to_owned(), (*session_id).to_owned())),
+                Some(((*user_id).to_owned(), Some((*session_id).to_owned()))),
             ),
+            Claimant::Account(user_id) => (String::new(), Some(((*user_id).to_owned(), None))),
         };
         let kind = match claimant {
             Claimant::Name(identifier) => Some((*identifier).clone()),
-            Claimant::Session { .. } => None,
+            Claimant::Session { .. } | Claimant::Account(_) => None,
         };
         let unknown_name_key = self.name_throttle_key(&lookup_key);
         let waiting_since = Instant::now();
@@ -220,8 +230,10 @@ impl Auth {
                                 // Read after the account: a password change that
                                 // ended the session is seen here whenever the
                                 // account was read after it.
-                                if !auth_db::SessionRow::exists(conn, session_id)? {
-                                    return Ok(None);
+                                if let Some(session_id) = session_id {
+                                    if !auth_db::SessionRow::exists(conn, session_id)? {
+                                        return Ok(None);
+                                    }
                                 }
                                 found
                             }
@@ -319,7 +331,7 @@ impl Auth {
         Ok(())
     }
 
-    fn log_failure(
+    pub(crate) fn log_failure(
         &self,
         counted: &ThrottleRow,
         user_id: Option<&str>,
@@ -354,6 +366,23 @@ impl Auth {
         client: &ClientInfo,
         write: impl FnOnce(&mut DbConnection, &UserRow) -> DbResult<T> + Send + 'static,
     ) -> AuthResult<(T, UserRow)> {
+        self.commit_verified_step(verified, session_id, client, move |conn, row| {
+            Ok((write(conn, row)?, true))
+        })
+        .await
+    }
+
+    /// [`Auth::commit_verified`], where `write` also says whether the
+    /// password completed the login (clearing the throttle count) or only
+    /// opened a second step (the count stays: a right password alone never
+    /// buys more guesses at the code).
+    pub(crate) async fn commit_verified_step<T: Send + 'static>(
+        &self,
+        verified: VerifiedPassword,
+        session_id: Option<String>,
+        client: &ClientInfo,
+        write: impl FnOnce(&mut DbConnection, &UserRow) -> DbResult<(T, bool)> + Send + 'static,
+    ) -> AuthResult<(T, UserRow)> {
         let VerifiedPassword {
             user,
             mut slot,
@@ -379,9 +408,12 @@ impl Auth {
                         EventRow::record(conn, &failed)?;
                         return Ok(Committed::Stale(counted));
                     }
-                    ThrottleRow::clear(conn, &key)?;
                     auth_db::AttemptRow::release(conn, &id)?;
-                    Ok(Committed::Done(write(conn, &row)?))
+                    let (value, completed) = write(conn, &row)?;
+                    if completed {
+                        ThrottleRow::clear(conn, &key)?;
+                    }
+                    Ok(Committed::Done(value))
                 })
             })
             .await?;
@@ -428,7 +460,7 @@ impl Auth {
 }
 
 /// Adds one failure to a key's count, with the delay the count asks for.
-fn record_failure(
+pub(crate) fn record_failure(
     conn: &mut DbConnection,
     throttle_key: &str,
     attempt_id: &str,

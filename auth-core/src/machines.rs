@@ -142,12 +142,13 @@ impl Auth {
         let bound_event = self.event(event::MACHINE_BOUND, Some(&verified.user.id), client);
         // Bound only if the password is still the account's when the binding is written.
         let (binding, user) = self
-            .commit_verified(verified, None, client, move |conn, user| {
+            .commit_verified_step(verified, None, client, move |conn, user| {
                 let binding = bind_or_check(conn, &user.id, &machine, now)?;
                 if matches!(binding, Binding::Bound) {
                     EventRow::record(conn, &bound_event)?;
                 }
-                Ok(binding)
+                let completed = !crate::second_factors::has_second_factor(conn, &user.id)?;
+                Ok((binding, completed))
             })
             .await?;
         let outcome = match binding {

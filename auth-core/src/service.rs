@@ -209,6 +209,7 @@ impl Auth {
         self.db(move |conn| {
             Ok(SessionRow::purge_dead(conn, live)?
                 + ResetTokenRow::purge_expired(conn, now)?
+                + auth_db::MfaTokenRow::purge_expired(conn, now)?
                 + ThrottleRow::purge(conn, now_ms - FORGET_AFTER_SECS * 1000, now_ms)?)
         })
         .await

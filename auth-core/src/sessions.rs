@@ -8,7 +8,7 @@ use crate::error::{AuthError, AuthResult};
 use crate::login::Claimant;
 use crate::secret::Password;
 use crate::service::Auth;
-use crate::token::SessionToken;
+use crate::token::{MfaToken, SessionToken};
 
 impl Auth {
     /// Logs in: checks the password and opens a new session, only if the
@@ -28,15 +28,26 @@ impl Auth {
         let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(&verified.user.id), client);
         let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
         let stored = row.clone();
-        let (_, user) = self
-            .commit_verified(verified, None, client, move |conn, _| {
+        let mfa_token = MfaToken::generate();
+        let (mfa_hash, now) = (mfa_token.hash(), self.now());
+        let (second_step, user) = self
+            .commit_verified_step(verified, None, client, move |conn, user| {
+                // An account with a second factor gets a second step, and its
+                // failure count stays until the login completes.
+                if let Some(methods) = Auth::open_second_step(conn, user, &mfa_hash, now)? {
+                    return Ok((Some(methods), false));
+                }
                 if let Some(old_hash) = &old_hash {
                     SessionRow::delete_by_token_hash(conn, old_hash)?;
                 }
                 SessionRow::create(conn, &stored)?;
-                EventRow::record(conn, &succeeded)
+                EventRow::record(conn, &succeeded)?;
+                Ok((None, true))
             })
             .await?;
+        if let Some(methods) = second_step {
+            return Err(AuthError::MfaRequired { mfa_token, methods });
+        }
         log_event(event::LOGIN_SUCCEEDED, Some(&user.id), client);
         Ok(LoginSuccess {
             user: user.into(),

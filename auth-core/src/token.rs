@@ -74,6 +74,10 @@ token_type!(
     /// A single-use password-reset token.
     ResetToken
 );
+token_type!(
+    /// The token between a right password and the second step (API.md §7).
+    MfaToken
+);
 
 #[cfg(test)]
 mod tests {

@@ -260,6 +260,9 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
         ("login_attempts", 0),
         // two sign-ups, two logins, a reset request, a machine bound, a failed login
         ("events", 7),
+        ("totp_factors", 0),
+        ("recovery_codes", 0),
+        ("mfa_tokens", 0),
     ];
     assert_eq!(
         counts,

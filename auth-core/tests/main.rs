@@ -21,6 +21,8 @@ mod machines;
 mod passwords;
 #[path = "races.rs"]
 mod races;
+#[path = "second_factors.rs"]
+mod second_factors;
 #[path = "sessions.rs"]
 mod sessions;
 #[path = "throttle.rs"]

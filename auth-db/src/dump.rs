@@ -4,8 +4,8 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AttemptRow, DbConnection, EventRow, IdentifierRow, MachineRow, ResetTokenRow, SessionRow,
-    ThrottleRow, UserRow,
+    AttemptRow, DbConnection, EventRow, IdentifierRow, MachineRow, MfaTokenRow, RecoveryCodeRow,
+    ResetTokenRow, SessionRow, ThrottleRow, TotpRow, UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree
@@ -28,6 +28,12 @@ pub struct Snapshot {
     pub login_attempts: Vec<AttemptRow>,
     /// The `events` table, oldest first.
     pub events: Vec<EventRow>,
+    /// The `totp_factors` table (secrets sealed), by account.
+    pub totp_factors: Vec<TotpRow>,
+    /// The `recovery_codes` table (hashes), by account.
+    pub recovery_codes: Vec<RecoveryCodeRow>,
+    /// The `mfa_tokens` table (hashes), by creation.
+    pub mfa_tokens: Vec<MfaTokenRow>,
 }
 
 impl Snapshot {
@@ -48,6 +54,9 @@ impl Snapshot {
                 login_throttle: ThrottleRow::load_all(conn)?,
                 login_attempts: AttemptRow::load_all(conn)?,
                 events: EventRow::load_all(conn)?,
+                totp_factors: TotpRow::load_all(conn)?,
+                recovery_codes: RecoveryCodeRow::load_all(conn)?,
+                mfa_tokens: MfaTokenRow::load_all(conn)?,
             })
         })
     }

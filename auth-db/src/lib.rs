@@ -10,6 +10,7 @@ pub mod events;
 pub mod machines;
 pub mod reset_tokens;
 pub mod schema;
+pub mod second_factors;
 pub mod sessions;
 pub mod store_key;
 #[cfg(feature = "test-support")]
@@ -26,6 +27,7 @@ pub use error::{DbError, DbResult};
 pub use events::EventRow;
 pub use machines::MachineRow;
 pub use reset_tokens::ResetTokenRow;
+pub use second_factors::{MfaTokenRow, RecoveryCodeRow, TotpRow};
 pub use sessions::{Liveness, SessionRow};
 pub use store_key::{holds_accounts, store_exists, KeyFingerprintRow};
 pub use throttle::{AttemptRow, SlotClaim, SlotRequest, ThrottleRow};

@@ -98,6 +98,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Authenticator-app (TOTP) factors: the secret sealed under the deployment key.
+    totp_factors (user_id) {
+        user_id -> Text,
+        secret_sealed -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Unused recovery codes, keyed hashes only.
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Tokens between a right password and its second step, hashed.
+    mfa_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        credential_version -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(reset_tokens -> users (user_id));
 diesel::joinable!(machines -> users (user_id));
@@ -112,5 +143,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     identifiers,
     events,
-    key_fingerprints
+    key_fingerprints,
+    totp_factors,
+    recovery_codes,
+    mfa_tokens
 );

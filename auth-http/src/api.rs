@@ -14,9 +14,9 @@ use crate::app::{json, redirect, respond, with_cookie, App};
 use crate::config::ResetDelivery;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{
-    AccountMessage, BadRequest, CrossOrigin, Forbidden, Internal, Login, Message, NewUser,
-    NotFound, PasswordChange, PayloadTooLarge, Profile, ResetPassword, ResetRequest,
-    ResetRequested, SignedInForbidden, TooManyRequests, Unauthorized, Unavailable,
+    AccountMessage, BadRequest, CrossOrigin, Forbidden, Internal, Login, LoginUnauthorized,
+    Message, NewUser, NotFound, PasswordChange, PayloadTooLarge, Profile, ResetPassword,
+    ResetRequest, ResetRequested, SignedInForbidden, TooManyRequests, Unavailable,
     UnsupportedMediaType,
 };
 use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
@@ -164,7 +164,7 @@ async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Res
         (status = 400, response = BadRequest),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = LoginUnauthorized),
         (status = 403, response = CrossOrigin),
         (status = 429, response = TooManyRequests),
         (status = 500, response = Internal),
@@ -200,7 +200,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
     };
     let password = Password::new(fields.required("password")?);
     let presented = ctx.cookie(&app.config.cookie_name);
-    let success = app
+    let success = match app
         .auth
         .login(
             &identifier,
@@ -208,7 +208,13 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
             presented.as_deref(),
             &app.client(&ctx),
         )
-        .await?;
+        .await
+    {
+        Err(auth_core::AuthError::MfaRequired { mfa_token, methods }) => {
+            return Ok(crate::mfa::mfa_required(&mfa_token, &methods))
+        }
+        other => other?,
+    };
     let response = json(
         &with_message(identifiers(&success.user), "logged in"),
         StatusCode::OK,
@@ -335,6 +341,14 @@ async fn handle_list_sessions(ctx: RequestCtx, app: App) -> Result<Response, Api
 )]
 fn end_session(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions" / String)
+        // `/sessions/mfa` is a route of its own (POST only).
+        .and_then(|id: String| async move {
+            if id == "mfa" {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(id)
+            }
+        })
         .and(warp::delete())
         .and(ctx_with_authority())
         .and(app.filter())
@@ -649,7 +663,7 @@ async fn handle_change_password(
 }
 
 /// The account's identifiers as registered: `email`, `username` or both.
-fn identifiers(user: &User) -> Map<String, Value> {
+pub(crate) fn identifiers(user: &User) -> Map<String, Value> {
     let mut map = Map::new();
     if let Some(email) = &user.email {
         map.insert("email".into(), Value::String(email.clone()));
@@ -660,7 +674,7 @@ fn identifiers(user: &User) -> Map<String, Value> {
     map
 }
 
-fn with_message(mut map: Map<String, Value>, message: &str) -> Map<String, Value> {
+pub(crate) fn with_message(mut map: Map<String, Value>, message: &str) -> Map<String, Value> {
     map.insert("message".into(), Value::String(message.into()));
     map
 }

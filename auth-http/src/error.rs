@@ -115,7 +115,9 @@ impl From<AuthError> for ApiError {
             | AuthError::InvalidEmail
             | AuthError::PasswordRejected(_)
             | AuthError::AlreadyRegistered(_) => S::BAD_REQUEST,
-            AuthError::InvalidCredentials => S::UNAUTHORIZED,
+            AuthError::InvalidCredentials
+            | AuthError::MfaRequired { .. }
+            | AuthError::InvalidCode => S::UNAUTHORIZED,
             AuthError::Throttled { .. } | AuthError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
             AuthError::NotAuthenticated
             | AuthError::UnknownAccount
@@ -139,6 +141,9 @@ impl From<AuthError> for ApiError {
                 "username already registered".into()
             }
             AuthError::NotFound => "no such session".into(),
+            AuthError::MfaRequired { .. } => {
+                "a second factor is required: send mfa_token and code to /sessions/mfa".into()
+            }
             other => other.to_string(),
         };
         let api_error = ApiError::new(status, error.code(), message);

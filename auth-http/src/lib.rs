@@ -10,6 +10,7 @@ mod error;
 mod limiter;
 mod mail;
 mod metrics;
+mod mfa;
 mod openapi;
 mod ops;
 mod pages;
@@ -48,6 +49,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let trusted_proxies = app.config.trusted_proxies.clone();
     let metrics = metrics::Metrics::new(auth, app.limiter.clone());
     let every_route = api::routes(&app)
+        .or(mfa::routes(&app))
+        .unify()
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
@@ -114,6 +117,10 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/profile", "GET"),
     ("/reset_password", "POST, PUT"),
     ("/password", "POST"),
+    ("/sessions/mfa", "POST"),
+    ("/mfa/totp", "POST, DELETE"),
+    ("/mfa/totp/confirm", "POST"),
+    ("/mfa/recovery-codes", "POST"),
     ("/check", "GET, POST"),
     ("/healthz", "GET"),
     ("/metrics", "GET"),
@@ -125,6 +132,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
 const WEB_ROUTES: &[(&str, &str)] = &[
     ("/signup", "GET, POST"),
     ("/login", "GET, POST"),
+    ("/login/code", "POST"),
     ("/me", "GET"),
     ("/logout", "GET, POST"),
     ("/forgot", "GET, POST"),
@@ -134,12 +142,17 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/me/sessions/{id}/end", "POST"),
     ("/me/sessions/end-others", "POST"),
     ("/me/security", "GET"),
+    ("/me/security/totp", "POST"),
+    ("/me/security/totp/confirm", "POST"),
+    ("/me/security/totp/remove", "POST"),
+    ("/me/security/recovery-codes", "POST"),
     ("/static/style.css", "GET"),
 ];
 
 /// The known route a request path belongs to: its name and its methods.
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
+        "/sessions/mfa" => "/sessions/mfa",
         _ if session_id_path(path) => "/sessions/{id}",
         _ if end_session_path(path) => "/me/sessions/{id}/end",
         path => path,

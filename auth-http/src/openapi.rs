@@ -57,16 +57,23 @@ pub(crate) const DEVICE_CREDENTIALS: &str = "seek_custom_auth";
         crate::api::request_reset,
         crate::api::reset_password,
         crate::api::change_password,
+        crate::mfa::complete_login,
+        crate::mfa::begin_totp,
+        crate::mfa::confirm_totp,
+        crate::mfa::remove_totp,
+        crate::mfa::replace_recovery_codes,
         crate::check::routes,
         crate::ops::healthz,
         crate::ops::metrics_route,
         route,
     ),
     components(
-        schemas(crate::error::ErrorBody, CheckFailure),
+        schemas(crate::error::ErrorBody, CheckFailure, LoginFailure),
         responses(
             BadRequest,
             Unauthorized,
+            LoginUnauthorized,
+            CodeUnauthorized,
             Forbidden,
             CrossOrigin,
             SignedInForbidden,
@@ -87,6 +94,7 @@ pub(crate) const DEVICE_CREDENTIALS: &str = "seek_custom_auth";
     ),
     tags(
         (name = "JSON API", description = "Accounts, sessions and password reset (API.md section 3)."),
+        (name = "Second factors", description = "Authenticator apps, recovery codes and the second step of a login (API.md section 7)."),
         (name = "Device check", description = "`/check` with the `SEEK_CUSTOM_AUTH` header (API.md section 5)."),
         (name = "Operations", description = "Health, metrics and this description (API.md section 6)."),
     ),
@@ -267,6 +275,14 @@ error_responses! {
     Unauthorized: "Error", false,
         "`invalid_credentials`: the identifier or the password is wrong (one answer whatever \
         was wrong).";
+    LoginUnauthorized: "LoginFailure", false,
+        "`invalid_credentials`: the identifier or the password is wrong (one answer whatever \
+        was wrong); or `mfa_required`: the password is right and the account has a second \
+        factor, so no session yet: `mfa_token` and `methods` say how to finish at \
+        `POST /sessions/mfa`.";
+    CodeUnauthorized: "Error", false,
+        "`invalid_code`: the code is wrong or already used, or the `mfa_token` is unknown, \
+        used, expired or void since a password change.";
     Forbidden: "Error", false,
         "`not_authenticated`: no live session cookie.";
     CrossOrigin: "Error", false,
@@ -509,6 +525,47 @@ mod schemas {
         pub reset_token: String,
         /// Judged by the same rules as at registration.
         pub new_password: String,
+    }
+
+    /// `POST /mfa/totp/confirm`: a code of the authenticator app.
+    #[derive(ToSchema)]
+    #[schema(example = json!({"code": "492039"}))]
+    pub(crate) struct MfaCode {
+        /// Six digits.
+        pub code: String,
+    }
+
+    /// `DELETE /mfa/totp`, `POST /mfa/recovery-codes`: the password.
+    #[derive(ToSchema)]
+    #[schema(example = json!({"password": "tangerine rocket harbor 7"}))]
+    pub(crate) struct PasswordOnly {
+        pub password: String,
+    }
+
+    /// `POST /sessions/mfa`: the second-step token and a code.
+    #[derive(ToSchema)]
+    #[schema(example = json!({"mfa_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5", "code": "492039"}))]
+    pub(crate) struct MfaStep {
+        /// From the 401 `mfa_required` of `POST /sessions`.
+        pub mfa_token: String,
+        /// A TOTP code (six digits) or a recovery code (dashes and case ignored).
+        pub code: String,
+    }
+
+    /// The 401 of `POST /sessions`: the error shape, plus the second step when
+    /// the error is `mfa_required`.
+    #[derive(ToSchema)]
+    #[schema(as = LoginFailure)]
+    pub(crate) struct LoginFailure {
+        /// `invalid_credentials` or `mfa_required`.
+        pub error: String,
+        pub message: String,
+        /// With `mfa_required`: the token of the second step.
+        #[schema(nullable = false)]
+        pub mfa_token: Option<String>,
+        /// With `mfa_required`: `totp`, `recovery_code`.
+        #[schema(nullable = false)]
+        pub methods: Option<Vec<String>>,
     }
 
     /// `POST /password`: the current password and the new one.

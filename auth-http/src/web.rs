@@ -39,6 +39,8 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .unify()
         .or(login(app))
         .unify()
+        .or(login_code(app))
+        .unify()
         .or(me(app))
         .unify()
         .or(logout(app))
@@ -69,6 +71,16 @@ struct LoginPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     username: &'a str,
+}
+
+/// The second step of a login (API.md §7): the code of an authenticator app
+/// or a recovery code, with the token the right password opened.
+#[derive(Template)]
+#[template(path = "login_code.html")]
+struct LoginCodePage<'a> {
+    csrf_token: &'a str,
+    mfa_token: &'a str,
+    error: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -260,6 +272,15 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 app.session_cookie(success.token.expose()),
             ))
         }
+        Err(AuthError::MfaRequired { mfa_token, .. }) => {
+            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let page = LoginCodePage {
+                csrf_token: &csrf_token,
+                mfa_token: mfa_token.expose(),
+                error: None,
+            };
+            Ok(render(&page, StatusCode::OK))
+        }
         Err(error) => {
             let message = match &error {
                 AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
@@ -288,6 +309,52 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 status => status,
             };
             Err(with_retry_after(render(&page, status), &error))
+        }
+    }
+}
+
+/// POST /login/code
+fn login_code(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("login" / "code")
+        .and(warp::post())
+        .and(ctx_with_authority())
+        .and(raw_body())
+        .and(app.filter())
+        .then(|ctx, body, app| async move { page_result(handle_login_code(ctx, body, app).await) })
+        .boxed()
+}
+
+async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
+    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
+    let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
+    let mfa_token = fields
+        .optional("mfa_token")
+        .map_err(error_page)?
+        .unwrap_or_default();
+    let code = fields
+        .optional("code")
+        .map_err(error_page)?
+        .unwrap_or_default();
+    let presented = ctx.cookie(&app.config.cookie_name);
+    let result = app
+        .auth
+        .complete_mfa(&mfa_token, &code, presented.as_deref(), &app.client(&ctx))
+        .await;
+    match result {
+        Ok(success) => Ok(with_cookie(
+            redirect("/me", StatusCode::SEE_OTHER),
+            app.session_cookie(success.token.expose()),
+        )),
+        Err(error) => {
+            let message = crate::pages::sentence(&error);
+            let error = ApiError::from(error);
+            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let page = LoginCodePage {
+                csrf_token: &csrf_token,
+                mfa_token: &mfa_token,
+                error: Some(&message),
+            };
+            Err(with_retry_after(render(&page, error.status), &error))
         }
     }
 }

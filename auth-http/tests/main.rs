@@ -10,6 +10,8 @@
 mod ambiguity;
 #[path = "api.rs"]
 mod api;
+#[path = "mfa.rs"]
+mod mfa;
 #[path = "openapi.rs"]
 mod openapi;
 #[path = "web.rs"]

@@ -114,6 +114,11 @@ pub enum UserCommand {
         /// The username (or e-mail).
         username: String,
     },
+    /// Remove every second factor of a user (a lost phone) and end their sessions.
+    MfaReset {
+        /// The username (or e-mail).
+        username: String,
+    },
 }
 
 /// Options of `authd serve`.

@@ -70,6 +70,13 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                     println!("{name}: {value}");
                 }
             }
+            let factors = auth.second_factors(&user.id).await.map_err(explain)?;
+            if factors.totp {
+                println!("second_factors: totp");
+                println!("recovery_codes_left: {}", factors.recovery_codes_left);
+            } else {
+                println!("second_factors: none");
+            }
         }
         UserCommand::Delete { username } => {
             let user = auth
@@ -77,6 +84,14 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             println!("deleted {}", user.display_name());
+        }
+        UserCommand::MfaReset { username } => {
+            auth.mfa_reset(&Identifier::Any(username.clone()), &operator)
+                .await
+                .map_err(explain)?;
+            println!(
+                "every second factor of {username} is removed; every session of theirs has ended"
+            );
         }
         UserCommand::UnbindMachine { username } => {
             let identifier = Identifier::Any(username.clone());
