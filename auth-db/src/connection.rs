@@ -61,12 +61,15 @@ impl DatabaseUrl {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a
                 // writer wait for the lock instead of failing at once.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; \
-                     PRAGMA journal_mode = WAL; \
-                     PRAGMA foreign_keys = ON; \
-                     PRAGMA synchronous = NORMAL;",
-                )?;
+                while_locked(|| {
+                    conn.batch_execute(
+                        "PRAGMA busy_timeout = 5000; \
+                         PRAGMA journal_mode = WAL; \
+                         PRAGMA foreign_keys = ON; \
+                         PRAGMA synchronous = NORMAL;",
+                    )
+                    .map_err(DbError::from)
+                })?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgres(PgConnection::establish(url)?)),
@@ -190,10 +193,12 @@ pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
     let migration_error =
         |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
     match conn {
-        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            c.run_pending_migrations(MIGRATIONS)
-                .map(|applied| applied.len())
-                .map_err(migration_error)
+        DbConnection::Sqlite(c) => while_locked(|| {
+            c.immediate_transaction(|c| {
+                c.run_pending_migrations(MIGRATIONS)
+                    .map(|applied| applied.len())
+                    .map_err(migration_error)
+            })
         }),
         DbConnection::Postgres(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
@@ -207,6 +212,29 @@ pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
             let applied = applied?;
             unlocked?;
             Ok(applied)
+        }
+    }
+}
+
+/// How long start-up work on SQLite keeps trying while other processes hold
+/// the database (several servers or commands starting at once on a busy
+/// machine), beyond each statement's own `busy_timeout`.
+const STARTUP_LOCK_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs `work` again while SQLite answers "database is locked" (switching to
+/// WAL, or a migration waiting longer than `busy_timeout` behind another
+/// process's), for at most [`STARTUP_LOCK_PATIENCE`].
+fn while_locked<T>(mut work: impl FnMut() -> DbResult<T>) -> DbResult<T> {
+    let started = std::time::Instant::now();
+    loop {
+        match work() {
+            Err(error)
+                if error.to_string().contains("database is locked")
+                    && started.elapsed() < STARTUP_LOCK_PATIENCE =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            done => return done,
         }
     }
 }
