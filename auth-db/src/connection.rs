@@ -31,6 +31,17 @@ pub enum DatabaseUrl {
 
 impl DatabaseUrl {
     /// Parses `sqlite://PATH`, `postgres://…` or `postgresql://…`.
+    ///
+    /// ```
+    /// use auth_db::DatabaseUrl;
+    ///
+    /// let url = DatabaseUrl::parse("sqlite://data/auth.db")?;
+    /// assert_eq!(url.sqlite_path(), Some("data/auth.db"));
+    /// let url = DatabaseUrl::parse("postgres://authd@db.internal/authd")?;
+    /// assert_eq!(url.sqlite_path(), None);
+    /// assert!(DatabaseUrl::parse("mysql://db").is_err());
+    /// # Ok::<(), auth_db::DbError>(())
+    /// ```
     pub fn parse(url: &str) -> DbResult<Self> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() || path.contains(":memory:") {
