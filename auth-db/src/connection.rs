@@ -9,7 +9,9 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::error::{DbError, DbResult};
 
 /// The migrations of `migrations/`, compiled into the binary.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+// auth-db/migrations is a link to the top-level folder, so that a packaged
+// auth-db carries its migrations (`cargo package` follows the link).
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// A connection to either backend; every query in this crate runs on it.
 #[derive(diesel::MultiConnection)]
