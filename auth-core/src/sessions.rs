@@ -57,6 +57,10 @@ impl Auth {
     }
 
     /// Opens a new session for an account (the Holberton `create_session`).
+    ///
+    /// It checks nothing: call it after [`Auth::valid_login`] (or use
+    /// [`Auth::login`]). The token is handed out once and only its hash is
+    /// stored; [`Auth::get_user_from_session_id`] shows both in an example.
     pub async fn create_session(
         &self,
         user_id: &str,
