@@ -36,6 +36,9 @@ pub enum OpenError {
 
 /// The authentication service. Cheap to clone: every clone shares one pool,
 /// one key and one hasher.
+///
+/// Open one with [`Auth::open`]; the [crate page](crate) walks through
+/// sign-up, login, the session check and a password reset.
 #[derive(Clone, Debug)]
 pub struct Auth {
     pub(crate) inner: Arc<Inner>,

@@ -163,6 +163,9 @@ pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
 /// Opens a pool on `url`, failing at once if the database does not answer.
+///
+/// `max_size` connections at most; `timeout` is how long a checkout waits.
+/// The [crate page](crate) opens one on a SQLite file and runs queries on it.
 pub fn open_pool(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> DbResult<DbPool> {
     // Connect once by hand first: r2d2's own error after a failed build only
     // says it timed out, while this keeps the driver's reason for the operator.
