@@ -1,8 +1,4 @@
-//! authd's core: the [`Auth`] service and every rule about accounts,
-//! passwords, sessions, password resets and machines.
-//!
-//! `Auth` is the only way to the database; the HTTP layer and the command line
-//! call it and nothing else. Its public API names no type of the data layer.
+#![doc = include_str!("../README.md")]
 
 mod account;
 mod audit;

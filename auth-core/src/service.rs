@@ -36,6 +36,9 @@ pub enum OpenError {
 
 /// The authentication service. Cheap to clone: every clone shares one pool,
 /// one key and one hasher.
+///
+/// Open one with [`Auth::open`]; the [crate page](crate) walks through
+/// sign-up, login, the session check and a password reset.
 #[derive(Clone, Debug)]
 pub struct Auth {
     pub(crate) inner: Arc<Inner>,
@@ -106,6 +109,30 @@ impl CsrfScope {
 impl Auth {
     /// Opens the database at `database_url` (`sqlite://PATH` or `postgres://…`),
     /// applies pending migrations and prepares the hasher.
+    ///
+    /// A SQLite file is created if missing. Every server on one database
+    /// must open it with the same `key`; a store made with another key is
+    /// refused at start (see [`prepare_store`](crate::prepare_store) for the
+    /// checks a server runs first).
+    ///
+    /// ```
+    /// use auth_core::{Auth, Config, SecretKey};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    /// // The default cost is 12; 4 is the lowest, for tests and examples.
+    /// let config = Config { bcrypt_cost: 4, ..Config::default() };
+    /// let auth = Auth::open(&url, SecretKey::generate(), config).await?;
+    /// assert!(auth.health().await);
+    ///
+    /// // A URL of another kind is refused with its reason.
+    /// let refused = Auth::open("mysql://db", SecretKey::generate(), Config::default()).await;
+    /// assert!(refused.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(
         database_url: &str,
         key: SecretKey,

@@ -1,6 +1,4 @@
-//! authd's HTTP layer: warp routes for the JSON API and operations, one
-//! `recover`, and one log line per request. It reaches the data only through
-//! `auth_core::Auth`.
+#![doc = include_str!("../README.md")]
 
 mod api;
 mod app;
@@ -44,6 +42,33 @@ pub const RESET_TOKEN_TARGET: &str = "authd::reset_token";
 
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
+///
+/// Serve it with [`server::serve`] or any warp server, alone or beside
+/// routes of your own. Its fallback answers every path it is given (404 or
+/// 405), so it goes last, or under a prefix of its own:
+///
+/// ```
+/// # use auth_core::{Auth, Config, SecretKey};
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+/// # let auth = Auth::open(&url, SecretKey::generate(), Config { bcrypt_cost: 4, ..Config::default() }).await?;
+/// use warp::Filter;
+///
+/// let hello = warp::path!("hello").map(|| "hello from the host app");
+/// let app = hello
+///     .map(warp::Reply::into_response)
+///     .or(warp::path("auth").and(auth_http::routes(auth, auth_http::HttpConfig::default())))
+///     .unify();
+///
+/// let welcome = warp::test::request().path("/auth/").reply(&app).await;
+/// assert_eq!(welcome.body(), r#"{"message":"Bienvenue"}"#);
+/// let unknown = warp::test::request().path("/auth/nowhere").reply(&app).await;
+/// assert_eq!(unknown.status(), 404);
+/// # Ok(())
+/// # }
+/// ```
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let app = app::App::new(auth.clone(), config);
     let trusted_proxies = app.config.trusted_proxies.clone();
