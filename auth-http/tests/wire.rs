@@ -43,7 +43,8 @@ struct Transcript(String);
 impl Transcript {
     async fn record(&mut self, app: &TestApp, label: &str, request: RequestBuilder) -> Res {
         let res = app.reply(request).await;
-        self.0.push_str(&format!("== {label}\n{}\n", res.status.as_u16()));
+        self.0
+            .push_str(&format!("== {label}\n{}\n", res.status.as_u16()));
         for name in ["content-type", "location", "allow", "retry-after"] {
             if let Some(value) = res.header(name) {
                 self.0.push_str(&format!("{name}: {value}\n"));
@@ -95,9 +96,8 @@ fn collect(value: &Value, member: Option<&str>, out: &mut Vec<(String, String)>)
 }
 
 fn check_header(username: &str, password: &str, machine: &str) -> String {
-    STANDARD.encode(
-        j!({"username": username, "password": password, "machine_id": machine}).to_string(),
-    )
+    STANDARD
+        .encode(j!({"username": username, "password": password, "machine_id": machine}).to_string())
 }
 
 #[tokio::test]
@@ -186,7 +186,11 @@ async fn every_answer_keeps_its_bytes() {
     t.record(
         &app,
         "POST /users (bad profile field, no password)",
-        json("POST", "/users", &j!({"email": "q@example.com", "full_name": 5})),
+        json(
+            "POST",
+            "/users",
+            &j!({"email": "q@example.com", "full_name": 5}),
+        ),
     )
     .await;
     t.record(
@@ -298,8 +302,12 @@ async fn every_answer_keeps_its_bytes() {
     .await;
     t.record(&app, "GET /sessions (no cookie)", get("/sessions"))
         .await;
-    t.record(&app, "GET /profile (everything)", with(get("/profile"), &denna))
-        .await;
+    t.record(
+        &app,
+        "GET /profile (everything)",
+        with(get("/profile"), &denna),
+    )
+    .await;
     let bob = app.login("bob@example.com", PASSWORD).await;
     t.record(&app, "GET /profile (email)", with(get("/profile"), &bob))
         .await;
@@ -313,8 +321,12 @@ async fn every_answer_keeps_its_bytes() {
             .await;
         res.session_cookie()
     };
-    t.record(&app, "GET /profile (username)", with(get("/profile"), &kvothe))
-        .await;
+    t.record(
+        &app,
+        "GET /profile (username)",
+        with(get("/profile"), &kvothe),
+    )
+    .await;
     t.record(
         &app,
         "DELETE /sessions/{id} (unknown)",
@@ -364,7 +376,10 @@ async fn every_answer_keeps_its_bytes() {
             form(
                 "POST",
                 "/password",
-                &[("current_password", NEW_PASSWORD), ("new_password", PASSWORD)],
+                &[
+                    ("current_password", NEW_PASSWORD),
+                    ("new_password", PASSWORD),
+                ],
             ),
             &bob,
         ),
@@ -385,8 +400,12 @@ async fn every_answer_keeps_its_bytes() {
         with(request("DELETE", "/sessions"), &denna),
     )
     .await;
-    t.record(&app, "DELETE /sessions (no cookie)", request("DELETE", "/sessions"))
-        .await;
+    t.record(
+        &app,
+        "DELETE /sessions (no cookie)",
+        request("DELETE", "/sessions"),
+    )
+    .await;
 
     // Password reset, by either identifier, with the token in the answer.
     let res = t
@@ -444,7 +463,11 @@ async fn every_answer_keeps_its_bytes() {
     t.record(
         &app,
         "POST /reset_password (unknown)",
-        form("POST", "/reset_password", &[("email", "nobody@example.com")]),
+        form(
+            "POST",
+            "/reset_password",
+            &[("email", "nobody@example.com")],
+        ),
     )
     .await;
     t.record(
@@ -501,7 +524,11 @@ async fn every_answer_keeps_its_bytes() {
     )
     .await;
     let res = t
-        .record(&app, "POST /mfa/totp", with(request("POST", "/mfa/totp"), &bob))
+        .record(
+            &app,
+            "POST /mfa/totp",
+            with(request("POST", "/mfa/totp"), &bob),
+        )
         .await;
     let secret = BASE32_NOPAD
         .decode(res.json()["secret"].as_str().unwrap().as_bytes())
@@ -529,10 +556,7 @@ async fn every_answer_keeps_its_bytes() {
             with(form("POST", "/mfa/totp/confirm", &[("code", &code)]), &bob),
         )
         .await;
-    let recovery = res.json()["recovery_codes"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let recovery = res.json()["recovery_codes"][0].as_str().unwrap().to_owned();
     let res = t
         .record(
             &app,
@@ -606,7 +630,8 @@ async fn every_answer_keeps_its_bytes() {
     .await;
 
     // The device check.
-    t.record(&app, "GET /check (no header)", get("/check")).await;
+    t.record(&app, "GET /check (no header)", get("/check"))
+        .await;
     t.record(
         &app,
         "GET /check (not base64)",
@@ -616,14 +641,19 @@ async fn every_answer_keeps_its_bytes() {
     t.record(
         &app,
         "GET /check (bound)",
-        get("/check").header("seek_custom_auth", check_header("kvothe", PASSWORD, MACHINE)),
+        get("/check").header(
+            "seek_custom_auth",
+            check_header("kvothe", PASSWORD, MACHINE),
+        ),
     )
     .await;
     t.record(
         &app,
         "POST /check (known)",
-        request("POST", "/check")
-            .header("seek_custom_auth", check_header("kvothe", PASSWORD, MACHINE)),
+        request("POST", "/check").header(
+            "seek_custom_auth",
+            check_header("kvothe", PASSWORD, MACHINE),
+        ),
     )
     .await;
     t.record(
@@ -649,7 +679,10 @@ async fn every_answer_keeps_its_bytes() {
         "POST /check (foreign origin)",
         request("POST", "/check")
             .header("origin", "https://evil.example")
-            .header("seek_custom_auth", check_header("kvothe", PASSWORD, MACHINE)),
+            .header(
+                "seek_custom_auth",
+                check_header("kvothe", PASSWORD, MACHINE),
+            ),
     )
     .await;
     t.record(&app, "PUT /check", request("PUT", "/check")).await;
@@ -695,7 +728,10 @@ async fn every_answer_keeps_its_bytes() {
         },
     )
     .await;
-    for label in ["POST /sessions (limited, first)", "POST /sessions (limited)"] {
+    for label in [
+        "POST /sessions (limited, first)",
+        "POST /sessions (limited)",
+    ] {
         t.record(
             &limited,
             label,
@@ -710,7 +746,10 @@ async fn every_answer_keeps_its_bytes() {
     t.record(
         &limited,
         "GET /check (limited)",
-        get("/check").header("seek_custom_auth", check_header("kvothe", PASSWORD, MACHINE)),
+        get("/check").header(
+            "seek_custom_auth",
+            check_header("kvothe", PASSWORD, MACHINE),
+        ),
     )
     .await;
 
