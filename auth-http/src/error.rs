@@ -71,6 +71,17 @@ impl ApiError {
         }
     }
 
+    /// 429 `rate_limited`: too many requests from this client address (the
+    /// per-address limit, a concern of this layer, not of auth-core).
+    pub(crate) fn rate_limited(retry_after: Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry later",
+        )
+        .with_retry_after(retry_after)
+    }
+
     pub(crate) fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -122,7 +133,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidCredentials
             | AuthError::MfaRequired { .. }
             | AuthError::InvalidCode => S::UNAUTHORIZED,
-            AuthError::Throttled { .. } | AuthError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+            AuthError::Throttled { .. } => S::TOO_MANY_REQUESTS,
             AuthError::NotAuthenticated
             | AuthError::UnknownAccount
             | AuthError::InvalidResetToken
@@ -152,9 +163,9 @@ impl From<AuthError> for ApiError {
         };
         let api_error = ApiError::new(status, error.code(), message);
         match error {
-            AuthError::Throttled { retry_after }
-            | AuthError::RateLimited { retry_after }
-            | AuthError::Overloaded { retry_after } => api_error.with_retry_after(retry_after),
+            AuthError::Throttled { retry_after } | AuthError::Overloaded { retry_after } => {
+                api_error.with_retry_after(retry_after)
+            }
             _ => api_error,
         }
     }
