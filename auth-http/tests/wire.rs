@@ -293,6 +293,8 @@ async fn every_answer_keeps_its_bytes() {
         )
         .await;
     let denna = res.session_cookie();
+    // A second apart, so that the list's order is the order of the logins.
+    app.clock.advance(1);
     let denna_again = app.login("denna@example.com", PASSWORD).await;
     t.record(
         &app,
