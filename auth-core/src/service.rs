@@ -202,14 +202,19 @@ impl Auth {
         .await
     }
 
-    /// HMAC-SHA256 of `parts` under this deployment's secret key, each part
-    /// length-prefixed so that `["ab", "c"]` and `["a", "bc"]` differ: a value
-    /// only servers with this key can make, for a caller's own tokens (the
-    /// web layer's CSRF tokens are one). Start `parts` with a label of the
-    /// caller's purpose, so that a value made for one use is never valid for
-    /// another; compare results in constant time.
-    pub fn keyed_mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        self.inner.key.mac(parts)
+    /// HMAC-SHA256 under this deployment's secret key of `purpose` and
+    /// `parts`, each length-prefixed (so `["ab", "c"]` and `["a", "bc"]`
+    /// differ): a value only servers with this key can make, for a caller's
+    /// own tokens (the web layer's CSRF tokens are one). A value made for one
+    /// `purpose` is never one of another's, nor any value the service derives
+    /// from the key for itself (such as the key that seals authenticator
+    /// secrets). Compare results in constant time.
+    pub fn keyed_mac(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut framed: Vec<&[u8]> = Vec::with_capacity(parts.len() + 2);
+        framed.push(CALLER_MAC_LABEL);
+        framed.push(purpose.as_bytes());
+        framed.extend_from_slice(parts);
+        self.inner.key.mac(&framed)
     }
 
     // ----- helpers -----
@@ -269,6 +274,10 @@ impl Auth {
     }
 }
 
+/// The first part of every [`Auth::keyed_mac`]: the service's own uses of
+/// the key start with other labels, so no caller can compute one of them.
+const CALLER_MAC_LABEL: &[u8] = b"caller keyed_mac v1";
+
 /// How an identifier is looked up: by its key, in the field it names.
 pub(crate) fn user_lookup<'a>(identifier: &Identifier, key: &'a str) -> UserLookup<'a> {
     match identifier {
@@ -285,4 +294,45 @@ fn log_db_error(error: DbError) -> AuthError {
         tracing::error!(error = %detail, "database error");
     }
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keyed_mac_never_gives_a_value_the_service_derives_for_itself() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+        let config = Config {
+            bcrypt_cost: 4,
+            ..Config::default()
+        };
+        let auth = Auth::open(&url, SecretKey::generate(), config)
+            .await
+            .unwrap();
+        let key = &auth.inner.key;
+        // The key that seals authenticator secrets at rest, and a caller's
+        // every way of spelling its label.
+        let seal = key.mac(&[b"totp-secret-seal v1"]);
+        for (purpose, parts) in [
+            ("totp-secret-seal v1", &[][..]),
+            ("", &[&b"totp-secret-seal v1"[..]][..]),
+        ] {
+            assert_ne!(auth.keyed_mac(purpose, parts), seal);
+        }
+        // Purposes and parts do not run into each other.
+        assert_ne!(
+            auth.keyed_mac("csrf", &[b"session", b"s1"]),
+            auth.keyed_mac("csrfsession", &[b"s1"])
+        );
+        assert_ne!(
+            auth.keyed_mac("csrf", &[b"ab", b"c"]),
+            auth.keyed_mac("csrf", &[b"a", b"bc"])
+        );
+        assert_eq!(
+            auth.keyed_mac("csrf", &[b"session", b"s1"]),
+            auth.keyed_mac("csrf", &[b"session", b"s1"])
+        );
+    }
 }

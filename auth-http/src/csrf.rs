@@ -1,7 +1,7 @@
 //! The CSRF tokens of the web forms: a MAC under the deployment's secret key
-//! (through [`auth_core::Auth::keyed_mac`]) of what the form is bound to, so
-//! that any server of the deployment accepts a token another one made, and
-//! no page of another site can make one.
+//! (through [`auth_core::Auth::keyed_mac`], purpose `csrf`) of what the form
+//! is bound to, so that any server of the deployment accepts a token another
+//! one made, and no page of another site can make one.
 
 use auth_core::Auth;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -29,7 +29,7 @@ impl CsrfScope {
 /// A CSRF token for a form, bound to `binding`: the browser's pre-session
 /// nonce before login, the session id after.
 pub(crate) fn token(auth: &Auth, scope: CsrfScope, binding: &str) -> String {
-    URL_SAFE_NO_PAD.encode(auth.keyed_mac(&[b"csrf", scope.label(), binding.as_bytes()]))
+    URL_SAFE_NO_PAD.encode(auth.keyed_mac("csrf", &[scope.label(), binding.as_bytes()]))
 }
 
 /// Checks a form's CSRF token in constant time.
