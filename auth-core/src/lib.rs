@@ -41,7 +41,7 @@ pub use second_factors::{
     RECOVERY_CODE_COUNT, TOTP_STEP_SECS,
 };
 pub use secret::{Password, SecretKey, SecretKeyError};
-pub use service::{Auth, CsrfScope, LoginCounts, OpenError};
+pub use service::{Auth, LoginCounts, OpenError};
 pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
-pub use throttle::{delay_after, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
+pub use throttle::{delay_after, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
 pub use token::{random_token, MfaToken, ResetToken, SessionToken};

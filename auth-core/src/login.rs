@@ -159,7 +159,7 @@ impl Auth {
                 ))
             })
             .await?;
-        Ok(User::from(user))
+        Ok(User::from_row(user))
     }
 
     /// The throttle key of an account: a keyed hash of its id, so every name

@@ -133,7 +133,7 @@ impl Auth {
                 })
             })
             .await?;
-        let user = User::from(inserted.map_err(AuthError::AlreadyRegistered)?);
+        let user = User::from_row(inserted.map_err(AuthError::AlreadyRegistered)?);
         log_event(event::USER_REGISTERED, Some(&user.id), client);
         Ok(user)
     }
@@ -144,7 +144,7 @@ impl Auth {
             .db(UserRow::list)
             .await?
             .into_iter()
-            .map(User::from)
+            .map(User::from_row)
             .collect())
     }
 

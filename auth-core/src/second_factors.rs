@@ -655,7 +655,7 @@ impl Auth {
                 );
                 log_event(event::LOGIN_SUCCEEDED, Some(&pending.user_id), client);
                 let user = found
-                    .map(crate::account::User::from)
+                    .map(crate::account::User::from_row)
                     .ok_or(AuthError::InvalidCode)?;
                 Ok(LoginSuccess {
                     user,

@@ -2,7 +2,7 @@
 
 use auth_db::{EventRow, Liveness, SessionRow};
 
-use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session};
+use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session, User};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
 use crate::login::Claimant;
@@ -50,7 +50,7 @@ impl Auth {
         }
         log_event(event::LOGIN_SUCCEEDED, Some(&user.id), client);
         Ok(LoginSuccess {
-            user: user.into(),
+            user: User::from_row(user),
             session: Session::from_row(row, self.idle_secs()),
             token,
         })
@@ -130,7 +130,7 @@ impl Auth {
             session.last_seen_at = now;
         }
         Ok(Authenticated {
-            user: user.into(),
+            user: User::from_row(user),
             session: Session::from_row(session, self.idle_secs()),
         })
     }

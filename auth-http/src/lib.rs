@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod check;
 mod config;
+mod csrf;
 mod error;
 mod limiter;
 mod mail;
@@ -28,7 +29,7 @@ use warp::{Filter, Reply};
 pub use check::{parse_credentials, DeviceCredentials, Malformed};
 pub use config::{HttpConfig, ResetDelivery};
 pub use error::ApiError;
-pub use limiter::DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL;
+pub use limiter::{RateLimit, DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL};
 pub use mail::{
     check_mailbox, check_smtp_url, Mailer, MailerError, SendError, DEFAULT_FROM, SEND_TIMEOUT,
 };

@@ -2,7 +2,9 @@
 //! pages, usable without JavaScript, with CSRF tokens and an `Origin` check.
 
 use askama::Template;
-use auth_core::{AuthError, CsrfScope, Identifier, Password, Registration};
+use auth_core::{AuthError, Identifier, Password, Registration};
+
+use crate::csrf::CsrfScope;
 use warp::filters::BoxedFilter;
 use warp::http::header::{self, HeaderValue};
 use warp::http::StatusCode;
@@ -113,7 +115,7 @@ fn signup_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(app.filter())
         .map(|ctx: RequestCtx, app: App| {
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = SignupPage {
                 csrf_token: &csrf_token,
                 min_length: app.auth.config().password_min_length,
@@ -182,7 +184,7 @@ async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
         Err(error) => {
             let message = crate::pages::sentence(&error);
             let error = ApiError::from(error);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = SignupPage {
                 csrf_token: &csrf_token,
                 min_length: app.auth.config().password_min_length,
@@ -205,7 +207,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(app.filter())
         .map(|ctx: RequestCtx, app: App| {
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let flash = ctx.cookie(FLASH_COOKIE);
             let notice = match flash.as_deref() {
                 Some(FLASH_ACCOUNT_CREATED) => Some("Account created, please log in"),
@@ -273,7 +275,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
             ))
         }
         Err(AuthError::MfaRequired { mfa_token, .. }) => {
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = LoginCodePage {
                 csrf_token: &csrf_token,
                 mfa_token: mfa_token.expose(),
@@ -283,12 +285,10 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         }
         Err(error) => {
             let message = match &error {
-                AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
-                    match retry_after_secs(*retry_after) {
-                        1 => "Too many attempts. Try again in 1 second.".to_owned(),
-                        n => format!("Too many attempts. Try again in {n} seconds."),
-                    }
-                }
+                AuthError::Throttled { retry_after } => match retry_after_secs(*retry_after) {
+                    1 => "Too many attempts. Try again in 1 second.".to_owned(),
+                    n => format!("Too many attempts. Try again in {n} seconds."),
+                },
                 AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::Internal(_) => {
                     "The service is unavailable right now. Try again later.".to_owned()
                 }
@@ -297,7 +297,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 _ => "Wrong username or password.".to_owned(),
             };
             let error = ApiError::from(error);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = LoginPage {
                 csrf_token: &csrf_token,
                 notice: None,
@@ -348,7 +348,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
         Err(error) => {
             let message = crate::pages::sentence(&error);
             let error = ApiError::from(error);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = LoginCodePage {
                 csrf_token: &csrf_token,
                 mfa_token: &mfa_token,
@@ -376,9 +376,8 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
             };
             match app.auth.get_user_from_session_id(&token).await {
                 Ok(signed_in) => {
-                    let csrf_token = app
-                        .auth
-                        .csrf_token(CsrfScope::Session, &signed_in.session.id);
+                    let csrf_token =
+                        crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
                     let user = &signed_in.user;
                     let since = human_time(signed_in.session.created_at);
                     let page = MePage {
@@ -494,8 +493,7 @@ pub(crate) async fn checked_form(
         .unwrap_or_default();
     let valid = match guard {
         Guard::PreSession => ctx.cookie(pre_session_cookie(app)).is_some_and(|nonce| {
-            app.auth
-                .verify_csrf_token(CsrfScope::PreSession, &nonce, &token)
+            crate::csrf::verify(&app.auth, CsrfScope::PreSession, &nonce, &token)
         }),
         Guard::Session => {
             let session = match ctx.cookie(&app.config.cookie_name) {
@@ -503,10 +501,12 @@ pub(crate) async fn checked_form(
                 None => Err(AuthError::NotAuthenticated),
             };
             match session {
-                Ok(signed_in) => {
-                    app.auth
-                        .verify_csrf_token(CsrfScope::Session, &signed_in.session.id, &token)
-                }
+                Ok(signed_in) => crate::csrf::verify(
+                    &app.auth,
+                    CsrfScope::Session,
+                    &signed_in.session.id,
+                    &token,
+                ),
                 // Nothing left to end or to protect: on to the login page.
                 Err(AuthError::NotAuthenticated) => {
                     return Err(with_cookie(

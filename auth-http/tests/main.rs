@@ -21,3 +21,5 @@ mod openapi;
 mod web;
 #[path = "web_account.rs"]
 mod web_account;
+#[path = "wire.rs"]
+mod wire;
