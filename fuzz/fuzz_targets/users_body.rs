@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 
 use auth_core::{Auth, Config, SecretKey};
-use auth_http::RateLimit;
 use auth_http::HttpConfig;
+use auth_http::RateLimit;
 use libfuzzer_sys::fuzz_target;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
