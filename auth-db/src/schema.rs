@@ -129,6 +129,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Passkeys (WebAuthn credentials); `counter` is the one that decides.
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        credential_id -> Text,
+        credential -> Text,
+        counter -> BigInt,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// WebAuthn ceremonies in progress, single use.
+    webauthn_ceremonies (id_hash) {
+        id_hash -> Text,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        binding -> Nullable<Text>,
+        origin -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(reset_tokens -> users (user_id));
 diesel::joinable!(machines -> users (user_id));
@@ -146,5 +174,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_fingerprints,
     totp_factors,
     recovery_codes,
-    mfa_tokens
+    mfa_tokens,
+    passkeys,
+    webauthn_ceremonies
 );

@@ -60,7 +60,7 @@ pub(crate) struct MfaRequiredBody<'a> {
     message: &'a str,
     /// The token of the second step: five minutes, one success.
     mfa_token: &'a str,
-    /// The methods the account has: `totp`, `recovery_code`.
+    /// The methods the account has: `totp`, `recovery_code`, `passkey`.
     methods: Vec<&'a str>,
 }
 

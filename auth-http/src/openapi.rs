@@ -62,6 +62,14 @@ pub(crate) const DEVICE_CREDENTIALS: &str = "seek_custom_auth";
         crate::mfa::confirm_totp,
         crate::mfa::remove_totp,
         crate::mfa::replace_recovery_codes,
+        crate::passkeys::list_passkeys,
+        crate::passkeys::begin_registration,
+        crate::passkeys::finish_registration,
+        crate::passkeys::remove_passkey,
+        crate::passkeys::begin_sign_in,
+        crate::passkeys::finish_sign_in,
+        crate::passkeys::begin_second_step,
+        crate::passkeys::finish_second_step,
         crate::check::routes,
         crate::ops::healthz,
         crate::ops::metrics_route,
@@ -94,7 +102,7 @@ pub(crate) const DEVICE_CREDENTIALS: &str = "seek_custom_auth";
     ),
     tags(
         (name = "JSON API", description = "Accounts, sessions and password reset (API.md section 3)."),
-        (name = "Second factors", description = "Authenticator apps, recovery codes and the second step of a login (API.md section 7)."),
+        (name = "Second factors", description = "Authenticator apps, recovery codes, passkeys and the second step of a login (API.md section 7)."),
         (name = "Device check", description = "`/check` with the `SEEK_CUSTOM_AUTH` header (API.md section 5)."),
         (name = "Operations", description = "Health, metrics and this description (API.md section 6)."),
     ),
@@ -563,7 +571,7 @@ mod schemas {
         /// With `mfa_required`: the token of the second step.
         #[schema(nullable = false)]
         pub mfa_token: Option<String>,
-        /// With `mfa_required`: `totp`, `recovery_code`.
+        /// With `mfa_required`: `totp`, `recovery_code`, `passkey`.
         #[schema(nullable = false)]
         pub methods: Option<Vec<String>>,
     }

@@ -39,6 +39,12 @@ impl Server {
 
     /// Starts `authd serve` with `--database` and the working folder given.
     pub fn start_with(dir: &Path, database: &str, extra: &[&str]) -> Server {
+        Server::start_bound(dir, database, "127.0.0.1:0", extra)
+    }
+
+    /// [`Server::start_with`] listening on `bind` (a port chosen beforehand,
+    /// for a `--public-url` that names it).
+    pub fn start_bound(dir: &Path, database: &str, bind: &str, extra: &[&str]) -> Server {
         let mut command = Command::new(authd_bin());
         command
             .current_dir(dir)
@@ -47,7 +53,7 @@ impl Server {
             .args([
                 "serve",
                 "--bind",
-                "127.0.0.1:0",
+                bind,
                 "--bcrypt-cost",
                 "4",
                 "--database",
