@@ -18,7 +18,7 @@ use warp::{Filter, Reply};
 use crate::app::{json, respond, with_cookie, App};
 use crate::error::ApiError;
 use crate::openapi::{
-    AccountMessage, BadRequest, CodeUnauthorized, CrossOrigin, Internal, LoginUnauthorized,
+    AccountMessage, BadRequest, CodeUnauthorized, CrossOrigin, Internal,
     NotFound, PayloadTooLarge, SignedInForbidden, TooManyRequests, Unauthorized, Unavailable,
     UnsupportedMediaType,
 };
@@ -398,6 +398,14 @@ fn finish_registration(app: &App) -> BoxedFilter<(Response,)> {
 )]
 fn remove_passkey(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("mfa" / "passkeys" / String)
+        // `/mfa/passkeys/options` is a route of its own (POST only).
+        .and_then(|id: String| async move {
+            if id == "options" {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(id)
+            }
+        })
         .and(warp::delete())
         .and(ctx_with_authority())
         .and(raw_body())
@@ -494,7 +502,7 @@ fn begin_sign_in(app: &App) -> BoxedFilter<(Response,)> {
             headers(("Set-Cookie" = String, description = "The session cookie, as `POST /sessions` sets it.")),
             example = json!({"email": "bob@example.com", "message": "logged in"})),
         (status = 400, response = BadRequest),
-        (status = 401, response = LoginUnauthorized),
+        (status = 401, response = Unauthorized),
         (status = 403, response = CrossOrigin),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),

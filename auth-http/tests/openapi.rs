@@ -245,8 +245,10 @@ async fn request_bodies_take_a_form_or_json() {
             );
         }
     }
-    // POST /users, POST /sessions, POST and PUT /reset_password, POST /password.
-    assert_eq!(with_body, 9);
+    // POST /users, POST /sessions, POST and PUT /reset_password, POST /password,
+    // the four of the authenticator app and /sessions/mfa, and the five
+    // passkey routes that take an answer, a token or a password.
+    assert_eq!(with_body, 14);
 }
 
 #[tokio::test]
@@ -299,8 +301,9 @@ async fn errors_have_the_contract_shapes_and_429_says_when_to_retry() {
     }
     // POST /users, POST /sessions, POST /reset_password, POST /password and
     // GET and POST /check; POST /sessions/mfa, DELETE /mfa/totp and POST
-    // /mfa/recovery-codes.
-    assert_eq!(throttled, 9);
+    // /mfa/recovery-codes; DELETE /mfa/passkeys/{id} and POST /sessions/passkey,
+    // /sessions/passkey/options, /sessions/mfa/passkey and its options.
+    assert_eq!(throttled, 14);
 }
 
 #[tokio::test]
