@@ -18,9 +18,8 @@ use warp::{Filter, Reply};
 use crate::app::{json, respond, with_cookie, App};
 use crate::error::ApiError;
 use crate::openapi::{
-    AccountMessage, BadRequest, CodeUnauthorized, CrossOrigin, Internal,
-    NotFound, PayloadTooLarge, SignedInForbidden, TooManyRequests, Unauthorized, Unavailable,
-    UnsupportedMediaType,
+    AccountMessage, BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
+    SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use crate::request::{ctx_with_authority, raw_body, Fields, RawBody, RequestCtx, RequestOrigin};
 

@@ -286,7 +286,9 @@ impl Res {
         let html = self.text();
         // The one script of the site is a same-origin file (passkeys);
         // every other script element, inline or not, is refused.
-        let lower = html.to_ascii_lowercase().replacen(WEBAUTHN_SCRIPT_TAG, "", 1);
+        let lower = html
+            .to_ascii_lowercase()
+            .replacen(WEBAUTHN_SCRIPT_TAG, "", 1);
         assert!(!lower.contains("<script"), "a script element: {html}");
         assert!(!lower.contains(" style="), "an inline style: {html}");
         assert!(!lower.contains("<style"), "a style element: {html}");
