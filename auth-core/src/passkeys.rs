@@ -154,6 +154,17 @@ fn browser_options(options: impl serde::Serialize, discoverable: bool) -> AuthRe
                 selection.insert("residentKey".into(), Value::from("preferred"));
                 selection.insert("requireResidentKey".into(), Value::from(false));
             }
+            // credProtect "user verification required" on a discoverable
+            // credential whose verification is only preferred is a request
+            // browsers refuse as inconsistent (Chromium does); sign-in alone
+            // requires verification from the server's side anyway.
+            if let Some(extensions) = public_key
+                .get_mut("extensions")
+                .and_then(Value::as_object_mut)
+            {
+                extensions.remove("credentialProtectionPolicy");
+                extensions.remove("enforceCredentialProtectionPolicy");
+            }
         }
     }
     Ok(value)

@@ -141,6 +141,9 @@ async fn add_a_passkey_and_sign_in_with_it_alone(db: TestDb) {
         1
     );
     assert!(public_key.get("hints").is_none());
+    assert!(public_key["extensions"]
+        .get("credentialProtectionPolicy")
+        .is_none());
 
     // Sign in with the passkey alone: a completed login.
     key.counter = 1;
