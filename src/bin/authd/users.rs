@@ -193,6 +193,12 @@ fn strip_line_ending(mut line: String) -> String {
     line
 }
 
+/// Unix seconds in RFC 3339 (UTC).
+fn unix_time(unix_seconds: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds.max(0) as u64);
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,10 +212,4 @@ mod tests {
         assert_eq!(strip_line_ending("pw\r".into()), "pw\r");
         assert_eq!(strip_line_ending("\n".into()), "");
     }
-}
-
-/// Unix seconds in RFC 3339 (UTC).
-fn unix_time(unix_seconds: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds.max(0) as u64);
-    humantime::format_rfc3339_seconds(at).to_string()
 }
