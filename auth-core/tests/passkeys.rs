@@ -429,6 +429,14 @@ async fn counters_that_go_backwards_are_refused(db: TestDb) {
 
     // An authenticator that keeps no counter (always 0) signs in each time.
     let mut counterless = with_passkey(&auth, "denna").await;
+
+    // A user handle that is not the credential's account signs no one in,
+    // neither the account named nor the credential's.
+    key.counter = 8;
+    let own_handle = std::mem::replace(&mut key.user_handle, counterless.user_handle.clone());
+    assert!(matches!(sign_in(&auth, &key).await, Err(AuthError::InvalidCredentials)));
+    key.user_handle = own_handle;
+
     counterless.counter = 0;
     sign_in(&auth, &counterless).await.unwrap();
     sign_in(&auth, &counterless).await.unwrap();

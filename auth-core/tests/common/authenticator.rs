@@ -26,7 +26,8 @@ pub struct TestAuthenticator {
     key: EcKey<Private>,
     /// The credential id.
     pub credential_id: Vec<u8>,
-    user_handle: Vec<u8>,
+    /// The account's user handle, as the authenticator returns it.
+    pub user_handle: Vec<u8>,
     rp_id: String,
     /// The signature counter the next assertion carries (0: none kept).
     pub counter: u32,
