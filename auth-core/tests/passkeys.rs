@@ -434,7 +434,10 @@ async fn counters_that_go_backwards_are_refused(db: TestDb) {
     // neither the account named nor the credential's.
     key.counter = 8;
     let own_handle = std::mem::replace(&mut key.user_handle, counterless.user_handle.clone());
-    assert!(matches!(sign_in(&auth, &key).await, Err(AuthError::InvalidCredentials)));
+    assert!(matches!(
+        sign_in(&auth, &key).await,
+        Err(AuthError::InvalidCredentials)
+    ));
     key.user_handle = own_handle;
 
     counterless.counter = 0;
