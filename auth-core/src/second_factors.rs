@@ -563,6 +563,22 @@ impl Auth {
         .await
     }
 
+    /// The methods a live second step accepts (what its page offers); empty
+    /// for a used or expired token.
+    pub async fn second_step_methods(&self, mfa_token: &str) -> AuthResult<Vec<MfaMethod>> {
+        let Some(token) = MfaToken::parse(mfa_token) else {
+            return Ok(Vec::new());
+        };
+        let (hash, now) = (token.hash(), self.now());
+        self.db(move |conn| {
+            Ok(match MfaTokenRow::find_live(conn, &hash, now)? {
+                Some(live) => factor_status(conn, &live.user_id)?.methods(),
+                None => Vec::new(),
+            })
+        })
+        .await
+    }
+
     /// The first half of a second step: the live token and a throttle slot
     /// for its account (429 while a delay holds).
     pub(crate) async fn open_pending_step(

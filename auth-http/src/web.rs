@@ -371,14 +371,20 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
             let message = crate::pages::sentence(&error);
             let error = ApiError::from(error);
             let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
-            // A wrong code: the page again, with the code form (the
-            // passkey button too, for the script to offer if it can).
+            // A wrong code: the page again, with what the step accepts (a
+            // void token: the code form, which says so when sent).
+            let methods = app
+                .auth
+                .second_step_methods(&mfa_token)
+                .await
+                .unwrap_or_default();
+            let (codes, passkey) = LoginCodePage::methods(&methods);
             let page = LoginCodePage {
                 csrf_token: &csrf_token,
                 mfa_token: &mfa_token,
                 error: Some(&message),
-                codes: true,
-                passkey: true,
+                codes,
+                passkey,
             };
             Err(with_retry_after(render(&page, error.status), &error))
         }

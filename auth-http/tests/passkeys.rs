@@ -325,3 +325,81 @@ async fn the_pages_carry_the_passkey_buttons_and_the_script_is_served() {
         "{csp}"
     );
 }
+
+/// Logs in through the page; returns the page that answers and the
+/// browser's pre-session nonce.
+async fn login_page(app: &TestApp, email: &str) -> (Res, String) {
+    let form_page = app
+        .page(get("/login").header("accept", BROWSER_ACCEPT))
+        .await;
+    let nonce = cookie_value(
+        &form_page
+            .set_cookie_named("authd_csrf")
+            .expect("a pre-session cookie"),
+    );
+    let csrf = form_page.csrf_token();
+    let res = app
+        .page(
+            form(
+                "POST",
+                "/login",
+                &[
+                    ("csrf_token", &csrf),
+                    ("username", email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .header("accept", BROWSER_ACCEPT)
+            .header("cookie", format!("authd_csrf={nonce}")),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    (res, nonce)
+}
+
+#[tokio::test]
+async fn the_second_step_page_offers_what_the_account_has() {
+    use auth_core::Clock;
+    let app = TestApp::new().await;
+    // A passkey only: the button, no code form.
+    let token = app.signed_in("ada@example.com").await;
+    add_passkey(&app, &token, "Phone").await;
+    let page = login_page(&app, "ada@example.com").await.0.text();
+    assert!(page.contains("data-passkey=\"second-step\""), "{page}");
+    assert!(!page.contains("action=\"/login/code\""), "{page}");
+
+    // An authenticator app only: the code form, no passkey button, also
+    // after a wrong code.
+    let token = app.signed_in("bob@example.com").await;
+    let enrolment = app.auth.begin_totp(&token).await.unwrap();
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(enrolment.secret.as_bytes())
+        .unwrap();
+    let code = auth_core::totp_code(&secret, app.clock.now());
+    app.auth
+        .confirm_totp(&token, &code, &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
+    let (res, nonce) = login_page(&app, "bob@example.com").await;
+    let page = res.text();
+    assert!(page.contains("action=\"/login/code\""), "{page}");
+    assert!(!page.contains("data-passkey"), "{page}");
+    let csrf = res.csrf_token();
+    let mfa_token = res.input_value("mfa_token").expect("the token");
+    let wrong = form(
+        "POST",
+        "/login/code",
+        &[
+            ("csrf_token", &csrf),
+            ("mfa_token", &mfa_token),
+            ("code", "000000"),
+        ],
+    )
+    .header("accept", BROWSER_ACCEPT)
+    .header("cookie", format!("authd_csrf={nonce}"));
+    let res = app.page(wrong).await;
+    let page = res.text();
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{page}");
+    assert!(page.contains("action=\"/login/code\""), "{page}");
+    assert!(!page.contains("data-passkey"), "{page}");
+}
