@@ -26,6 +26,10 @@
 //! time. The load generator shares the machine's cores with the server, so
 //! its own CPU use is printed beside each phase.
 
+// A benchmark harness: a failed step (no server, a refused request) ends the
+// run with its message, which is all it can do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -5,10 +5,9 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{authd_bin, Server};
+use common::{Run, Server};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -91,15 +90,12 @@ async fn a_login_storm_past_the_hash_queue_gets_503_with_retry_after() {
         .collect();
     let csv_path = dir.path().join("users.csv");
     std::fs::write(&csv_path, csv).unwrap();
-    let import = Command::new(authd_bin())
+    let import = Run::authd()
         .current_dir(dir.path())
-        .env_remove("AUTHD_SECRET_KEY")
         .args(["import", "--bcrypt-cost", "12", "--database", &database])
         .arg(&csv_path)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(import.success());
+        .output();
+    assert!(import.status.success());
     let server = Server::start_with(dir.path(), &database, &["--hash-queue-limit", "1"]);
 
     let http = common::client();

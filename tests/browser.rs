@@ -658,11 +658,17 @@ async fn a_person_adds_a_passkey_and_signs_in_with_it() {
     let base = format!("http://localhost:{port}");
     let dir = tempfile::tempdir().expect("a server folder");
     let database = format!("sqlite://{}", dir.path().join("auth.db").display());
-    let _server = Server::start_bound(
+    let bind = format!("127.0.0.1:{port}");
+    let _server = Server::launch(
         dir.path(),
-        &database,
-        &format!("127.0.0.1:{port}"),
-        &["--public-url", &base],
+        &[
+            "--bind",
+            &bind,
+            "--database",
+            &database,
+            "--public-url",
+            &base,
+        ],
     );
     let (_driver, driver_port) = start_driver();
     let profile = tempfile::tempdir().expect("a browser profile folder");

@@ -2,18 +2,10 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{authd_bin, client, Server};
+use common::{client, Run, Server};
 
 fn authd(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(authd_bin())
-        .current_dir(dir)
-        .env_remove("AUTHD_SECRET_KEY")
-        .env_remove("AUTHD_DATABASE")
-        .args(args)
-        .output()
-        .expect("authd runs")
+    Run::authd().current_dir(dir).args(args).output()
 }
 
 #[test]

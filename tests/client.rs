@@ -2,14 +2,17 @@
 //! server, and the request it sends and the line it prints, against a
 //! one-shot stand-in server that records the request.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::Run;
 use serde_json::{json, Value};
 
 const IDENTITY: &str = "0123456789abcdef0123456789abcdef";
@@ -21,21 +24,7 @@ const PASSWORD: &str = " correct horse battery staple ";
 /// Runs `authd-client` with `args`, `stdin` as its standard input, and
 /// neither AUTHD_SERVER nor a proxy from the environment.
 fn client(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authd-client"))
-        .args(args)
-        .env_remove("AUTHD_SERVER")
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("authd-client runs");
-    // The client may exit before it reads (a bad option): a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().expect("authd-client exits")
+    Run::client().args(args).stdin(stdin).output()
 }
 
 fn identity_file(dir: &Path, name: &str, text: &str) -> String {
@@ -268,22 +257,11 @@ fn the_server_comes_from_authd_server_and_may_have_a_prefix() {
         "",
         r#"{"status":"OK","username":"kvothe","machine":"known"}"#,
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_authd-client"))
+    let out = Run::client()
         .args(["--machine-id-file", &id])
         .env("AUTHD_SERVER", format!("{base}/auth/"))
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(b"kvothe\npw\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
+        .stdin("kvothe\npw\n")
+        .output();
     let head = server.join().unwrap();
     assert!(head.starts_with("GET /auth/check HTTP/1.1\r\n"), "{head}");
     assert_eq!(one_stdout_line(&out), "OK (machine known)");

@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use base64::Engine as _;
-use common::{client, Server};
+use common::{client, Run, Server};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
@@ -18,25 +17,11 @@ const DENNA_PASSWORD: &str = "denna's long password";
 /// Runs `authd-client` against the server at `base_url` as the computer whose identity is in
 /// `machine`, typing `username` and `password` on standard input.
 fn run_client_at(base_url: &str, machine: &Path, username: &str, password: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authd-client"))
+    let out = Run::client()
         .args(["--server", base_url, "--machine-id-file"])
         .arg(machine)
-        .env_remove("AUTHD_SERVER")
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("authd-client runs");
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{username}\n{password}\n").as_bytes());
-    let out = child.wait_with_output().expect("authd-client exits");
+        .stdin(format!("{username}\n{password}\n"))
+        .output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stdout.lines().count(), 1, "one line: {stdout:?} {stderr:?}");
@@ -210,19 +195,13 @@ async fn metric(server: &Server, name: &str) -> u64 {
 
 /// Runs `authd user …` on the server's database, with `stdin` typed in.
 fn admin(server: &Server, args: &[&str], stdin: &str) -> Output {
-    let database = format!("sqlite://{}", server.dir.join("auth.db").display());
-    let mut child = Command::new(common::authd_bin())
+    Run::authd()
         .current_dir(&server.dir)
-        .env_remove("AUTHD_SECRET_KEY")
-        .args(["--database", &database, "--bcrypt-cost", "4", "user"])
+        .args(["--database", &common::sqlite_url(&server.dir)])
+        .args(["--bcrypt-cost", "4", "user"])
         .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("authd runs");
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().expect("authd exits")
+        .stdin(stdin)
+        .output()
 }
 
 #[tokio::test]

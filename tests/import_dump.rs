@@ -1,23 +1,22 @@
 //! `authd import` and `authd dump`, running the real binary.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{sqlite_url, Run};
 
 /// The seed test data, odd rows included.
 const SEED_CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-users.csv");
 
 /// Runs `authd ARGS` in `dir` on `dir/auth.db` at bcrypt cost 4.
 fn authd(dir: &Path, args: &[&str]) -> Output {
-    let database = format!("sqlite://{}", dir.join("auth.db").display());
-    Command::new(env!("CARGO_BIN_EXE_authd"))
+    Run::authd()
         .current_dir(dir)
-        .env_remove("AUTHD_SECRET_KEY")
-        .env_remove("AUTHD_DATABASE")
-        .env_remove("AUTHD_PASSWORD_MIN_LENGTH")
         .args(args)
-        .args(["--bcrypt-cost", "4", "--database", &database])
+        .args(["--bcrypt-cost", "4", "--database", &sqlite_url(dir)])
         .output()
-        .expect("authd runs")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -6,6 +6,9 @@
 // Each file keeps its own `mod common;` (as it had when it was a test binary
 // of its own), so tests/common/ is loaded once per file: on purpose.
 #![allow(clippy::duplicate_mod)]
+// Helpers outside #[test] functions panic on purpose too: a failed step is
+// the test failing, with its message (clippy.toml covers the tests themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "bounded.rs"]
 mod bounded;

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{authd_bin, client, session_cookie, Server};
+use common::{client, session_cookie, sqlite_url, Run, Server};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -88,16 +87,11 @@ async fn error_of(r: reqwest::Response) -> (StatusCode, String) {
 }
 
 fn authd(server: &Server, args: &[&str]) -> std::process::Output {
-    Command::new(authd_bin())
+    Run::authd()
         .current_dir(&server.dir)
-        .env_remove("AUTHD_SECRET_KEY")
-        .args([
-            "--database",
-            &format!("sqlite://{}", server.dir.join("auth.db").display()),
-        ])
+        .args(["--database", &sqlite_url(&server.dir)])
         .args(args)
         .output()
-        .unwrap()
 }
 
 #[tokio::test]

@@ -6,9 +6,8 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Command;
 
-use common::{authd_bin, client, Server};
+use common::{client, sqlite_url, Run, Server};
 use serde_json::Value;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -134,13 +133,10 @@ async fn the_id_is_on_the_log_lines_and_in_the_audit_row() {
     let failed_id = request_id(&failed);
     server.stderr_once_it_holds(&failed_id).await;
 
-    let dump = Command::new(authd_bin())
+    let dump = Run::authd()
         .current_dir(&server.dir)
-        .env_remove("AUTHD_SECRET_KEY")
-        .args(["dump", "--database"])
-        .arg(format!("sqlite://{}", server.dir.join("auth.db").display()))
-        .output()
-        .unwrap();
+        .args(["dump", "--database", &sqlite_url(&server.dir)])
+        .output();
     let (status, stderr) = server.stop_with_stderr();
     assert!(status.success());
     assert!(

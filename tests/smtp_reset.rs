@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{authd_bin, client, Server};
+use common::{client, Run, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -367,17 +366,7 @@ async fn an_smtp_server_that_is_down_or_silent_gives_503_unavailable() {
 
 fn authd(args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(authd_bin())
-        .current_dir(dir.path())
-        .env_remove("AUTHD_SECRET_KEY")
-        .env_remove("AUTHD_DATABASE")
-        .env_remove("AUTHD_RESET_DELIVERY")
-        .env_remove("AUTHD_SMTP_URL")
-        .env_remove("AUTHD_SMTP_FROM")
-        .env_remove("AUTHD_PUBLIC_URL")
-        .args(args)
-        .output()
-        .expect("authd runs");
+    let out = Run::authd().current_dir(dir.path()).args(args).output();
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "{args:?}: nothing is created when the options are bad"

@@ -7,9 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use common::{authd_bin, Server};
+use common::{Run, Server};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 
@@ -18,27 +18,14 @@ const PASSWORD: &str = "correct horse battery staple";
 /// Runs `authd ARGS` in `dir` with `--database`, at bcrypt cost 4, feeding
 /// `stdin`; `AUTHD_SECRET_KEY` is removed unless `env` sets it.
 fn authd(dir: &Path, database: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    use std::io::Write;
-    let mut command = Command::new(authd_bin());
-    command
-        .current_dir(dir)
-        .env_remove("AUTHD_SECRET_KEY")
-        .env_remove("AUTHD_SECRET_KEY_FILE")
-        .env_remove("AUTHD_DATABASE")
-        .envs(env.iter().copied())
-        .args(["--database", database, "--bcrypt-cost", "4"])
+    let mut run = Run::authd().current_dir(dir);
+    for (name, value) in env {
+        run = run.env(name, value);
+    }
+    run.args(["--database", database, "--bcrypt-cost", "4"])
         .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("authd runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("authd exits")
+        .stdin(stdin)
+        .output()
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{authd_bin, session_cookie, Server};
+use common::{session_cookie, sqlite_url, Run, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -256,14 +256,17 @@ fn hangup(server: &Server) {
 
 /// `authd serve` with these TLS options: its exit status and standard error.
 fn start_expecting_failure(dir: &Path, tls_args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(authd_bin())
+    let output = Run::authd()
         .current_dir(dir)
-        .env_remove("AUTHD_SECRET_KEY")
-        .args(["serve", "--bind", "127.0.0.1:0", "--database"])
-        .arg(format!("sqlite://{}", dir.join("auth.db").display()))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database",
+            &sqlite_url(dir),
+        ])
         .args(tls_args)
-        .output()
-        .unwrap();
+        .output();
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -447,36 +450,15 @@ async fn past_max_connections_clients_wait_and_are_answered_once_others_close() 
     assert!(server.stop().success());
 }
 
-/// Starts `authd serve` with `args`, waits for its "listening on" line and
-/// returns everything it wrote to standard error until then.
+/// Starts `authd serve` with `args` (which name the address), waits for its
+/// "listening on" line, stops it and returns everything it wrote to standard
+/// error.
 fn start_up_lines(args: &[&str]) -> String {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(authd_bin())
-        .current_dir(dir.path())
-        .env_remove("AUTHD_SECRET_KEY")
-        .env("RUST_LOG", "info")
-        .args(["serve", "--bcrypt-cost", "4", "--database"])
-        .arg(format!("sqlite://{}", dir.path().join("auth.db").display()))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("listening on") {
-            break;
-        }
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
+    let database = sqlite_url(dir.path());
+    let mut all = vec!["--database", database.as_str()];
+    all.extend_from_slice(args);
+    let (status, seen) = Server::launch(dir.path(), &all).stop_with_stderr();
     assert!(status.success(), "{seen}");
     seen
 }
@@ -553,23 +535,7 @@ async fn a_form_posted_without_any_cookie_says_the_site_needs_https() {
 
 /// Runs the built `authd-client` with `args` and `stdin`.
 fn desktop_client(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authd-client"))
-        .args(args)
-        .env_remove("AUTHD_SERVER")
-        .env_remove("AUTHD_CA_CERT")
-        .env_remove("https_proxy")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    Run::client().args(args).stdin(stdin).output()
 }
 
 #[tokio::test]

@@ -44,8 +44,10 @@ impl User {
     }
 }
 
-impl From<UserRow> for User {
-    fn from(row: UserRow) -> Self {
+impl User {
+    /// The account of a stored row. Crate-private: the public API names no
+    /// auth-db type.
+    pub(crate) fn from_row(row: UserRow) -> Self {
         User {
             id: row.id,
             username: row.username,

@@ -84,7 +84,7 @@ impl Auth {
                 UserRow::find_user_by(conn, auth_db::UserLookup::Id(&user_id))
             })
             .await?;
-        Ok(holder.map(User::from))
+        Ok(holder.map(User::from_row))
     }
 
     /// Sets a new password with a reset token (the Holberton `update_password`):
@@ -204,7 +204,7 @@ impl Auth {
         }
         log_event(event::PASSWORD_CHANGED, Some(&user.id), client);
         Ok(LoginSuccess {
-            user: user.into(),
+            user: User::from_row(user),
             session: Session::from_row(session_row, self.idle_secs()),
             token: new_token,
         })

@@ -50,12 +50,6 @@ pub enum AuthError {
         /// How long until an attempt is accepted.
         retry_after: Duration,
     },
-    /// Too many requests from this address: wait `retry_after`.
-    #[error("too many requests; retry later")]
-    RateLimited {
-        /// How long until a request is accepted.
-        retry_after: Duration,
-    },
     /// No live session goes with the request: log in.
     #[error("not authenticated")]
     NotAuthenticated,
@@ -114,7 +108,6 @@ impl AuthError {
             AuthError::AlreadyRegistered(_) => "already_registered",
             AuthError::InvalidCredentials => "invalid_credentials",
             AuthError::Throttled { .. } => "throttled",
-            AuthError::RateLimited { .. } => "rate_limited",
             AuthError::NotAuthenticated => "not_authenticated",
             AuthError::UnknownAccount | AuthError::NotFound => "not_found",
             AuthError::InvalidResetToken => "invalid_reset_token",
@@ -128,8 +121,10 @@ impl AuthError {
     }
 }
 
-impl From<DbError> for AuthError {
-    fn from(error: DbError) -> Self {
+impl AuthError {
+    /// The service's error for a database's. Not a `From` impl: that would
+    /// name an auth-db type in the public API.
+    pub(crate) fn from_db(error: DbError) -> Self {
         if error.is_unavailable() {
             tracing::warn!(%error, "database unavailable");
             AuthError::Unavailable

@@ -1,8 +1,4 @@
-//! authd's core: the [`Auth`] service and every rule about accounts,
-//! passwords, sessions, password resets and machines.
-//!
-//! `Auth` is the only way to the database; the HTTP layer and the command line
-//! call it and nothing else. Its public API names no type of the data layer.
+#![doc = include_str!("../README.md")]
 
 mod account;
 mod audit;
@@ -47,7 +43,7 @@ pub use second_factors::{
     RECOVERY_CODE_COUNT, TOTP_STEP_SECS,
 };
 pub use secret::{Password, SecretKey, SecretKeyError};
-pub use service::{Auth, CsrfScope, LoginCounts, OpenError};
+pub use service::{Auth, LoginCounts, OpenError};
 pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
-pub use throttle::{delay_after, RateLimit, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
+pub use throttle::{delay_after, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
 pub use token::{random_token, CeremonyToken, MfaToken, ResetToken, SessionToken};

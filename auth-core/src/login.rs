@@ -107,6 +107,39 @@ enum Committed<T> {
 
 impl Auth {
     /// Checks a login, with the per-account throttle (the Holberton `valid_login`).
+    ///
+    /// Opens no session: pair it with [`Auth::create_session`], or use
+    /// [`Auth::login`], which does both and asks for the second step of an
+    /// account with a second factor. Any wrong name or password is the one
+    /// [`AuthError::InvalidCredentials`](crate::AuthError::InvalidCredentials),
+    /// in the same time; repeated failures get
+    /// [`AuthError::Throttled`](crate::AuthError::Throttled).
+    ///
+    /// ```
+    /// # use auth_core::{Auth, ClientInfo, Config, Identifier, Password, Registration, SecretKey};
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    /// # let auth = Auth::open(&url, SecretKey::generate(), Config { bcrypt_cost: 4, ..Config::default() }).await?;
+    /// # let client = ClientInfo::default();
+    /// # let password = Password::new("correct horse battery staple");
+    /// # let registration = Registration { username: Some("kvothe".into()), password: password.clone(), ..Registration::default() };
+    /// # let user = auth.register_user(registration, &client).await?;
+    /// use auth_core::AuthError;
+    ///
+    /// let kvothe = Identifier::Username("Kvothe".into());
+    /// let checked = auth.valid_login(&kvothe, &password, &client).await?;
+    /// assert_eq!(checked.id, user.id);
+    ///
+    /// let wrong = Password::new("not the password at all");
+    /// assert!(matches!(
+    ///     auth.valid_login(&kvothe, &wrong, &client).await,
+    ///     Err(AuthError::InvalidCredentials)
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn valid_login(
         &self,
         identifier: &Identifier,
@@ -126,7 +159,7 @@ impl Auth {
                 ))
             })
             .await?;
-        Ok(User::from(user))
+        Ok(User::from_row(user))
     }
 
     /// The throttle key of an account: a keyed hash of its id, so every name

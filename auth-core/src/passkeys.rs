@@ -70,8 +70,10 @@ pub struct PasskeyInfo {
     pub last_used_at: Option<i64>,
 }
 
-impl From<PasskeyRow> for PasskeyInfo {
-    fn from(row: PasskeyRow) -> Self {
+impl PasskeyInfo {
+    /// A stored passkey as its owner sees it (not a `From`: the public API
+    /// names no type of the data layer).
+    fn from_row(row: PasskeyRow) -> Self {
         PasskeyInfo {
             id: row.id,
             name: row.name,
@@ -261,7 +263,7 @@ impl Auth {
         let rows = self
             .db(move |conn| PasskeyRow::list_for_user(conn, &user_id))
             .await?;
-        Ok(rows.into_iter().map(PasskeyInfo::from).collect())
+        Ok(rows.into_iter().map(PasskeyInfo::from_row).collect())
     }
 
     /// Starts adding a passkey to the signed-in user's account, for a page
@@ -377,7 +379,7 @@ impl Auth {
             }),
             Some(true) => {
                 log_event(event::PASSKEY_ADDED, Some(&signed_in.user.id), client);
-                Ok(PasskeyInfo::from(stored))
+                Ok(PasskeyInfo::from_row(stored))
             }
         }
     }
@@ -522,7 +524,7 @@ impl Auth {
         log_event(event::PASSKEY_USED, Some(&user_id), client);
         log_event(event::LOGIN_SUCCEEDED, Some(&user_id), client);
         Ok(LoginSuccess {
-            user: user.into(),
+            user: crate::account::User::from_row(user),
             session: Session::from_row(session, self.idle_secs()),
             token,
         })

@@ -19,6 +19,38 @@ use crate::service::Auth;
 
 impl Auth {
     /// Creates an account (the Holberton `register_user`).
+    ///
+    /// At least one of username and e-mail is needed; the password must pass
+    /// the rules of [`PasswordRule`](crate::PasswordRule). A name taken in any
+    /// spelling (case, Unicode normal form), as a username or an e-mail, is
+    /// [`AuthError::AlreadyRegistered`].
+    ///
+    /// ```
+    /// # use auth_core::{Auth, ClientInfo, Config, Identifier, Password, Registration, SecretKey};
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    /// # let auth = Auth::open(&url, SecretKey::generate(), Config { bcrypt_cost: 4, ..Config::default() }).await?;
+    /// # let client = ClientInfo::default();
+    /// use auth_core::AuthError;
+    ///
+    /// let registration = Registration {
+    ///     username: Some("kvothe".into()),
+    ///     password: Password::new("correct horse battery staple"),
+    ///     ..Registration::default()
+    /// };
+    /// let user = auth.register_user(registration.clone(), &client).await?;
+    /// assert_eq!(user.username.as_deref(), Some("kvothe"));
+    ///
+    /// let again = Registration { username: Some("KVOTHE".into()), ..registration };
+    /// assert!(matches!(
+    ///     auth.register_user(again, &client).await,
+    ///     Err(AuthError::AlreadyRegistered(_))
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn register_user(
         &self,
         registration: Registration,
@@ -101,7 +133,7 @@ impl Auth {
                 })
             })
             .await?;
-        let user = User::from(inserted.map_err(AuthError::AlreadyRegistered)?);
+        let user = User::from_row(inserted.map_err(AuthError::AlreadyRegistered)?);
         log_event(event::USER_REGISTERED, Some(&user.id), client);
         Ok(user)
     }
@@ -112,7 +144,7 @@ impl Auth {
             .db(UserRow::list)
             .await?
             .into_iter()
-            .map(User::from)
+            .map(User::from_row)
             .collect())
     }
 

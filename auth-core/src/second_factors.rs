@@ -136,6 +136,10 @@ pub fn totp_code(secret: &[u8], unix_secs: i64) -> String {
 }
 
 /// HOTP (RFC 4226) of one counter value, as six digits.
+#[allow(
+    clippy::expect_used,
+    reason = "HMAC takes a key of any length: new_from_slice cannot fail"
+)]
 fn hotp(secret: &[u8], counter: i64) -> String {
     let mut mac =
         <Hmac<Sha1> as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
@@ -206,6 +210,10 @@ enum SecondStep {
 /// under a label of its own, so it serves nothing else.
 type SealKey = [u8; 32];
 
+#[allow(
+    clippy::expect_used,
+    reason = "no secret may be sealed without randomness; ChaCha20-Poly1305 takes any message this short"
+)]
 fn seal(key: &SealKey, user_id: &str, secret: &[u8]) -> String {
     let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
     let mut nonce = [0u8; 12];
@@ -737,7 +745,7 @@ impl Auth {
                 );
                 log_event(event::LOGIN_SUCCEEDED, Some(&pending.user_id), client);
                 Ok(LoginSuccess {
-                    user: crate::account::User::from(found),
+                    user: crate::account::User::from_row(found),
                     session: Session::from_row(session, self.idle_secs()),
                     token: session_token,
                 })

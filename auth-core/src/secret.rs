@@ -155,6 +155,10 @@ impl SecretKey {
 
     /// HMAC-SHA256 of the parts under this key, each part length-prefixed so
     /// that ("ab", "c") and ("a", "bc") differ.
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC takes a key of any length: new_from_slice cannot fail"
+    )]
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
@@ -166,6 +170,10 @@ impl SecretKey {
     }
 
     /// HMAC-SHA256 of one message under this key, with no framing.
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC takes a key of any length: new_from_slice cannot fail"
+    )]
     pub(crate) fn mac_raw(&self, message: &[u8]) -> [u8; 32] {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");

@@ -3,10 +3,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use subtle::ConstantTimeEq;
-
 use auth_db::{
     DatabaseUrl, DbConnection, DbError, DbPool, DbResult, ResetTokenRow, SessionRow, ThrottleRow,
     UserLookup, UserRow,
@@ -29,13 +25,24 @@ pub enum OpenError {
     /// A start-up task or thread failed; the message says which.
     #[error("{0}")]
     Start(String),
-    /// The database could not be opened or migrated.
-    #[error(transparent)]
-    Database(#[from] DbError),
+    /// The database could not be opened or migrated; the message is the
+    /// database layer's (a refused connection, a wrong password, a failed
+    /// migration).
+    #[error("{0}")]
+    Database(String),
+}
+
+impl OpenError {
+    fn database(error: DbError) -> Self {
+        OpenError::Database(error.to_string())
+    }
 }
 
 /// The authentication service. Cheap to clone: every clone shares one pool,
 /// one key and one hasher.
+///
+/// Open one with [`Auth::open`]; the [crate page](crate) walks through
+/// sign-up, login, the session check and a password reset.
 #[derive(Clone, Debug)]
 pub struct Auth {
     pub(crate) inner: Arc<Inner>,
@@ -85,27 +92,33 @@ pub struct LoginCounts {
     pub throttled: u64,
 }
 
-/// What a CSRF token is bound to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CsrfScope {
-    /// A browser's pre-session nonce (the sign-up and login forms).
-    PreSession,
-    /// A session id (forms of a signed-in user).
-    Session,
-}
-
-impl CsrfScope {
-    fn label(self) -> &'static [u8] {
-        match self {
-            CsrfScope::PreSession => b"pre-session",
-            CsrfScope::Session => b"session",
-        }
-    }
-}
-
 impl Auth {
     /// Opens the database at `database_url` (`sqlite://PATH` or `postgres://…`),
     /// applies pending migrations and prepares the hasher.
+    ///
+    /// A SQLite file is created if missing. Every server on one database
+    /// must open it with the same `key`; a store made with another key is
+    /// refused at start (see [`prepare_store`](crate::prepare_store) for the
+    /// checks a server runs first).
+    ///
+    /// ```
+    /// use auth_core::{Auth, Config, SecretKey};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    /// // The default cost is 12; 4 is the lowest, for tests and examples.
+    /// let config = Config { bcrypt_cost: 4, ..Config::default() };
+    /// let auth = Auth::open(&url, SecretKey::generate(), config).await?;
+    /// assert!(auth.health().await);
+    ///
+    /// // A URL of another kind is refused with its reason.
+    /// let refused = Auth::open("mysql://db", SecretKey::generate(), Config::default()).await;
+    /// assert!(refused.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(
         database_url: &str,
         key: SecretKey,
@@ -122,7 +135,7 @@ impl Auth {
         clock: Arc<dyn Clock>,
     ) -> Result<Auth, OpenError> {
         config.validate().map_err(OpenError::Config)?;
-        let url = DatabaseUrl::parse(database_url)?;
+        let url = DatabaseUrl::parse(database_url).map_err(OpenError::database)?;
         let (pool_size, timeout) = (config.pool_size, config.database_timeout);
         let inline_reads = url.sqlite_path().is_some();
         let pool = tokio::task::spawn_blocking(move || -> DbResult<DbPool> {
@@ -134,7 +147,8 @@ impl Auth {
             Ok(pool)
         })
         .await
-        .map_err(|e| OpenError::Start(format!("database start-up task failed: {e}")))??;
+        .map_err(|e| OpenError::Start(format!("database start-up task failed: {e}")))?
+        .map_err(OpenError::database)?;
         let hasher = PasswordHasher::new(key.clone(), config.bcrypt_cost)
             .map(|hasher| hasher.with_queue_limit(config.hash_queue_limit))
             .map_err(|e| {
@@ -198,7 +212,7 @@ impl Auth {
         Ok(self
             .db(move |conn| UserRow::find_user_by(conn, user_lookup(&kind, &key)))
             .await?
-            .map(User::from))
+            .map(User::from_row))
     }
 
     /// Deletes dead sessions, expired reset tokens and forgotten failure
@@ -216,21 +230,19 @@ impl Auth {
         .await
     }
 
-    /// A CSRF token for a form, bound to `binding`: the browser's pre-session
-    /// nonce before login, the session id after. Only this deployment's key
-    /// can make one.
-    pub fn csrf_token(&self, scope: CsrfScope, binding: &str) -> String {
-        URL_SAFE_NO_PAD.encode(
-            self.inner
-                .key
-                .mac(&[b"csrf", scope.label(), binding.as_bytes()]),
-        )
-    }
-
-    /// Checks a form's CSRF token in constant time.
-    pub fn verify_csrf_token(&self, scope: CsrfScope, binding: &str, token: &str) -> bool {
-        let expected = self.csrf_token(scope, binding);
-        bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    /// HMAC-SHA256 under this deployment's secret key of `purpose` and
+    /// `parts`, each length-prefixed (so `["ab", "c"]` and `["a", "bc"]`
+    /// differ): a value only servers with this key can make, for a caller's
+    /// own tokens (the web layer's CSRF tokens are one). A value made for one
+    /// `purpose` is never one of another's, nor any value the service derives
+    /// from the key for itself (such as the key that seals authenticator
+    /// secrets). Compare results in constant time.
+    pub fn keyed_mac(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut framed: Vec<&[u8]> = Vec::with_capacity(parts.len() + 2);
+        framed.push(CALLER_MAC_LABEL);
+        framed.push(purpose.as_bytes());
+        framed.extend_from_slice(parts);
+        self.inner.key.mac(&framed)
     }
 
     // ----- helpers -----
@@ -290,6 +302,10 @@ impl Auth {
     }
 }
 
+/// The first part of every [`Auth::keyed_mac`]: the service's own uses of
+/// the key start with other labels, so no caller can compute one of them.
+const CALLER_MAC_LABEL: &[u8] = b"caller keyed_mac v1";
+
 /// How an identifier is looked up: by its key, in the field it names.
 pub(crate) fn user_lookup<'a>(identifier: &Identifier, key: &'a str) -> UserLookup<'a> {
     match identifier {
@@ -301,9 +317,50 @@ pub(crate) fn user_lookup<'a>(identifier: &Identifier, key: &'a str) -> UserLook
 
 /// Turns a database error into the service's, logging what the caller will not see.
 fn log_db_error(error: DbError) -> AuthError {
-    let error = AuthError::from(error);
+    let error = AuthError::from_db(error);
     if let AuthError::Internal(detail) = &error {
         tracing::error!(error = %detail, "database error");
     }
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keyed_mac_never_gives_a_value_the_service_derives_for_itself() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+        let config = Config {
+            bcrypt_cost: 4,
+            ..Config::default()
+        };
+        let auth = Auth::open(&url, SecretKey::generate(), config)
+            .await
+            .unwrap();
+        let key = &auth.inner.key;
+        // The key that seals authenticator secrets at rest, and a caller's
+        // every way of spelling its label.
+        let seal = key.mac(&[b"totp-secret-seal v1"]);
+        for (purpose, parts) in [
+            ("totp-secret-seal v1", &[][..]),
+            ("", &[&b"totp-secret-seal v1"[..]][..]),
+        ] {
+            assert_ne!(auth.keyed_mac(purpose, parts), seal);
+        }
+        // Purposes and parts do not run into each other.
+        assert_ne!(
+            auth.keyed_mac("csrf", &[b"session", b"s1"]),
+            auth.keyed_mac("csrfsession", &[b"s1"])
+        );
+        assert_ne!(
+            auth.keyed_mac("csrf", &[b"ab", b"c"]),
+            auth.keyed_mac("csrf", &[b"a", b"bc"])
+        );
+        assert_eq!(
+            auth.keyed_mac("csrf", &[b"session", b"s1"]),
+            auth.keyed_mac("csrf", &[b"session", b"s1"])
+        );
+    }
 }

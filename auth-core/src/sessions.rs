@@ -2,7 +2,7 @@
 
 use auth_db::{EventRow, Liveness, SessionRow};
 
-use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session};
+use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session, User};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
 use crate::login::Claimant;
@@ -50,13 +50,17 @@ impl Auth {
         }
         log_event(event::LOGIN_SUCCEEDED, Some(&user.id), client);
         Ok(LoginSuccess {
-            user: user.into(),
+            user: User::from_row(user),
             session: Session::from_row(row, self.idle_secs()),
             token,
         })
     }
 
     /// Opens a new session for an account (the Holberton `create_session`).
+    ///
+    /// It checks nothing: call it after [`Auth::valid_login`] (or use
+    /// [`Auth::login`]). The token is handed out once and only its hash is
+    /// stored; [`Auth::get_user_from_session_id`] shows both in an example.
     pub async fn create_session(
         &self,
         user_id: &str,
@@ -78,6 +82,36 @@ impl Auth {
 
     /// The signed-in user of a session token (the Holberton
     /// `get_user_from_session_id`); `NotAuthenticated` unless the session lives.
+    ///
+    /// A session ends when it has been idle too long, grows too old, is
+    /// destroyed, or its user's password changes.
+    ///
+    /// ```
+    /// # use auth_core::{Auth, ClientInfo, Config, Identifier, Password, Registration, SecretKey};
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    /// # let auth = Auth::open(&url, SecretKey::generate(), Config { bcrypt_cost: 4, ..Config::default() }).await?;
+    /// # let client = ClientInfo::default();
+    /// # let password = Password::new("correct horse battery staple");
+    /// # let registration = Registration { username: Some("kvothe".into()), password: password.clone(), ..Registration::default() };
+    /// # let user = auth.register_user(registration, &client).await?;
+    /// use auth_core::AuthError;
+    ///
+    /// let (session, token) = auth.create_session(&user.id, &client).await?;
+    /// // The token goes to the client (a cookie); only its hash is stored.
+    /// let signed_in = auth.get_user_from_session_id(token.expose()).await?;
+    /// assert_eq!((signed_in.user.id, signed_in.session.id), (user.id, session.id));
+    ///
+    /// auth.destroy_session(token.expose(), &client).await?;
+    /// assert!(matches!(
+    ///     auth.get_user_from_session_id(token.expose()).await,
+    ///     Err(AuthError::NotAuthenticated)
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_user_from_session_id(&self, token: &str) -> AuthResult<Authenticated> {
         let token = SessionToken::parse(token).ok_or(AuthError::NotAuthenticated)?;
         let now = self.now();
@@ -96,7 +130,7 @@ impl Auth {
             session.last_seen_at = now;
         }
         Ok(Authenticated {
-            user: user.into(),
+            user: User::from_row(user),
             session: Session::from_row(session, self.idle_secs()),
         })
     }

@@ -87,9 +87,9 @@ pub enum StoreError {
     /// The key file could not be read or written.
     #[error(transparent)]
     Key(#[from] SecretKeyError),
-    /// The database failed.
-    #[error(transparent)]
-    Database(#[from] DbError),
+    /// The database failed; the message is the database layer's.
+    #[error("{0}")]
+    Database(String),
     /// The blocking task failed.
     #[error("database start-up task failed: {0}")]
     Task(String),
@@ -103,7 +103,7 @@ pub async fn prepare_store(
     key_source: KeySource,
     access: StoreAccess,
 ) -> Result<PreparedStore, StoreError> {
-    let url = DatabaseUrl::parse(database_url)?;
+    let url = DatabaseUrl::parse(database_url).map_err(database)?;
     tokio::task::spawn_blocking(move || prepare_blocking(&url, key_source, access))
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
@@ -121,11 +121,11 @@ fn prepare_blocking(
             }
         }
     }
-    let mut conn = url.establish()?;
-    if access == StoreAccess::ExistingOnly && !auth_db::store_exists(&mut conn)? {
+    let mut conn = url.establish().map_err(database)?;
+    if access == StoreAccess::ExistingOnly && !auth_db::store_exists(&mut conn).map_err(database)? {
         return Err(StoreError::NotAStore(describe(url)));
     }
-    let migrations_applied = auth_db::run_migrations(&mut conn)?;
+    let migrations_applied = auth_db::run_migrations(&mut conn).map_err(database)?;
 
     let location = key_source.location();
     let (key, created_file) = match key_source {
@@ -133,12 +133,15 @@ fn prepare_blocking(
         KeySource::File(path) => match SecretKey::load(&path)? {
             Some(key) => (key, None),
             None => {
-                let why = if auth_db::holds_accounts(&mut conn)? {
+                let why = if auth_db::holds_accounts(&mut conn).map_err(database)? {
                     Some(
                         "the store holds accounts, and a new key would make every password wrong; \
                          restore the deployment's key file, or give it with --secret-key-file or AUTHD_SECRET_KEY",
                     )
-                } else if KeyFingerprintRow::find(&mut conn)?.is_some() {
+                } else if KeyFingerprintRow::find(&mut conn)
+                    .map_err(database)?
+                    .is_some()
+                {
                     Some(
                         "the store was set up with a key, and a new one would not match it; \
                          restore the deployment's key file, or give it with --secret-key-file or AUTHD_SECRET_KEY",
@@ -164,9 +167,10 @@ fn prepare_blocking(
     };
 
     let fingerprint = hex::encode(key.mac_raw(FINGERPRINT_LABEL));
-    let on_record = match KeyFingerprintRow::find(&mut conn)? {
+    let on_record = match KeyFingerprintRow::find(&mut conn).map_err(database)? {
         Some(on_record) => on_record,
-        None => KeyFingerprintRow::record_first(&mut conn, &fingerprint, unix_now())?,
+        None => KeyFingerprintRow::record_first(&mut conn, &fingerprint, unix_now())
+            .map_err(database)?,
     };
     if on_record != fingerprint {
         if let Some(path) = &created_file {
@@ -183,6 +187,11 @@ fn prepare_blocking(
         migrations_applied,
         key_created: created_file.is_some(),
     })
+}
+
+/// The store's error for a database's (no auth-db type in the public API).
+fn database(error: DbError) -> StoreError {
+    StoreError::Database(error.to_string())
 }
 
 /// The database as messages name it, without a password.

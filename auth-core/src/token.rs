@@ -11,6 +11,10 @@ use sha2::{Digest, Sha256};
 const ENCODED_LEN: usize = 43;
 
 /// 32 bytes from the operating system's random source.
+#[allow(
+    clippy::expect_used,
+    reason = "no token may be made without randomness; the source was proved at start"
+)]
 pub(crate) fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     // Start-up already proved the source works; a failure later means the OS

@@ -9,7 +9,9 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::error::{DbError, DbResult};
 
 /// The migrations of `migrations/`, compiled into the binary.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+// auth-db/migrations is a link to the top-level folder, so that a packaged
+// auth-db carries its migrations (`cargo package` follows the link).
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// A connection to either backend; every query in this crate runs on it.
 #[derive(diesel::MultiConnection)]
@@ -31,6 +33,17 @@ pub enum DatabaseUrl {
 
 impl DatabaseUrl {
     /// Parses `sqlite://PATH`, `postgres://…` or `postgresql://…`.
+    ///
+    /// ```
+    /// use auth_db::DatabaseUrl;
+    ///
+    /// let url = DatabaseUrl::parse("sqlite://data/auth.db")?;
+    /// assert_eq!(url.sqlite_path(), Some("data/auth.db"));
+    /// let url = DatabaseUrl::parse("postgres://authd@db.internal/authd")?;
+    /// assert_eq!(url.sqlite_path(), None);
+    /// assert!(DatabaseUrl::parse("mysql://db").is_err());
+    /// # Ok::<(), auth_db::DbError>(())
+    /// ```
     pub fn parse(url: &str) -> DbResult<Self> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() || path.contains(":memory:") {
@@ -150,6 +163,9 @@ pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
 /// Opens a pool on `url`, failing at once if the database does not answer.
+///
+/// `max_size` connections at most; `timeout` is how long a checkout waits.
+/// The [crate page](crate) opens one on a SQLite file and runs queries on it.
 pub fn open_pool(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> DbResult<DbPool> {
     // Connect once by hand first: r2d2's own error after a failed build only
     // says it timed out, while this keeps the driver's reason for the operator.

@@ -1,7 +1,4 @@
-//! authd's data layer: the Diesel schema, row types with their queries, the
-//! connection pool over SQLite and PostgreSQL, and the embedded migrations.
-//!
-//! Only `auth-core` depends on this crate.
+#![doc = include_str!("../README.md")]
 
 mod connection;
 pub mod dump;

@@ -3,16 +3,27 @@
 diesel::table! {
     /// Accounts: identifiers, profile and the password hash.
     users (id) {
+        /// UUID of the account.
         id -> Text,
+        /// The username as the user typed it.
         username -> Nullable<Text>,
+        /// The username, lowercased and NFC: what uniqueness and lookups use.
         username_key -> Nullable<Text>,
+        /// The e-mail address as the user typed it.
         email -> Nullable<Text>,
+        /// The e-mail address, lowercased and NFC.
         email_key -> Nullable<Text>,
+        /// Optional profile field.
         full_name -> Nullable<Text>,
+        /// Optional profile field (the Holberton exercise has it).
         mothers_favorite_search_engine -> Nullable<Text>,
+        /// `hmac-sha256-bcrypt$` and a bcrypt hash of the peppered password.
         password_hash -> Text,
+        /// Bumped by every password change; a decision taken on an older one is void.
         credential_version -> BigInt,
+        /// Unix seconds.
         created_at -> BigInt,
+        /// Unix seconds.
         updated_at -> BigInt,
     }
 }
@@ -20,12 +31,19 @@ diesel::table! {
 diesel::table! {
     /// Login sessions; only the SHA-256 of each token is stored.
     sessions (id) {
+        /// UUID of the session (what the session list shows; not a secret).
         id -> Text,
+        /// Hex SHA-256 of the session token.
         token_hash -> Text,
+        /// The account.
         user_id -> Text,
+        /// Unix seconds.
         created_at -> BigInt,
+        /// Unix seconds of the last use, refreshed at most once a minute.
         last_seen_at -> BigInt,
+        /// Unix seconds: the maximum age, whatever the use.
         expires_at -> BigInt,
+        /// The `User-Agent` of the login, for the session list.
         user_agent -> Nullable<Text>,
     }
 }
@@ -33,9 +51,13 @@ diesel::table! {
 diesel::table! {
     /// The one live password-reset token of a user, hashed.
     reset_tokens (user_id) {
+        /// The account.
         user_id -> Text,
+        /// Hex SHA-256 of the reset token.
         token_hash -> Text,
+        /// Unix seconds.
         created_at -> BigInt,
+        /// Unix seconds.
         expires_at -> BigInt,
     }
 }
@@ -43,8 +65,11 @@ diesel::table! {
 diesel::table! {
     /// Machine bindings of the device check: one machine per user and one user per machine.
     machines (machine_id) {
+        /// The machine id the desktop client sent (an HMAC of its identity file).
         machine_id -> Text,
+        /// The account bound to it.
         user_id -> Text,
+        /// Unix seconds.
         bound_at -> BigInt,
     }
 }
@@ -52,9 +77,13 @@ diesel::table! {
 diesel::table! {
     /// Consecutive failed logins per account (or unknown name), keyed by a hash.
     login_throttle (account_key) {
+        /// Keyed hash of the account id (or of an unknown name).
         account_key -> Text,
+        /// Consecutive failed logins.
         failures -> BigInt,
+        /// Unix milliseconds of the last failure.
         last_failure_ms -> BigInt,
+        /// Unix milliseconds before which no password is checked.
         locked_until_ms -> BigInt,
     }
 }
@@ -62,8 +91,11 @@ diesel::table! {
 diesel::table! {
     /// Password checks in flight, one row each, per throttle key.
     login_attempts (id) {
+        /// UUID of the attempt.
         id -> Text,
+        /// The throttle key it counts against.
         account_key -> Text,
+        /// Unix milliseconds after which a crashed attempt no longer counts.
         expires_ms -> BigInt,
     }
 }
@@ -72,7 +104,9 @@ diesel::table! {
     /// Every name of every account (username and e-mail, NFC and lowercased):
     /// one namespace, so a name belongs to one account whichever field holds it.
     identifiers (name_key) {
+        /// The name, lowercased and NFC.
         name_key -> Text,
+        /// The account that holds it.
         user_id -> Text,
     }
 }
@@ -80,11 +114,17 @@ diesel::table! {
 diesel::table! {
     /// The audit log of security events.
     events (id) {
+        /// UUID of the event.
         id -> Text,
+        /// Unix seconds.
         occurred_at -> BigInt,
+        /// What happened (`login_succeeded`, `password_reset`, …).
         kind -> Text,
+        /// The account, when one is known.
         user_id -> Nullable<Text>,
+        /// The client's address.
         client_addr -> Nullable<Text>,
+        /// The request's `X-Request-Id`.
         request_id -> Nullable<Text>,
     }
 }
@@ -92,8 +132,11 @@ diesel::table! {
 diesel::table! {
     /// The fingerprint of the deployment's secret key (never the key itself).
     key_fingerprints (name) {
+        /// Which key (one row, `secret_key`).
         name -> Text,
+        /// HMAC of a fixed label under the key.
         fingerprint -> Text,
+        /// Unix seconds.
         created_at -> BigInt,
     }
 }
@@ -101,10 +144,15 @@ diesel::table! {
 diesel::table! {
     /// Authenticator-app (TOTP) factors: the secret sealed under the deployment key.
     totp_factors (user_id) {
+        /// The account.
         user_id -> Text,
+        /// The TOTP secret sealed with ChaCha20-Poly1305 (nonce and ciphertext, hex).
         secret_sealed -> Text,
+        /// Unix seconds of the enrolment.
         created_at -> BigInt,
+        /// Unix seconds of the first right code; until then the factor is not in force.
         confirmed_at -> Nullable<BigInt>,
+        /// The last time step accepted, so a code works once.
         last_step -> BigInt,
     }
 }
@@ -112,8 +160,11 @@ diesel::table! {
 diesel::table! {
     /// Unused recovery codes, keyed hashes only.
     recovery_codes (code_hash) {
+        /// Keyed hash of an unused code.
         code_hash -> Text,
+        /// The account.
         user_id -> Text,
+        /// Unix seconds.
         created_at -> BigInt,
     }
 }
@@ -121,10 +172,15 @@ diesel::table! {
 diesel::table! {
     /// Tokens between a right password and its second step, hashed.
     mfa_tokens (token_hash) {
+        /// Hex SHA-256 of the second-step token.
         token_hash -> Text,
+        /// The account.
         user_id -> Text,
+        /// The account's credential version when the password was checked.
         credential_version -> BigInt,
+        /// Unix seconds.
         created_at -> BigInt,
+        /// Unix seconds.
         expires_at -> BigInt,
     }
 }
@@ -132,13 +188,21 @@ diesel::table! {
 diesel::table! {
     /// Passkeys (WebAuthn credentials); `counter` is the one that decides.
     passkeys (id) {
+        /// UUID of the passkey.
         id -> Text,
+        /// The account.
         user_id -> Text,
+        /// The name its owner gave it.
         name -> Text,
+        /// Base64url of the WebAuthn credential id (unique).
         credential_id -> Text,
+        /// The serialized credential (public key and flags).
         credential -> Text,
+        /// The last signature counter accepted: the one that decides.
         counter -> BigInt,
+        /// Unix seconds.
         created_at -> BigInt,
+        /// Unix seconds of the last accepted assertion.
         last_used_at -> Nullable<BigInt>,
     }
 }
@@ -146,13 +210,21 @@ diesel::table! {
 diesel::table! {
     /// WebAuthn ceremonies in progress, single use.
     webauthn_ceremonies (id_hash) {
+        /// Hex SHA-256 of the ceremony id the client holds.
         id_hash -> Text,
+        /// Registration, sign-in or second step.
         kind -> Text,
+        /// The account, when known at the start.
         user_id -> Nullable<Text>,
+        /// A session id or an mfa_token hash the ceremony belongs to.
         binding -> Nullable<Text>,
+        /// The web origin it was started for.
         origin -> Text,
+        /// The serialized ceremony state.
         state -> Text,
+        /// Unix seconds.
         created_at -> BigInt,
+        /// Unix seconds after which it is void.
         expires_at -> BigInt,
     }
 }

@@ -2,6 +2,9 @@
 //! for their dev-dependencies only): a fresh database for every test, on
 //! SQLite and, when `AUTHD_TEST_POSTGRES_URL` is set, on PostgreSQL too.
 
+// Test harness: a database that cannot be made is a failed test, with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 

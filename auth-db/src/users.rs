@@ -135,7 +135,7 @@ impl UserRow {
         })
     }
 
-    /// Finds one account.
+    /// Finds one account (the [crate page](crate) has an example).
     pub fn find_user_by(
         conn: &mut DbConnection,
         lookup: UserLookup<'_>,

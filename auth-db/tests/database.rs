@@ -1,5 +1,9 @@
 //! The data layer's queries on both backends, and its URL handling.
 
+// Helpers outside #[test] functions panic on purpose too: a failed step is
+// the test failing, with its message (clippy.toml covers the tests themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[macro_use]
 mod common;
 

@@ -2,7 +2,6 @@
 
 use auth_core::{Identifier, Password, Registration, ResetToken, Session, User};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use warp::filters::BoxedFilter;
@@ -12,12 +11,9 @@ use warp::{Filter, Reply};
 
 use crate::app::{json, redirect, respond, with_cookie, App};
 use crate::config::ResetDelivery;
-use crate::error::{ApiError, ErrorBody};
-use crate::openapi::{
-    AccountMessage, BadRequest, CrossOrigin, Forbidden, Internal, Login, LoginUnauthorized,
-    Message, NewUser, NotFound, PasswordChange, PayloadTooLarge, Profile, ResetPassword,
-    ResetRequest, ResetRequested, SignedInForbidden, TooManyRequests, Unavailable,
-    UnsupportedMediaType,
+use crate::error::{
+    ApiError, BadRequest, CrossOrigin, ErrorBody, Forbidden, Internal, LoginUnauthorized, NotFound,
+    PayloadTooLarge, SignedInForbidden, TooManyRequests, Unavailable, UnsupportedMediaType,
 };
 use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
 use crate::RESET_TOKEN_TARGET;
@@ -70,7 +66,9 @@ fn index() -> BoxedFilter<(Response,)> {
                 redirect("/me", StatusCode::SEE_OTHER)
             } else {
                 json(
-                    &serde_json::json!({ "message": "Bienvenue" }),
+                    &Message {
+                        message: "Bienvenue",
+                    },
                     StatusCode::OK,
                 )
             }
@@ -120,22 +118,74 @@ fn register(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let registration = Registration {
-        username: fields.optional("username")?,
-        email: fields.optional("email")?,
-        password: Password::new(fields.required("password")?),
-        full_name: fields.optional("full_name")?,
-        mothers_favorite_search_engine: fields.optional("mothers_favorite_search_engine")?,
-    };
+    let new_user = NewUser::from_fields(&Fields::parse(&ctx.headers, body)?)?;
     let user = app
         .auth
-        .register_user(registration, &app.client(&ctx))
+        .register_user(new_user.into(), &app.client(&ctx))
         .await?;
     Ok(json(
-        &with_message(identifiers(&user), "user created"),
+        &AccountMessage::of(&user, "user created"),
         StatusCode::OK,
     ))
+}
+
+// The request bodies are read with `Fields` rather than a derived
+// `Deserialize`: one reader for both encodings that refuses a member given
+// twice and names a field of the wrong type, and the order in which
+// `from_fields` reads the fields decides which fault a client is told first
+// (tests/wire.rs holds it).
+
+/// `POST /users`: `username` and/or `email` (at least one), `password`,
+/// optional profile fields.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"email": "bob@example.com", "password": "tangerine rocket harbor 7"}))]
+pub(crate) struct NewUser {
+    /// 1-64 characters of `A-Z a-z 0-9 . _ - @ +`; unique, case-insensitively.
+    #[schema(nullable = false, pattern = "^[A-Za-z0-9._@+-]{1,64}$")]
+    username: Option<String>,
+    /// At most 254 characters with one `@`, something on each side, and no
+    /// white space or control characters; unique, case-insensitively.
+    #[schema(
+        nullable = false,
+        max_length = 254,
+        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f]+$"
+    )]
+    email: Option<String>,
+    /// At least `--password-min-length` code points after NFC (15 by default), at
+    /// most 1024 bytes, no control characters, not a common password, not the
+    /// username or e-mail.
+    #[schema(value_type = String, min_length = 1, max_length = 1024)]
+    password: Password,
+    /// At most 200 characters; surrounding spaces are trimmed.
+    #[schema(nullable = false, max_length = 200)]
+    full_name: Option<String>,
+    /// At most 100 characters; surrounding spaces are trimmed.
+    #[schema(nullable = false, max_length = 100)]
+    mothers_favorite_search_engine: Option<String>,
+}
+
+impl NewUser {
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        Ok(NewUser {
+            username: fields.optional("username")?,
+            email: fields.optional("email")?,
+            password: Password::new(fields.required("password")?),
+            full_name: fields.optional("full_name")?,
+            mothers_favorite_search_engine: fields.optional("mothers_favorite_search_engine")?,
+        })
+    }
+}
+
+impl From<NewUser> for Registration {
+    fn from(new_user: NewUser) -> Self {
+        Registration {
+            username: new_user.username,
+            email: new_user.email,
+            password: new_user.password,
+            full_name: new_user.full_name,
+            mothers_favorite_search_engine: new_user.mothers_favorite_search_engine,
+        }
+    }
 }
 
 /// POST /sessions
@@ -184,21 +234,8 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let identifier = match (
-        fields.optional_nonempty("username")?,
-        fields.optional_nonempty("email")?,
-    ) {
-        (Some(username), _) => Identifier::Username(username),
-        (None, Some(email)) => Identifier::Email(email),
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                "missing_field",
-                "username or email is required",
-            ))
-        }
-    };
-    let password = Password::new(fields.required("password")?);
+    let (identifier, password) =
+        Login::from_fields(&Fields::parse(&ctx.headers, body)?)?.into_parts()?;
     let presented = ctx.cookie(&app.config.cookie_name);
     let success = match app
         .auth
@@ -216,13 +253,58 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         other => other?,
     };
     let response = json(
-        &with_message(identifiers(&success.user), "logged in"),
+        &AccountMessage::of(&success.user, "logged in"),
         StatusCode::OK,
     );
     Ok(with_cookie(
         response,
         app.session_cookie(success.token.expose()),
     ))
+}
+
+/// `POST /sessions`: `username` or `email`, and `password`.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"email": "bob@example.com", "password": "tangerine rocket harbor 7"}))]
+pub(crate) struct Login {
+    /// Used when given and not empty.
+    #[schema(nullable = false)]
+    username: Option<String>,
+    /// Used when there is no `username`.
+    #[schema(nullable = false)]
+    email: Option<String>,
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+impl Login {
+    /// Reads the fields in the order of the answers: a missing identifier is
+    /// told before anything about the password.
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        let username = fields.optional_nonempty("username")?;
+        let email = fields.optional_nonempty("email")?;
+        if username.is_none() && email.is_none() {
+            return Err(no_login_identifier());
+        }
+        Ok(Login {
+            username,
+            email,
+            password: Password::new(fields.required("password")?),
+        })
+    }
+
+    /// The account to log in to (`username` first) and the password.
+    fn into_parts(self) -> Result<(Identifier, Password), ApiError> {
+        let identifier = match (self.username, self.email) {
+            (Some(username), _) => Identifier::Username(username),
+            (None, Some(email)) => Identifier::Email(email),
+            (None, None) => return Err(no_login_identifier()),
+        };
+        Ok((identifier, self.password))
+    }
+}
+
+fn no_login_identifier() -> ApiError {
+    ApiError::bad_request("missing_field", "username or email is required")
 }
 
 /// DELETE /sessions
@@ -391,17 +473,36 @@ fn profile(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_profile(ctx: RequestCtx, app: App) -> Result<Response, ApiError> {
     let token = app.session_token(&ctx)?;
     let user = app.auth.get_user_from_session_id(&token).await?.user;
-    let mut body = identifiers(&user);
-    if let Some(name) = user.full_name {
-        body.insert("full_name".into(), Value::String(name));
+    Ok(json(&Profile::of(&user), StatusCode::OK))
+}
+
+/// Exactly the fields the account has set.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"email": "bob@example.com"}))]
+pub(crate) struct Profile<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    full_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    mothers_favorite_search_engine: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    username: Option<&'a str>,
+}
+
+impl<'a> Profile<'a> {
+    fn of(user: &'a User) -> Self {
+        Profile {
+            email: user.email.as_deref(),
+            full_name: user.full_name.as_deref(),
+            mothers_favorite_search_engine: user.mothers_favorite_search_engine.as_deref(),
+            username: user.username.as_deref(),
+        }
     }
-    if let Some(engine) = user.mothers_favorite_search_engine {
-        body.insert(
-            "mothers_favorite_search_engine".into(),
-            Value::String(engine),
-        );
-    }
-    Ok(json(&body, StatusCode::OK))
 }
 
 /// POST /reset_password
@@ -453,21 +554,20 @@ async fn handle_request_reset(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let (field, identifier) = reset_identifier(&fields)?;
+    let request = ResetRequest::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let identifier = request.identifier()?;
     let (user, token) = app
         .auth
         .get_reset_password_token(&identifier, &app.client(&ctx))
         .await?;
-    let mut body = Map::new();
-    body.insert(field.into(), Value::String(identifier.as_str().to_owned()));
+    let mut body = ResetRequested {
+        email: request.email.as_deref(),
+        message: None,
+        reset_token: None,
+        username: request.username.as_deref(),
+    };
     match app.config.reset_delivery {
-        ResetDelivery::Response => {
-            body.insert(
-                "reset_token".into(),
-                Value::String(token.expose().to_owned()),
-            );
-        }
+        ResetDelivery::Response => body.reset_token = Some(token.expose()),
         ResetDelivery::Log => {
             // The one place a token is ever written out: the contract's
             // development delivery. Its own target, with the token in a
@@ -480,16 +580,87 @@ async fn handle_request_reset(
                 token = token.expose(),
                 "password reset token"
             );
-            body.insert("message".into(), Value::String("reset token sent".into()));
+            body.message = Some(RESET_TOKEN_SENT);
         }
         ResetDelivery::Smtp => {
             // The token is stored; the answer waits for the mail (at most
             // SEND_TIMEOUT) so that a client learns when it did not go out.
             mail_reset_token(&app, &user, &token).await?;
-            body.insert("message".into(), Value::String("reset token sent".into()));
+            body.message = Some(RESET_TOKEN_SENT);
         }
     }
     Ok(json(&body, StatusCode::OK))
+}
+
+const RESET_TOKEN_SENT: &str = "reset token sent";
+
+/// `POST /reset_password`: `email` or `username`.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"email": "bob@example.com"}))]
+pub(crate) struct ResetRequest {
+    /// Used when given and not empty.
+    #[schema(nullable = false)]
+    email: Option<String>,
+    /// Used when there is no `email`.
+    #[schema(nullable = false)]
+    username: Option<String>,
+}
+
+impl ResetRequest {
+    /// Reads `email`, and `username` only without one: a `username` beside
+    /// an `email` is not looked at, so its type does not matter.
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        let email = fields.optional_nonempty("email")?;
+        let username = match email {
+            Some(_) => None,
+            None => fields.optional_nonempty("username")?,
+        };
+        if email.is_none() && username.is_none() {
+            return Err(no_reset_identifier());
+        }
+        Ok(ResetRequest { email, username })
+    }
+
+    /// The account named: `email`, or else `username`.
+    fn identifier(&self) -> Result<Identifier, ApiError> {
+        reset_identifier(&self.email, &self.username)
+    }
+}
+
+/// The account a reset names: `email`, or else `username`.
+fn reset_identifier(
+    email: &Option<String>,
+    username: &Option<String>,
+) -> Result<Identifier, ApiError> {
+    match (email, username) {
+        (Some(email), _) => Ok(Identifier::Email(email.clone())),
+        (None, Some(username)) => Ok(Identifier::Username(username.clone())),
+        (None, None) => Err(no_reset_identifier()),
+    }
+}
+
+fn no_reset_identifier() -> ApiError {
+    ApiError::bad_request("missing_field", "email or username is required")
+}
+
+/// The answer to a reset request: the identifier as given (`email` or
+/// `username`), and `reset_token` with `--reset-delivery response`, else
+/// `message: "reset token sent"`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"email": "bob@example.com", "message": "reset token sent"}))]
+pub(crate) struct ResetRequested<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reset_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    username: Option<&'a str>,
 }
 
 /// `--reset-delivery smtp`: e-mails the token to the account's address. A
@@ -582,19 +753,58 @@ async fn handle_reset_password(
     app: App,
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let (field, identifier) = reset_identifier(&fields)?;
-    let reset_token = fields.required("reset_token")?;
-    let new_password = Password::new(fields.required("new_password")?);
+    let reset = ResetPassword::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let identifier = reset_identifier(&reset.email, &reset.username)?;
     app.auth
-        .update_password(&identifier, &reset_token, &new_password, &app.client(&ctx))
+        .update_password(
+            &identifier,
+            &reset.reset_token,
+            &reset.new_password,
+            &app.client(&ctx),
+        )
         .await?;
-    let mut body = Map::new();
-    body.insert(field.into(), Value::String(identifier.as_str().to_owned()));
     Ok(json(
-        &with_message(body, "Password updated"),
+        &AccountMessage {
+            email: reset.email.as_deref(),
+            message: "Password updated",
+            username: reset.username.as_deref(),
+        },
         StatusCode::OK,
     ))
+}
+
+/// `PUT /reset_password`: `email` (or `username`), `reset_token`, `new_password`.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({
+    "email": "bob@example.com",
+    "reset_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5",
+    "new_password": "orbital-pancake-lantern-42"
+}))]
+pub(crate) struct ResetPassword {
+    /// Used when given and not empty.
+    #[schema(nullable = false)]
+    email: Option<String>,
+    /// Used when there is no `email`.
+    #[schema(nullable = false)]
+    username: Option<String>,
+    reset_token: String,
+    /// Judged by the same rules as at registration.
+    #[schema(value_type = String)]
+    new_password: Password,
+}
+
+impl ResetPassword {
+    /// Reads the account as a reset request does, then the token and the
+    /// new password.
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        let ResetRequest { email, username } = ResetRequest::from_fields(fields)?;
+        Ok(ResetPassword {
+            email,
+            username,
+            reset_token: fields.required("reset_token")?,
+            new_password: Password::new(fields.required("new_password")?),
+        })
+    }
 }
 
 /// POST /password
@@ -645,15 +855,20 @@ async fn handle_change_password(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let current = Password::new(fields.required("current_password")?);
-    let new = Password::new(fields.required("new_password")?);
+    let change = PasswordChange::from_fields(&Fields::parse(&ctx.headers, body)?)?;
     let success = app
         .auth
-        .change_password(&token, &current, &new, &app.client(&ctx))
+        .change_password(
+            &token,
+            &change.current_password,
+            &change.new_password,
+            &app.client(&ctx),
+        )
         .await?;
     let response = json(
-        &serde_json::json!({ "message": "Password changed" }),
+        &Message {
+            message: "Password changed",
+        },
         StatusCode::OK,
     );
     Ok(with_cookie(
@@ -662,35 +877,59 @@ async fn handle_change_password(
     ))
 }
 
-/// The account's identifiers as registered: `email`, `username` or both.
-pub(crate) fn identifiers(user: &User) -> Map<String, Value> {
-    let mut map = Map::new();
-    if let Some(email) = &user.email {
-        map.insert("email".into(), Value::String(email.clone()));
-    }
-    if let Some(username) = &user.username {
-        map.insert("username".into(), Value::String(username.clone()));
-    }
-    map
+/// `POST /password`: the current password and the new one.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({
+    "current_password": "tangerine rocket harbor 7",
+    "new_password": "orbital-pancake-lantern-42"
+}))]
+pub(crate) struct PasswordChange {
+    #[schema(value_type = String)]
+    current_password: Password,
+    /// Judged by the same rules as at registration.
+    #[schema(value_type = String)]
+    new_password: Password,
 }
 
-pub(crate) fn with_message(mut map: Map<String, Value>, message: &str) -> Map<String, Value> {
-    map.insert("message".into(), Value::String(message.into()));
-    map
+impl PasswordChange {
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        Ok(PasswordChange {
+            current_password: Password::new(fields.required("current_password")?),
+            new_password: Password::new(fields.required("new_password")?),
+        })
+    }
 }
 
-/// The account named by a reset request: `email`, or else `username`.
-fn reset_identifier(fields: &Fields) -> Result<(&'static str, Identifier), ApiError> {
-    if let Some(email) = fields.optional_nonempty("email")? {
-        return Ok(("email", Identifier::Email(email)));
+/// A body with a message only.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"message": "Bienvenue"}))]
+pub(crate) struct Message {
+    message: &'static str,
+}
+
+/// The account's identifiers (`email`, `username` or both: as registered,
+/// or as given to a reset) and a message.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"email": "bob@example.com", "message": "user created"}))]
+pub(crate) struct AccountMessage<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    email: Option<&'a str>,
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    username: Option<&'a str>,
+}
+
+impl<'a> AccountMessage<'a> {
+    /// The identifiers the account has, with `message`.
+    pub(crate) fn of(user: &'a User, message: &'static str) -> Self {
+        AccountMessage {
+            email: user.email.as_deref(),
+            message,
+            username: user.username.as_deref(),
+        }
     }
-    if let Some(username) = fields.optional_nonempty("username")? {
-        return Ok(("username", Identifier::Username(username)));
-    }
-    Err(ApiError::bad_request(
-        "missing_field",
-        "email or username is required",
-    ))
 }
 
 /// Unix seconds as RFC 3339 UTC.

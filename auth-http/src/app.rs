@@ -60,10 +60,7 @@ impl App {
     /// Takes one request from the client address's allowance.
     pub fn rate_limit(&self, ctx: &RequestCtx) -> Result<(), ApiError> {
         match ctx.client_addr(&self.config.trusted_proxies) {
-            Some(addr) => self
-                .limiter
-                .check(addr)
-                .map_err(|retry_after| AuthError::RateLimited { retry_after }.into()),
+            Some(addr) => self.limiter.check(addr).map_err(ApiError::rate_limited),
             None => Ok(()),
         }
     }

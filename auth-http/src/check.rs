@@ -6,7 +6,8 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use warp::filters::BoxedFilter;
 use warp::http::header::{HeaderMap, HeaderValue, ALLOW, RETRY_AFTER};
 use warp::http::{Method, StatusCode};
@@ -15,10 +16,6 @@ use warp::Filter;
 
 use crate::app::{json, App};
 use crate::error::ApiError;
-use crate::openapi::{
-    CheckBadRequest, CheckForbidden, CheckInternal, CheckOk, CheckTooManyRequests,
-    CheckUnauthorized, CheckUnavailable,
-};
 use crate::request::{ctx_with_authority, RequestCtx};
 use crate::strict_json::{self, StrictJsonError};
 
@@ -195,13 +192,95 @@ async fn handle_check(method: Method, ctx: RequestCtx, app: App) -> Result<Respo
         .await
         .map_err(CheckFailure::from_auth)?;
     let machine = match check.outcome {
-        MachineOutcome::Bound => "bound",
-        MachineOutcome::Known => "known",
+        MachineOutcome::Bound => Machine::Bound,
+        MachineOutcome::Known => Machine::Known,
     };
     Ok(json(
-        &json!({ "status": "OK", "username": check.username, "machine": machine }),
+        &CheckOk {
+            machine,
+            status: OkStatus::Ok,
+            username: &check.username,
+        },
         StatusCode::OK,
     ))
+}
+
+/// A successful `/check`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "OK", "username": "kvothe", "machine": "bound"}))]
+pub(crate) struct CheckOk<'a> {
+    #[schema(inline)]
+    machine: Machine,
+    #[schema(inline)]
+    status: OkStatus,
+    username: &'a str,
+}
+
+/// Always `OK`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) enum OkStatus {
+    #[serde(rename = "OK")]
+    Ok,
+}
+
+/// `bound`: the machine was just bound to this user; `known`: it is the
+/// user's own machine.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Machine {
+    Bound,
+    Known,
+}
+
+/// A failure of `/check`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(
+    as = CheckFailure,
+    example = json!({
+        "status": "FAILED",
+        "error": "missing_credentials",
+        "message": "the SEEK_CUSTOM_AUTH header is required"
+    })
+)]
+pub(crate) struct CheckFailureBody<'a> {
+    /// `missing_credentials`, `malformed_credentials`, `invalid_credentials`,
+    /// `machine_mismatch`, `machine_taken`, `throttled`, `rate_limited`,
+    /// `unavailable` or `internal`.
+    error: &'a str,
+    /// For people.
+    message: &'a str,
+    #[schema(inline)]
+    status: FailedStatus,
+}
+
+/// Always `FAILED`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) enum FailedStatus {
+    #[serde(rename = "FAILED")]
+    Failed,
+}
+
+crate::error::error_responses! {
+    CheckBadRequest: "CheckFailure", false,
+        "`malformed_credentials`: the `SEEK_CUSTOM_AUTH` header is empty, repeated, not \
+        base64, not a JSON object, misses a member, gives a member twice, has a member that \
+        is not a string or one other than the three, or a bad `machine_id`; the message says \
+        which.";
+    CheckUnauthorized: "CheckFailure", false,
+        "`missing_credentials` (no `SEEK_CUSTOM_AUTH` header) or `invalid_credentials` \
+        (wrong username or password).";
+    CheckForbidden: "CheckFailure", false,
+        "The password is right, but `machine_mismatch` (the user is bound to another \
+        machine) or `machine_taken` (the machine is bound to another user); or, on `POST`, \
+        `cross_origin` (the `Origin` header names another origin than this site's, or \
+        `null`; nothing was checked).";
+    CheckTooManyRequests: "CheckFailure", true,
+        "`throttled` (too many failed attempts for this account) or `rate_limited` (too many \
+        requests from this client address).";
+    CheckUnavailable: "CheckFailure", false,
+        "`unavailable`: the database does not answer; retry later.";
+    CheckInternal: "CheckFailure", false,
+        "`internal`: a fault on the server's side, never caused by the input.";
 }
 
 /// The 405 for a method /check does not serve, in /check's failure shape
@@ -227,7 +306,11 @@ impl CheckFailure {
     }
 
     fn into_response(self) -> Response {
-        let body = json!({ "status": "FAILED", "error": self.0.code, "message": self.0.message });
+        let body = CheckFailureBody {
+            error: self.0.code,
+            message: &self.0.message,
+            status: FailedStatus::Failed,
+        };
         let mut response = json(&body, self.0.status);
         if let Some(seconds) = self.0.retry_after {
             response
@@ -462,7 +545,7 @@ mod proptests {
     use super::*;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     use proptest::prelude::*;
-    use serde_json::Map;
+    use serde_json::{json, Map};
 
     /// Any text, control characters, quotes and backslashes included.
     fn text(max: usize) -> impl Strategy<Value = String> {

@@ -4,8 +4,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use auth_core::RateLimit;
-
+use crate::limiter::RateLimit;
 use crate::mail::Mailer;
 
 /// How a password-reset token reaches its owner.

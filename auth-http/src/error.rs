@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use auth_core::{AuthError, IdentifierKind};
 use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::{
+    ContentBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, ResponseBuilder, SchemaFormat, Type,
+};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
@@ -67,6 +71,17 @@ impl ApiError {
         }
     }
 
+    /// 429 `rate_limited`: too many requests from this client address (the
+    /// per-address limit, a concern of this layer, not of auth-core).
+    pub(crate) fn rate_limited(retry_after: Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry later",
+        )
+        .with_retry_after(retry_after)
+    }
+
     pub(crate) fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -118,7 +133,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidCredentials
             | AuthError::MfaRequired { .. }
             | AuthError::InvalidCode => S::UNAUTHORIZED,
-            AuthError::Throttled { .. } | AuthError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+            AuthError::Throttled { .. } => S::TOO_MANY_REQUESTS,
             AuthError::NotAuthenticated
             | AuthError::UnknownAccount
             | AuthError::InvalidResetToken
@@ -148,12 +163,113 @@ impl From<AuthError> for ApiError {
         };
         let api_error = ApiError::new(status, error.code(), message);
         match error {
-            AuthError::Throttled { retry_after }
-            | AuthError::RateLimited { retry_after }
-            | AuthError::Overloaded { retry_after } => api_error.with_retry_after(retry_after),
+            AuthError::Throttled { retry_after } | AuthError::Overloaded { retry_after } => {
+                api_error.with_retry_after(retry_after)
+            }
             _ => api_error,
         }
     }
+}
+
+/// An error response with a body of the named schema, and `Retry-After`
+/// where the status is 429.
+pub(crate) fn error_response(
+    description: &str,
+    schema: &str,
+    retry_after: bool,
+) -> RefOr<utoipa::openapi::Response> {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(schema)))
+            .build(),
+    );
+    if retry_after {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                        .minimum(Some(1)),
+                )
+                .description(Some(
+                    "Whole seconds (rounded up) to wait before the next attempt.",
+                ))
+                .build(),
+        );
+    }
+    response.build().into()
+}
+
+/// Reusable error responses, referenced from the operations as
+/// `#/components/responses/NAME`.
+macro_rules! error_responses {
+    ($($name:ident: $schema:literal, $retry_after:literal, $description:literal;)*) => {$(
+        pub(crate) struct $name;
+
+        impl<'r> utoipa::ToResponse<'r> for $name {
+            fn response() -> (
+                &'r str,
+                utoipa::openapi::RefOr<utoipa::openapi::Response>,
+            ) {
+                (
+                    stringify!($name),
+                    $crate::error::error_response($description, $schema, $retry_after),
+                )
+            }
+        }
+    )*};
+}
+pub(crate) use error_responses;
+
+error_responses! {
+    BadRequest: "Error", false,
+        "The request cannot be used: `invalid_body` (not parseable, or a JSON member or \
+        form field given twice), `missing_field`, \
+        `invalid_field` (wrong type, JSON null, bad characters or length; the message names \
+        the field), `invalid_username`, `invalid_email`, a password rule (`password_empty`, \
+        `password_too_short`, `password_too_long`, `password_too_common`, \
+        `password_invalid_characters`, `password_matches_identifier`), or \
+        `already_registered`.";
+    Unauthorized: "Error", false,
+        "`invalid_credentials`: the identifier or the password is wrong (one answer whatever \
+        was wrong).";
+    LoginUnauthorized: "LoginFailure", false,
+        "`invalid_credentials`: the identifier or the password is wrong (one answer whatever \
+        was wrong); or `mfa_required`: the password is right and the account has a second \
+        factor, so no session yet: `mfa_token` and `methods` say how to finish at \
+        `POST /sessions/mfa`.";
+    CodeUnauthorized: "Error", false,
+        "`invalid_code`: the code is wrong or already used, or the `mfa_token` is unknown, \
+        used, expired or void since a password change.";
+    Forbidden: "Error", false,
+        "`not_authenticated`: no live session cookie.";
+    CrossOrigin: "Error", false,
+        "`cross_origin`: the `Origin` header names another origin than this site's (or \
+        `null`); nothing was changed. Requests without `Origin` are not affected.";
+    SignedInForbidden: "Error", false,
+        "`not_authenticated` (no live session cookie) or `cross_origin` (the `Origin` header \
+        names another origin than this site's, or `null`; nothing was changed).";
+    NotFound: "Error", false,
+        "`not_found`: no such resource.";
+    MethodNotAllowed: "Error", false,
+        "`method_not_allowed`: the path is known but not with this method; the `Allow` \
+        header lists the methods it serves.";
+    PayloadTooLarge: "Error", false,
+        "`payload_too_large`: the body is larger than 16 KiB.";
+    UnsupportedMediaType: "Error", false,
+        "`unsupported_media_type`: the body is neither `application/x-www-form-urlencoded` \
+        nor `application/json`, or there is no `Content-Type`.";
+    TooManyRequests: "Error", true,
+        "`throttled` (too many failed logins for this account) or `rate_limited` (too many \
+        requests from this client address).";
+    Unavailable: "Error", false,
+        "`unavailable`: the database (or, for a reset e-mail, the mail server) does not \
+        answer; retry later.";
+    Internal: "Error", false,
+        "`internal`: a fault on the server's side, never caused by the input.";
 }
 
 /// Turns any rejection that got past the routes into the contract's shape.

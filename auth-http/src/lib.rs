@@ -1,11 +1,10 @@
-//! authd's HTTP layer: warp routes for the JSON API and operations, one
-//! `recover`, and one log line per request. It reaches the data only through
-//! `auth_core::Auth`.
+#![doc = include_str!("../README.md")]
 
 mod api;
 mod app;
 mod check;
 mod config;
+mod csrf;
 mod error;
 mod limiter;
 mod mail;
@@ -31,7 +30,7 @@ use warp::{Filter, Reply};
 pub use check::{parse_credentials, DeviceCredentials, Malformed};
 pub use config::{HttpConfig, ResetDelivery};
 pub use error::ApiError;
-pub use limiter::DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL;
+pub use limiter::{RateLimit, DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL};
 pub use mail::{
     check_mailbox, check_smtp_url, Mailer, MailerError, SendError, DEFAULT_FROM, SEND_TIMEOUT,
 };
@@ -45,6 +44,33 @@ pub const RESET_TOKEN_TARGET: &str = "authd::reset_token";
 
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
+///
+/// Serve it with [`server::serve`] or any warp server, alone or beside
+/// routes of your own. Its fallback answers every path it is given (404 or
+/// 405), so it goes last, or under a prefix of its own:
+///
+/// ```
+/// # use auth_core::{Auth, Config, SecretKey};
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+/// # let auth = Auth::open(&url, SecretKey::generate(), Config { bcrypt_cost: 4, ..Config::default() }).await?;
+/// use warp::Filter;
+///
+/// let hello = warp::path!("hello").map(|| "hello from the host app");
+/// let app = hello
+///     .map(warp::Reply::into_response)
+///     .or(warp::path("auth").and(auth_http::routes(auth, auth_http::HttpConfig::default())))
+///     .unify();
+///
+/// let welcome = warp::test::request().path("/auth/").reply(&app).await;
+/// assert_eq!(welcome.body(), r#"{"message":"Bienvenue"}"#);
+/// let unknown = warp::test::request().path("/auth/nowhere").reply(&app).await;
+/// assert_eq!(unknown.status(), 404);
+/// # Ok(())
+/// # }
+/// ```
 pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let app = app::App::new(auth.clone(), config);
     let trusted_proxies = app.config.trusted_proxies.clone();

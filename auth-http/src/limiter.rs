@@ -4,17 +4,66 @@
 //! nothing), IPv4-mapped IPv6 addresses as the IPv4 address, and entries
 //! whose allowance is full again are forgotten on a timer.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
+use std::str::FromStr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use auth_core::RateLimit;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 /// How often idle entries are forgotten by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A request rate: `N/s`, `N/min` or `N/h`, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateLimit {
+    /// No limit.
+    Off,
+    /// At most `count` requests per `per`, with a burst of half of `count`.
+    Every {
+        /// Requests allowed per period.
+        count: NonZeroU32,
+        /// The period.
+        per: Duration,
+    },
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(RateLimit::Off);
+        }
+        let bad = || format!("expected N/s, N/min, N/h or off, got {text:?}");
+        let (count, unit) = text.split_once('/').ok_or_else(bad)?;
+        let count: NonZeroU32 = count.trim().parse().map_err(|_| bad())?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        Ok(RateLimit::Every { count, per })
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateLimit::Off => f.write_str("off"),
+            RateLimit::Every { count, per } => match per.as_secs() {
+                1 => write!(f, "{count}/s"),
+                60 => write!(f, "{count}/min"),
+                _ => write!(f, "{count}/h"),
+            },
+        }
+    }
+}
 
 /// The limiter shared by the routes; cheap to clone.
 #[derive(Clone, Debug)]
@@ -103,6 +152,16 @@ pub(crate) fn client_key(addr: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_parse_and_print() {
+        assert_eq!("off".parse::<RateLimit>(), Ok(RateLimit::Off));
+        let limit: RateLimit = "60/min".parse().unwrap();
+        assert_eq!(limit.to_string(), "60/min");
+        assert!("60".parse::<RateLimit>().is_err());
+        assert!("0/min".parse::<RateLimit>().is_err());
+        assert!("5/fortnight".parse::<RateLimit>().is_err());
+    }
 
     #[test]
     fn ipv6_is_counted_per_64_and_mapped_ipv4_as_ipv4() {

@@ -9,12 +9,11 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use crate::api::AccountMessage;
 use crate::app::{json, respond, with_cookie, App};
-use crate::error::ApiError;
-use crate::openapi::{
-    AccountMessage, BadRequest, CodeUnauthorized, CrossOrigin, Internal, MfaCode, MfaStep,
-    NotFound, PasswordOnly, PayloadTooLarge, SignedInForbidden, TooManyRequests, Unauthorized,
-    Unavailable, UnsupportedMediaType,
+use crate::error::{
+    ApiError, BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
+    SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use crate::request::{ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
 
@@ -36,17 +35,20 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
 /// 401 `mfa_required` with the token of the second step and its methods.
 pub(crate) fn mfa_required(mfa_token: &MfaToken, methods: &[MfaMethod]) -> Response {
     json(
-        &MfaRequiredBody {
+        &LoginFailure {
             error: "mfa_required",
             message: "a second factor is required: send mfa_token and code to /sessions/mfa",
-            mfa_token: mfa_token.expose(),
-            methods: methods.iter().map(|m| m.as_str()).collect(),
+            mfa_token: Some(mfa_token.expose()),
+            methods: Some(methods.iter().map(|m| m.as_str()).collect()),
         },
         StatusCode::UNAUTHORIZED,
     )
 }
 
-/// `POST /sessions` for an account with a second factor.
+// `invalid_credentials` is written by `ApiError`, as every error is, in the
+// shape of this type without its optional members.
+/// The 401 of `POST /sessions`: the error shape, plus the second step when
+/// the error is `mfa_required`.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "error": "mfa_required",
@@ -54,14 +56,69 @@ pub(crate) fn mfa_required(mfa_token: &MfaToken, methods: &[MfaMethod]) -> Respo
     "mfa_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5",
     "methods": ["totp", "recovery_code"]
 }))]
-pub(crate) struct MfaRequiredBody<'a> {
-    /// `mfa_required`.
+pub(crate) struct LoginFailure<'a> {
+    /// `invalid_credentials` or `mfa_required`.
     error: &'a str,
     message: &'a str,
-    /// The token of the second step: five minutes, one success.
-    mfa_token: &'a str,
-    /// The methods the account has: `totp`, `recovery_code`, `passkey`.
-    methods: Vec<&'a str>,
+    /// With `mfa_required`: the token of the second step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    mfa_token: Option<&'a str>,
+    /// With `mfa_required`: `totp`, `recovery_code`, `passkey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    methods: Option<Vec<&'a str>>,
+}
+
+/// `POST /mfa/totp/confirm`: a code of the authenticator app.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"code": "492039"}))]
+pub(crate) struct MfaCode {
+    /// Six digits.
+    code: String,
+}
+
+impl MfaCode {
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        Ok(MfaCode {
+            code: fields.required("code")?,
+        })
+    }
+}
+
+/// `DELETE /mfa/totp`, `POST /mfa/recovery-codes`: the password.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"password": "tangerine rocket harbor 7"}))]
+pub(crate) struct PasswordOnly {
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+impl PasswordOnly {
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        Ok(PasswordOnly {
+            password: Password::new(fields.required("password")?),
+        })
+    }
+}
+
+/// `POST /sessions/mfa`: the second-step token and a code.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"mfa_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5", "code": "492039"}))]
+pub(crate) struct MfaStep {
+    /// From the 401 `mfa_required` of `POST /sessions`.
+    mfa_token: String,
+    /// A TOTP code (six digits) or a recovery code (dashes and case ignored).
+    code: String,
+}
+
+impl MfaStep {
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+        Ok(MfaStep {
+            mfa_token: fields.required("mfa_token")?,
+            code: fields.required("code")?,
+        })
+    }
 }
 
 /// `POST /mfa/totp`: the secret of a new enrolment.
@@ -161,8 +218,7 @@ async fn handle_confirm_totp(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let code = fields.required("code")?;
+    let MfaCode { code } = MfaCode::from_fields(&Fields::parse(&ctx.headers, body)?)?;
     let codes = app
         .auth
         .confirm_totp(&token, &code, &app.client(&ctx))
@@ -218,8 +274,7 @@ async fn handle_remove_totp(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let password = Password::new(fields.required("password")?);
+    let PasswordOnly { password } = PasswordOnly::from_fields(&Fields::parse(&ctx.headers, body)?)?;
     app.auth
         .remove_totp(&token, &password, &app.client(&ctx))
         .await
@@ -271,8 +326,7 @@ async fn handle_replace_recovery_codes(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let password = Password::new(fields.required("password")?);
+    let PasswordOnly { password } = PasswordOnly::from_fields(&Fields::parse(&ctx.headers, body)?)?;
     let codes = app
         .auth
         .replace_recovery_codes(&token, &password, &app.client(&ctx))
@@ -343,16 +397,14 @@ async fn handle_complete_login(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let fields = Fields::parse(&ctx.headers, body)?;
-    let mfa_token = fields.required("mfa_token")?;
-    let code = fields.required("code")?;
+    let MfaStep { mfa_token, code } = MfaStep::from_fields(&Fields::parse(&ctx.headers, body)?)?;
     let presented = ctx.cookie(&app.config.cookie_name);
     let success = app
         .auth
         .complete_mfa(&mfa_token, &code, presented.as_deref(), &app.client(&ctx))
         .await?;
     let response = json(
-        &crate::api::with_message(crate::api::identifiers(&success.user), "logged in"),
+        &AccountMessage::of(&success.user, "logged in"),
         StatusCode::OK,
     );
     Ok(with_cookie(

@@ -1,14 +1,14 @@
 //! Operations endpoints: health and metrics.
 
+use serde::Serialize;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Filter;
 
 use crate::app::{json, App};
-use crate::error::ApiError;
+use crate::error::{ApiError, Internal};
 use crate::metrics::Metrics;
-use crate::openapi::{Health, Internal};
 
 /// Every operations route.
 pub(crate) fn routes(app: &App, metrics: &Metrics) -> BoxedFilter<(Response,)> {
@@ -70,13 +70,36 @@ fn healthz(app: &App) -> BoxedFilter<(Response,)> {
         .and(app.filter())
         .then(|app: App| async move {
             if app.auth.health().await {
-                json(&serde_json::json!({ "status": "ok" }), StatusCode::OK)
+                json(
+                    &Health {
+                        status: HealthStatus::Ok,
+                    },
+                    StatusCode::OK,
+                )
             } else {
                 json(
-                    &serde_json::json!({ "status": "unavailable" }),
+                    &Health {
+                        status: HealthStatus::Unavailable,
+                    },
                     StatusCode::SERVICE_UNAVAILABLE,
                 )
             }
         })
         .boxed()
+}
+
+/// `ok` (200) or `unavailable` (503).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub(crate) struct Health {
+    #[schema(inline)]
+    status: HealthStatus,
+}
+
+/// Whether the database answers.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HealthStatus {
+    Ok,
+    Unavailable,
 }

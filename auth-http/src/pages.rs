@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use askama::Template;
 use auth_core::{
-    AuthError, Authenticated, ClientInfo, CsrfScope, Identifier, Password, PasswordRule,
-    ResetToken, User,
+    AuthError, Authenticated, ClientInfo, Identifier, Password, PasswordRule, ResetToken, User,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -20,6 +19,7 @@ use warp::Filter;
 
 use crate::app::{redirect, with_cookie, App};
 use crate::config::ResetDelivery;
+use crate::csrf::CsrfScope;
 use crate::error::{retry_after_secs, ApiError};
 use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
 use crate::web::{
@@ -90,12 +90,10 @@ pub(crate) fn sentence(error: &AuthError) -> String {
             "Enter the code from your authenticator app, or a recovery code.".into()
         }
         AuthError::InvalidCode => "That code is wrong, expired or already used.".into(),
-        AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
-            match retry_after_secs(*retry_after) {
-                1 => "Too many attempts. Try again in 1 second.".into(),
-                n => format!("Too many attempts. Try again in {n} seconds."),
-            }
-        }
+        AuthError::Throttled { retry_after } => match retry_after_secs(*retry_after) {
+            1 => "Too many attempts. Try again in 1 second.".into(),
+            n => format!("Too many attempts. Try again in {n} seconds."),
+        },
         AuthError::NotAuthenticated => "You are not logged in. Log in and try again.".into(),
         AuthError::UnknownAccount | AuthError::InvalidResetToken => {
             "This password reset link is unknown, has expired or has already been used.".into()
@@ -231,7 +229,7 @@ fn forgot_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(app.filter())
         .map(|ctx: RequestCtx, app: App| {
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = forgot_page(&csrf_token, None, "");
             maybe_with_cookie(render(&page, StatusCode::OK), new_cookie)
         })
@@ -275,7 +273,7 @@ async fn handle_forgot(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
         let nonce = ctx
             .cookie(crate::web::pre_session_cookie(&app))
             .unwrap_or_default();
-        let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+        let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
         let page = forgot_page(
             &csrf_token,
             Some("Enter your username or e-mail address."),
@@ -457,7 +455,7 @@ fn reset_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(app.filter())
         .then(|query: String, ctx: RequestCtx, app: App| async move {
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let link = token_of_query(&query).unwrap_or_default();
             let response = match reset_token_state(&app, &link).await {
                 Ok(state) => {
@@ -552,7 +550,7 @@ async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
     let nonce = ctx
         .cookie(crate::web::pre_session_cookie(&app))
         .unwrap_or_default();
-    let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+    let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
     let link = text_field(&fields, "token").map_err(error_page)?;
     let typed_account = text_field(&fields, "username").map_err(error_page)?;
     let new_password = text_field(&fields, "new_password").map_err(error_page)?;
@@ -661,9 +659,8 @@ fn password_form(app: &App) -> BoxedFilter<(Response,)> {
                 Ok(found) => found,
                 Err(response) => return response,
             };
-            let csrf_token = app
-                .auth
-                .csrf_token(CsrfScope::Session, &signed_in.session.id);
+            let csrf_token =
+                crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
             let page = PasswordPage {
                 csrf_token: &csrf_token,
                 section: "password",
@@ -698,9 +695,7 @@ async fn handle_change_password(
     let current = text_field(&fields, "current_password").map_err(error_page)?;
     let new_password = text_field(&fields, "new_password").map_err(error_page)?;
     let again = text_field(&fields, "new_password_again").map_err(error_page)?;
-    let csrf_token = app
-        .auth
-        .csrf_token(CsrfScope::Session, &signed_in.session.id);
+    let csrf_token = crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
     let form_again = |message: &str, status: StatusCode| {
         let page = PasswordPage {
             csrf_token: &csrf_token,
@@ -743,7 +738,7 @@ async fn handle_change_password(
         Err(error @ AuthError::PasswordRejected(_)) => {
             Err(form_again(&sentence(&error), StatusCode::BAD_REQUEST))
         }
-        Err(error @ (AuthError::Throttled { .. } | AuthError::RateLimited { .. })) => {
+        Err(error @ AuthError::Throttled { .. }) => {
             let message = sentence(&error);
             let api = ApiError::from(error);
             Err(with_retry_after(
@@ -785,9 +780,8 @@ fn sessions_page(app: &App) -> BoxedFilter<(Response,)> {
                     (FLASH_SESSION_GONE, "That session had already ended."),
                 ],
             );
-            let csrf_token = app
-                .auth
-                .csrf_token(CsrfScope::Session, &signed_in.session.id);
+            let csrf_token =
+                crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
             let rows: Vec<SessionRow> = sessions
                 .iter()
                 .map(|session| {
@@ -959,9 +953,8 @@ fn security_page(app: &App) -> BoxedFilter<(Response,)> {
                 Ok(found) => found,
                 Err(response) => return response,
             };
-            let csrf_token = app
-                .auth
-                .csrf_token(CsrfScope::Session, &signed_in.session.id);
+            let csrf_token =
+                crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
             let (notice, clear) = take_flash(
                 &ctx,
                 &[
@@ -1070,9 +1063,7 @@ async fn handle_security_action(
 ) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::Session).await?;
     let (token, signed_in) = signed_in(&ctx, &app).await?;
-    let csrf_token = app
-        .auth
-        .csrf_token(CsrfScope::Session, &signed_in.session.id);
+    let csrf_token = crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
     let client = app.client(&ctx);
     let field = |name: &'static str| -> Result<String, ApiError> {
         Ok(fields.optional(name)?.unwrap_or_default())

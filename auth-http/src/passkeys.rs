@@ -15,10 +15,11 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use crate::api::AccountMessage;
 use crate::app::{json, respond, with_cookie, App};
 use crate::error::ApiError;
-use crate::openapi::{
-    AccountMessage, BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
+use crate::error::{
+    BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
     SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use crate::request::{ctx_with_authority, raw_body, Fields, RawBody, RequestCtx, RequestOrigin};
@@ -126,7 +127,7 @@ pub(crate) struct AddPasskey {
 }
 
 impl AddPasskey {
-    fn parse(fields: &Fields) -> Result<Self, ApiError> {
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
         Ok(AddPasskey {
             ceremony: fields.required("ceremony")?,
             name: fields.optional("name")?,
@@ -153,7 +154,7 @@ pub(crate) struct PasskeyAssertion {
 }
 
 impl PasskeyAssertion {
-    fn parse(fields: &Fields) -> Result<Self, ApiError> {
+    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
         Ok(PasskeyAssertion {
             ceremony: fields.required("ceremony")?,
             credential: fields.json_text("credential")?,
@@ -232,7 +233,7 @@ fn no_passkey(error: AuthError) -> ApiError {
 /// What a completed login answers: the identifiers, `logged in`, the cookie.
 fn logged_in(app: &App, success: auth_core::LoginSuccess) -> Response {
     let response = json(
-        &crate::api::with_message(crate::api::identifiers(&success.user), "logged in"),
+        &AccountMessage::of(&success.user, "logged in"),
         StatusCode::OK,
     );
     with_cookie(response, app.session_cookie(success.token.expose()))
@@ -349,7 +350,7 @@ fn finish_registration(app: &App) -> BoxedFilter<(Response,)> {
                 async {
                     app.same_origin(&ctx)?;
                     let token = app.session_token(&ctx)?;
-                    let input = AddPasskey::parse(&Fields::parse(&ctx.headers, body)?)?;
+                    let input = AddPasskey::from_fields(&Fields::parse(&ctx.headers, body)?)?;
                     let added = app
                         .auth
                         .finish_passkey_registration(
@@ -521,7 +522,7 @@ fn finish_sign_in(app: &App) -> BoxedFilter<(Response,)> {
                 async {
                     app.same_origin(&ctx)?;
                     app.rate_limit(&ctx)?;
-                    let input = PasskeyAssertion::parse(&Fields::parse(&ctx.headers, body)?)?;
+                    let input = PasskeyAssertion::from_fields(&Fields::parse(&ctx.headers, body)?)?;
                     let presented = ctx.cookie(&app.config.cookie_name);
                     let success = app
                         .auth

@@ -448,11 +448,11 @@ impl Fields {
                 Some(Value::String(text)) => Ok(text.clone()),
                 Some(Value::Null) => Err(ApiError::bad_request(
                     "invalid_field",
-                    format!("{name} must be an object, not null"),
+                    format!("{name} must be a string (its JSON text) or an object, not null"),
                 )),
                 Some(_) => Err(ApiError::bad_request(
                     "invalid_field",
-                    format!("{name} must be an object"),
+                    format!("{name} must be a string (its JSON text) or an object"),
                 )),
             },
             Fields::Form(_) => self.required(name),

@@ -3,6 +3,40 @@
 //! header timeout, an idle timeout, a connection limit, HTTP/2 stream limits,
 //! certificate reload and graceful shutdown. `authd serve` uses it; an
 //! embedder can serve its own routes with [`serve`].
+//!
+//! ```
+//! use auth_http::server::{serve, ServeOptions};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use warp::Filter;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> std::io::Result<()> {
+//! // Any warp filter: here one route, or `auth_http::routes(auth, config)`.
+//! let app = warp::path!("healthz")
+//!     .map(|| warp::reply::json(&"ok"))
+//!     .map(warp::Reply::into_response)
+//!     .boxed();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(serve(listener, app, ServeOptions::default(), async {
+//!     let _ = stopped.await;
+//! }));
+//!
+//! let mut socket = tokio::net::TcpStream::connect(addr).await?;
+//! socket
+//!     .write_all(b"GET /healthz HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")
+//!     .await?;
+//! let mut answer = String::new();
+//! socket.read_to_string(&mut answer).await?;
+//! assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+//!
+//! // Stops accepting, finishes the requests in flight, returns.
+//! let _ = stop.send(());
+//! server.await?;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -2,7 +2,9 @@
 //! pages, usable without JavaScript, with CSRF tokens and an `Origin` check.
 
 use askama::Template;
-use auth_core::{AuthError, CsrfScope, Identifier, MfaMethod, Password, Registration};
+use auth_core::{AuthError, Identifier, MfaMethod, Password, Registration};
+
+use crate::csrf::CsrfScope;
 use warp::filters::BoxedFilter;
 use warp::http::header::{self, HeaderValue};
 use warp::http::StatusCode;
@@ -132,7 +134,7 @@ fn signup_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(app.filter())
         .map(|ctx: RequestCtx, app: App| {
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = SignupPage {
                 csrf_token: &csrf_token,
                 min_length: app.auth.config().password_min_length,
@@ -201,7 +203,7 @@ async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
         Err(error) => {
             let message = crate::pages::sentence(&error);
             let error = ApiError::from(error);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = SignupPage {
                 csrf_token: &csrf_token,
                 min_length: app.auth.config().password_min_length,
@@ -224,7 +226,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(app.filter())
         .map(|ctx: RequestCtx, app: App| {
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let flash = ctx.cookie(FLASH_COOKIE);
             let notice = match flash.as_deref() {
                 Some(FLASH_ACCOUNT_CREATED) => Some("Account created, please log in"),
@@ -292,7 +294,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
             ))
         }
         Err(AuthError::MfaRequired { mfa_token, methods }) => {
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let (codes, passkey) = LoginCodePage::methods(&methods);
             let page = LoginCodePage {
                 csrf_token: &csrf_token,
@@ -305,12 +307,10 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         }
         Err(error) => {
             let message = match &error {
-                AuthError::Throttled { retry_after } | AuthError::RateLimited { retry_after } => {
-                    match retry_after_secs(*retry_after) {
-                        1 => "Too many attempts. Try again in 1 second.".to_owned(),
-                        n => format!("Too many attempts. Try again in {n} seconds."),
-                    }
-                }
+                AuthError::Throttled { retry_after } => match retry_after_secs(*retry_after) {
+                    1 => "Too many attempts. Try again in 1 second.".to_owned(),
+                    n => format!("Too many attempts. Try again in {n} seconds."),
+                },
                 AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::Internal(_) => {
                     "The service is unavailable right now. Try again later.".to_owned()
                 }
@@ -319,7 +319,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 _ => "Wrong username or password.".to_owned(),
             };
             let error = ApiError::from(error);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = LoginPage {
                 csrf_token: &csrf_token,
                 notice: None,
@@ -370,7 +370,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
         Err(error) => {
             let message = crate::pages::sentence(&error);
             let error = ApiError::from(error);
-            let csrf_token = app.auth.csrf_token(CsrfScope::PreSession, &nonce);
+            let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             // A wrong code: the page again, with what the step accepts (a
             // void token: the code form, which says so when sent).
             let methods = app
@@ -408,9 +408,8 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
             };
             match app.auth.get_user_from_session_id(&token).await {
                 Ok(signed_in) => {
-                    let csrf_token = app
-                        .auth
-                        .csrf_token(CsrfScope::Session, &signed_in.session.id);
+                    let csrf_token =
+                        crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
                     let user = &signed_in.user;
                     let since = human_time(signed_in.session.created_at);
                     let page = MePage {
@@ -546,8 +545,7 @@ pub(crate) async fn checked_form(
         .unwrap_or_default();
     let valid = match guard {
         Guard::PreSession => ctx.cookie(pre_session_cookie(app)).is_some_and(|nonce| {
-            app.auth
-                .verify_csrf_token(CsrfScope::PreSession, &nonce, &token)
+            crate::csrf::verify(&app.auth, CsrfScope::PreSession, &nonce, &token)
         }),
         Guard::Session => {
             let session = match ctx.cookie(&app.config.cookie_name) {
@@ -555,10 +553,12 @@ pub(crate) async fn checked_form(
                 None => Err(AuthError::NotAuthenticated),
             };
             match session {
-                Ok(signed_in) => {
-                    app.auth
-                        .verify_csrf_token(CsrfScope::Session, &signed_in.session.id, &token)
-                }
+                Ok(signed_in) => crate::csrf::verify(
+                    &app.auth,
+                    CsrfScope::Session,
+                    &signed_in.session.id,
+                    &token,
+                ),
                 // Nothing left to end or to protect: on to the login page.
                 Err(AuthError::NotAuthenticated) => {
                     return Err(with_cookie(

@@ -8,7 +8,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use auth_core::{Config, RateLimit};
+use auth_core::Config;
+use auth_http::RateLimit;
 use auth_http::{HttpConfig, ResetDelivery, MAX_BODY_BYTES};
 use common::*;
 use serde_json::{json as j, Value};

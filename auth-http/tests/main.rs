@@ -5,6 +5,9 @@
 // Each file keeps its own `mod common;` (as it had when it was a test binary
 // of its own), so tests/common/ is loaded once per file: on purpose.
 #![allow(clippy::duplicate_mod)]
+// Helpers outside #[test] functions panic on purpose too: a failed step is
+// the test failing, with its message (clippy.toml covers the tests themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "ambiguity.rs"]
 mod ambiguity;
@@ -20,3 +23,5 @@ mod passkeys;
 mod web;
 #[path = "web_account.rs"]
 mod web_account;
+#[path = "wire.rs"]
+mod wire;

@@ -251,6 +251,74 @@ async fn request_bodies_take_a_form_or_json() {
     assert_eq!(with_body, 14);
 }
 
+/// Every member a request schema describes is one the handler reads: sent as
+/// a number, it is refused as `invalid_field` naming it. (A member read only
+/// without another, as `username` beside `email` for a reset, is tried alone
+/// with the required ones.)
+#[tokio::test]
+async fn every_described_request_member_is_read_by_its_handler() {
+    let app = TestApp::new().await;
+    let doc = document(&app).await;
+    let mut members = 0;
+    for (path, method, operation) in operations(&doc) {
+        let Some(body) = operation.get("requestBody") else {
+            continue;
+        };
+        let schema = resolve(
+            &doc,
+            &resolve(&doc, body)["content"]["application/json"]["schema"],
+        );
+        let properties = schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path}: a request schema without properties"));
+        let required: BTreeSet<&str> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for member in properties.keys() {
+            members += 1;
+            let every: serde_json::Map<String, Value> = properties
+                .keys()
+                .map(|k| (k.clone(), j!("value")))
+                .collect();
+            let only_required: serde_json::Map<String, Value> = properties
+                .keys()
+                .filter(|k| required.contains(k.as_str()))
+                .map(|k| (k.clone(), j!("value")))
+                .collect();
+            let mut answers = Vec::new();
+            for mut body in [every, only_required] {
+                body.insert(member.clone(), j!(5));
+                let res = app
+                    .send(
+                        json(&method.to_uppercase(), &path, &Value::Object(body))
+                            .header("cookie", cookie("not-a-session")),
+                    )
+                    .await;
+                let answer = res.json();
+                if res.status == StatusCode::BAD_REQUEST
+                    && answer["error"] == "invalid_field"
+                    && answer["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with(&format!("{member} must be a string")))
+                {
+                    answers.clear();
+                    break;
+                }
+                answers.push((res.status, answer));
+            }
+            assert!(
+                answers.is_empty(),
+                "{method} {path} does not read the described member {member}: {answers:?}"
+            );
+        }
+    }
+    // NewUser 5, Login 3, ResetRequest 2, ResetPassword 4, PasswordChange 2,
+    // MfaCode 1, PasswordOnly 1 (twice), MfaStep 2; AddPasskey 3,
+    // PasskeyAssertion 2, RemovePasskey 1, MfaTokenOnly 1, MfaPasskeyStep 3.
+    assert_eq!(members, 31);
+}
+
 #[tokio::test]
 async fn errors_have_the_contract_shapes_and_429_says_when_to_retry() {
     let app = TestApp::new().await;

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use auth_core::{ClientInfo, Identifier, Password, RateLimit, Registration};
+use auth_core::{ClientInfo, Identifier, Password, Registration};
 use auth_http::HttpConfig;
+use auth_http::RateLimit;
 use common::*;
 use warp::http::StatusCode;
 use warp::test::RequestBuilder;

@@ -7,7 +7,8 @@
 
 use std::sync::OnceLock;
 
-use auth_core::{Auth, Config, RateLimit, SecretKey};
+use auth_core::{Auth, Config, SecretKey};
+use auth_http::RateLimit;
 use auth_http::HttpConfig;
 use libfuzzer_sys::fuzz_target;
 use warp::filters::BoxedFilter;

@@ -6,6 +6,10 @@
 //! 1 otherwise. Bad usage (options, standard input) is one line on standard
 //! error and exit 2. The password and the header value are never printed.
 
+// The doc comments of the options are clap's `--help` text, written for a
+// terminal (`HOST[:PORT]`, bare URLs), not rustdoc markdown.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+
 use std::fmt;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -261,6 +265,10 @@ fn os_machine_id() -> Result<String, String> {
 /// Lowercase hex of HMAC-SHA256 keyed with the identity text (surrounding
 /// white space removed) over `authd-client machine-id v1`; `None` when the
 /// text is only white space. The raw identity never leaves the computer.
+#[allow(
+    clippy::expect_used,
+    reason = "HMAC takes a key of any length: new_from_slice cannot fail"
+)]
 fn machine_id(identity_text: &str) -> Option<String> {
     let identity = identity_text.trim();
     if identity.is_empty() {

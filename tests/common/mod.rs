@@ -1,10 +1,14 @@
-//! Starts the real `authd` binary on a free port and talks to it over a socket.
+//! The one place where the end-to-end tests start the built programs: the
+//! `authd` server ([`Server`]), the `authd` command line and the
+//! `authd-client` desktop program ([`Run`]), each with an environment that
+//! holds nothing of the caller's configuration.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +16,125 @@ use std::time::Duration;
 /// Path of the built `authd`.
 pub fn authd_bin() -> &'static str {
     env!("CARGO_BIN_EXE_authd")
+}
+
+/// Path of the built `authd-client`.
+pub fn client_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_authd-client")
+}
+
+/// `sqlite://DIR/auth.db`: the database of a test's folder.
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("auth.db").display())
+}
+
+/// Proxy variables the HTTP clients of the programs would follow.
+const PROXY_VARIABLES: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
+/// One run of a built program (`authd` or `authd-client`) without any
+/// `AUTHD_*` variable or proxy of the environment the tests run in (a
+/// developer's `AUTHD_SECRET_KEY` must not change what a test sees); a test
+/// sets what it needs with [`Run::env`].
+pub struct Run {
+    command: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Run {
+    /// The `authd` server and command line.
+    pub fn authd() -> Run {
+        Run::program(authd_bin())
+    }
+
+    /// The `authd-client` desktop program.
+    pub fn client() -> Run {
+        Run::program(client_bin())
+    }
+
+    fn program(path: &str) -> Run {
+        let mut command = Command::new(path);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AUTHD_") {
+                command.env_remove(name);
+            }
+        }
+        for name in PROXY_VARIABLES {
+            command.env_remove(name);
+        }
+        Run {
+            command,
+            stdin: None,
+        }
+    }
+
+    /// One more argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Run {
+        self.command.arg(arg);
+        self
+    }
+
+    /// More arguments.
+    pub fn args<I, S>(mut self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    /// Runs in `dir` (where `authd` looks for its key file beside a
+    /// relative database, and makes files).
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Run {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Run {
+        self.command.env(name, value);
+        self
+    }
+
+    /// Types `text` on standard input, then closes it (without this,
+    /// standard input is empty).
+    pub fn stdin(mut self, text: impl AsRef<[u8]>) -> Run {
+        self.stdin = Some(text.as_ref().to_vec());
+        self
+    }
+
+    /// Runs the program to its end: its exit status and everything it wrote.
+    pub fn output(mut self) -> Output {
+        let Some(stdin) = self.stdin.take() else {
+            return self.command.output().expect("the program runs");
+        };
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the program runs");
+        // A program may exit before it reads (a bad option): a broken pipe is fine.
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(&stdin);
+        child.wait_with_output().expect("the program exits")
+    }
+
+    /// The command as set up so far, for a test that runs it its own way.
+    pub fn into_command(self) -> Command {
+        self.command
+    }
 }
 
 /// A running `authd serve`, stopped (SIGTERM, then kill) when dropped.
@@ -39,29 +162,21 @@ impl Server {
 
     /// Starts `authd serve` with `--database` and the working folder given.
     pub fn start_with(dir: &Path, database: &str, extra: &[&str]) -> Server {
-        Server::start_bound(dir, database, "127.0.0.1:0", extra)
+        let mut args = vec!["--bind", "127.0.0.1:0", "--database", database];
+        args.extend_from_slice(extra);
+        Self::launch(dir, &args)
     }
 
-    /// [`Server::start_with`] listening on `bind` (a port chosen beforehand,
-    /// for a `--public-url` that names it).
-    pub fn start_bound(dir: &Path, database: &str, bind: &str, extra: &[&str]) -> Server {
-        let mut command = Command::new(authd_bin());
-        command
+    /// Starts `authd serve --bcrypt-cost 4 ARGS` in `dir` (ARGS name the
+    /// database and the address) and waits for its "listening on" line.
+    pub fn launch(dir: &Path, args: &[&str]) -> Server {
+        let mut command = Run::authd()
             .current_dir(dir)
-            .env_remove("AUTHD_SECRET_KEY")
             .env("RUST_LOG", "info")
-            .args([
-                "serve",
-                "--bind",
-                bind,
-                "--bcrypt-cost",
-                "4",
-                "--database",
-                database,
-            ])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .args(["serve", "--bcrypt-cost", "4"])
+            .args(args)
+            .into_command();
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("authd starts");
         let stderr_pipe = child.stderr.take().expect("stderr is piped");
         let stderr = Arc::new(Mutex::new(String::new()));

@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use auth_core::{Auth, Config, ManualClock, RateLimit, SecretKey};
-use auth_http::{HttpConfig, ResetDelivery};
+use auth_core::{Auth, Config, ManualClock, SecretKey};
+use auth_http::{HttpConfig, RateLimit, ResetDelivery};
 use bytes::Bytes;
 use serde_json::Value;
 use warp::filters::BoxedFilter;

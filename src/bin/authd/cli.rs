@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use auth_core::RateLimit;
+use auth_http::RateLimit;
 use auth_http::ResetDelivery;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

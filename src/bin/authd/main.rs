@@ -1,5 +1,9 @@
 //! `authd`: runs the authentication server and administers its data.
 
+// The doc comments of the options are clap's `--help` text, written for a
+// terminal (`HOST[:PORT]`, bare URLs), not rustdoc markdown.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+
 mod cli;
 mod data;
 mod serve;
@@ -95,6 +99,10 @@ fn init_logging(format: LogFormat, default_level: &str) {
 }
 
 /// A fixed filter directive of [`init_logging`].
+#[allow(
+    clippy::expect_used,
+    reason = "start-up: every directive is fixed text of this file, valid or failing every run"
+)]
 fn directive(text: &str) -> tracing_subscriber::filter::Directive {
     text.parse().expect("a fixed, valid filter directive")
 }
