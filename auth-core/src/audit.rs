@@ -28,6 +28,10 @@ pub(crate) mod event {
     pub(crate) const RECOVERY_CODE_USED: &str = "recovery_code_used";
     pub(crate) const RECOVERY_CODES_REPLACED: &str = "recovery_codes_replaced";
     pub(crate) const MFA_RESET: &str = "mfa_reset";
+    pub(crate) const PASSKEY_ADDED: &str = "passkey_added";
+    pub(crate) const PASSKEY_REMOVED: &str = "passkey_removed";
+    pub(crate) const PASSKEY_USED: &str = "passkey_used";
+    pub(crate) const PASSKEY_FAILED: &str = "passkey_failed";
 }
 
 impl Auth {

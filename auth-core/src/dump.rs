@@ -11,7 +11,7 @@ use crate::service::Auth;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 11] = [
+pub const DUMP_TABLES: [&str; 13] = [
     "users",
     "identifiers",
     "sessions",
@@ -23,6 +23,8 @@ pub const DUMP_TABLES: [&str; 11] = [
     "totp_factors",
     "recovery_codes",
     "mfa_tokens",
+    "passkeys",
+    "webauthn_ceremonies",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -304,6 +306,59 @@ fn render(snapshot: &Snapshot) -> Statements {
                 m.credential_version.into(),
                 m.created_at.into(),
                 m.expires_at.into(),
+            ]
+        },
+    );
+    // A passkey row holds a public key, nothing that signs in by itself.
+    out.table(
+        "passkeys",
+        &[
+            "id",
+            "user_id",
+            "name",
+            "credential_id",
+            "credential",
+            "counter",
+            "created_at",
+            "last_used_at",
+        ],
+        &snapshot.passkeys,
+        |p| {
+            vec![
+                (&p.id).into(),
+                (&p.user_id).into(),
+                (&p.name).into(),
+                (&p.credential_id).into(),
+                (&p.credential).into(),
+                p.counter.into(),
+                p.created_at.into(),
+                p.last_used_at.map_or(Value::Null, Value::Integer),
+            ]
+        },
+    );
+    out.table(
+        "webauthn_ceremonies",
+        &[
+            "id_hash",
+            "kind",
+            "user_id",
+            "binding",
+            "origin",
+            "state",
+            "created_at",
+            "expires_at",
+        ],
+        &snapshot.webauthn_ceremonies,
+        |c| {
+            vec![
+                (&c.id_hash).into(),
+                (&c.kind).into(),
+                (&c.user_id).into(),
+                (&c.binding).into(),
+                (&c.origin).into(),
+                (&c.state).into(),
+                c.created_at.into(),
+                c.expires_at.into(),
             ]
         },
     );

@@ -10,6 +10,7 @@ mod error;
 mod import;
 mod login;
 mod machines;
+mod passkeys;
 mod password;
 mod registration;
 mod second_factors;
@@ -35,6 +36,7 @@ pub use import::{
 pub use machines::{
     valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
 };
+pub use passkeys::{PasskeyChallenge, PasskeyInfo, CEREMONY_TTL_SECS, MAX_PASSKEY_NAME_CHARS};
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use second_factors::{
     totp_code, FactorStatus, MfaMethod, RecoveryCodes, TotpEnrolment, MFA_TOKEN_TTL_SECS,
@@ -44,4 +46,4 @@ pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, LoginCounts, OpenError};
 pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
 pub use throttle::{delay_after, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
-pub use token::{random_token, MfaToken, ResetToken, SessionToken};
+pub use token::{random_token, CeremonyToken, MfaToken, ResetToken, SessionToken};

@@ -54,6 +54,8 @@ pub enum MfaMethod {
     Totp,
     /// One of the account's recovery codes.
     RecoveryCode,
+    /// A passkey (WebAuthn assertion).
+    Passkey,
 }
 
 impl MfaMethod {
@@ -62,6 +64,7 @@ impl MfaMethod {
         match self {
             MfaMethod::Totp => "totp",
             MfaMethod::RecoveryCode => "recovery_code",
+            MfaMethod::Passkey => "passkey",
         }
     }
 }
@@ -100,12 +103,14 @@ pub struct FactorStatus {
     pub totp_pending: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
+    /// Passkeys.
+    pub passkeys: i64,
 }
 
 impl FactorStatus {
     /// Whether a login needs a second step.
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 
     /// The methods the second step accepts.
@@ -116,6 +121,9 @@ impl FactorStatus {
             if self.recovery_codes_left > 0 {
                 methods.push(MfaMethod::RecoveryCode);
             }
+        }
+        if self.passkeys > 0 {
+            methods.push(MfaMethod::Passkey);
         }
         methods
     }
@@ -167,13 +175,13 @@ fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
 
 /// A code as typed, told apart: six digits are a TOTP code, 16 base32
 /// characters a recovery code; spaces and dashes are ignored, case too.
-enum Code {
+pub(crate) enum Code {
     Totp(String),
     Recovery(String),
 }
 
 impl Code {
-    fn parse(typed: &str) -> Option<Code> {
+    pub(crate) fn parse(typed: &str) -> Option<Code> {
         let compact: String = typed
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
@@ -250,6 +258,7 @@ fn factor_status(conn: &mut DbConnection, user_id: &str) -> DbResult<FactorStatu
         totp: totp.as_ref().is_some_and(|t| t.confirmed_at.is_some()),
         totp_pending: totp.as_ref().is_some_and(|t| t.confirmed_at.is_none()),
         recovery_codes_left: RecoveryCodeRow::count_for_user(conn, user_id)?,
+        passkeys: auth_db::PasskeyRow::count_for_user(conn, user_id)?,
     })
 }
 
@@ -260,7 +269,8 @@ pub(crate) fn has_second_factor(conn: &mut DbConnection, user_id: &str) -> DbRes
     Ok(factor_status(conn, user_id)?.any())
 }
 
-/// Removes every second factor of an account and voids its second steps.
+/// Removes the authenticator app and the recovery codes that stand in for
+/// it, and voids the account's second steps.
 fn remove_factors(conn: &mut DbConnection, user_id: &str) -> DbResult<usize> {
     let removed = TotpRow::delete(conn, user_id)?;
     RecoveryCodeRow::delete_for_user(conn, user_id)?;
@@ -492,6 +502,8 @@ impl Auth {
         self.db(move |conn| {
             auth_db::write_transaction(conn, |conn| {
                 remove_factors(conn, &user_id)?;
+                auth_db::PasskeyRow::delete_all_for_user(conn, &user_id)?;
+                auth_db::CeremonyRow::delete_for_user(conn, &user_id)?;
                 SessionRow::delete_all_for_user(conn, &user_id, None)?;
                 EventRow::record(conn, &reset_event)
             })
@@ -539,6 +551,49 @@ impl Auth {
         presented: Option<&str>,
         client: &ClientInfo,
     ) -> AuthResult<LoginSuccess> {
+        let opened = self.open_pending_step(mfa_token, client).await?;
+        let code = Code::parse(code);
+        let recovery_hash = match &code {
+            Some(Code::Recovery(typed)) => {
+                Some(self.recovery_code_hash(&opened.pending.user_id, typed))
+            }
+            _ => None,
+        };
+        self.commit_second_step(
+            opened,
+            Proof::Code {
+                code,
+                recovery_hash,
+            },
+            presented,
+            client,
+        )
+        .await
+    }
+
+    /// The methods a live second step accepts (what its page offers); empty
+    /// for a used or expired token.
+    pub async fn second_step_methods(&self, mfa_token: &str) -> AuthResult<Vec<MfaMethod>> {
+        let Some(token) = MfaToken::parse(mfa_token) else {
+            return Ok(Vec::new());
+        };
+        let (hash, now) = (token.hash(), self.now());
+        self.db(move |conn| {
+            Ok(match MfaTokenRow::find_live(conn, &hash, now)? {
+                Some(live) => factor_status(conn, &live.user_id)?.methods(),
+                None => Vec::new(),
+            })
+        })
+        .await
+    }
+
+    /// The first half of a second step: the live token and a throttle slot
+    /// for its account (429 while a delay holds).
+    pub(crate) async fn open_pending_step(
+        &self,
+        mfa_token: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<PendingStep> {
         let token = MfaToken::parse(mfa_token).ok_or(AuthError::InvalidCode)?;
         let token_hash = token.hash();
         let now = self.now();
@@ -547,25 +602,49 @@ impl Auth {
             .db(move |conn| MfaTokenRow::find_live(conn, &lookup, now))
             .await?
             .ok_or(AuthError::InvalidCode)?;
-        let (found, mut slot) = self
+        let (found, slot) = self
             .take_slot(&Claimant::Account(&pending.user_id), client)
             .await?;
-        if found.is_none() {
+        let Some(found) = found else {
             return Err(AuthError::InvalidCode);
-        }
-        let code = Code::parse(code);
+        };
+        Ok(PendingStep {
+            token_hash,
+            pending,
+            user: found,
+            slot,
+        })
+    }
+
+    /// The second half: checks the proof, in one transaction with the token
+    /// (still live, still for the credential version the password proved),
+    /// the throttle count and the new session. A wrong proof is counted.
+    pub(crate) async fn commit_second_step(
+        &self,
+        opened: PendingStep,
+        proof: Proof,
+        presented: Option<&str>,
+        client: &ClientInfo,
+    ) -> AuthResult<LoginSuccess> {
+        let PendingStep {
+            token_hash,
+            pending,
+            user: found,
+            mut slot,
+        } = opened;
         let (now, now_ms, key) = (self.now(), self.now_ms(), self.seal_key());
         let user_id = pending.user_id.clone();
-        let recovery_hash = match &code {
-            Some(Code::Recovery(typed)) => Some(self.recovery_code_hash(&user_id, typed)),
-            _ => None,
-        };
         let (session, session_token) = self.new_session_row(&user_id, client);
         let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
+        let failed_kind = match proof {
+            Proof::Code { .. } => event::MFA_CODE_FAILED,
+            Proof::Passkey(_) => event::PASSKEY_FAILED,
+        };
         let events = (
-            self.event(event::MFA_CODE_FAILED, Some(&user_id), client),
+            self.event(failed_kind, Some(&user_id), client),
             self.event(event::MFA_FACTOR_USED, Some(&user_id), client),
             self.event(event::RECOVERY_CODE_USED, Some(&user_id), client),
+            self.event(event::PASSKEY_USED, Some(&user_id), client),
             self.event(event::LOGIN_SUCCEEDED, Some(&user_id), client),
             self.event(event::LOGIN_LOCKED, Some(&user_id), client),
         );
@@ -574,7 +653,7 @@ impl Auth {
         let outcome = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
-                    let (failed, used, recovery_used, succeeded, locked) = events;
+                    let (failed, used, recovery_used, passkey_used, succeeded, locked) = events;
                     // The row lock first, as every commit of a password
                     // decision: a concurrent change is committed by now.
                     let current = UserRow::lock_credential_version(conn, &user_id)?;
@@ -583,8 +662,11 @@ impl Auth {
                         auth_db::AttemptRow::release(conn, &attempt_id)?;
                         return Ok(SecondStep::TokenVoid);
                     };
-                    let passed = match &code {
-                        Some(Code::Totp(typed)) => {
+                    let passed = match &proof {
+                        Proof::Code {
+                            code: Some(Code::Totp(typed)),
+                            ..
+                        } => {
                             let totp = TotpRow::find(conn, &live.user_id)?
                                 .filter(|t| t.confirmed_at.is_some());
                             let step = totp
@@ -597,12 +679,18 @@ impl Auth {
                                 _ => None,
                             }
                         }
-                        Some(Code::Recovery(_)) => {
+                        Proof::Code {
+                            code: Some(Code::Recovery(_)),
+                            recovery_hash,
+                        } => {
                             let hash = recovery_hash.as_deref().unwrap_or_default();
                             RecoveryCodeRow::consume(conn, &live.user_id, hash)?
                                 .then_some(MfaMethod::RecoveryCode)
                         }
-                        None => None,
+                        Proof::Code { code: None, .. } | Proof::Passkey(None) => None,
+                        Proof::Passkey(Some(assertion)) => (assertion.user_id == live.user_id
+                            && crate::passkeys::accept(conn, assertion, now)?)
+                        .then_some(MfaMethod::Passkey),
                     };
                     let Some(method) = passed else {
                         let counted = record_failure(conn, &throttle_key, &attempt_id, now_ms)?;
@@ -627,6 +715,7 @@ impl Auth {
                         &match method {
                             MfaMethod::Totp => used,
                             MfaMethod::RecoveryCode => recovery_used,
+                            MfaMethod::Passkey => passkey_used,
                         },
                     )?;
                     EventRow::record(conn, &succeeded)?;
@@ -640,7 +729,7 @@ impl Auth {
         match outcome {
             SecondStep::TokenVoid => Err(AuthError::InvalidCode),
             SecondStep::Wrong(counted) => {
-                log_event(event::MFA_CODE_FAILED, Some(&pending.user_id), client);
+                log_event(failed_kind, Some(&pending.user_id), client);
                 self.log_failure(&counted, Some(&pending.user_id), client, now_ms);
                 Err(AuthError::InvalidCode)
             }
@@ -649,22 +738,42 @@ impl Auth {
                     match method {
                         MfaMethod::Totp => event::MFA_FACTOR_USED,
                         MfaMethod::RecoveryCode => event::RECOVERY_CODE_USED,
+                        MfaMethod::Passkey => event::PASSKEY_USED,
                     },
                     Some(&pending.user_id),
                     client,
                 );
                 log_event(event::LOGIN_SUCCEEDED, Some(&pending.user_id), client);
-                let user = found
-                    .map(crate::account::User::from_row)
-                    .ok_or(AuthError::InvalidCode)?;
                 Ok(LoginSuccess {
-                    user,
+                    user: crate::account::User::from_row(found),
                     session: Session::from_row(session, self.idle_secs()),
                     token: session_token,
                 })
             }
         }
     }
+}
+
+/// A second step opened by its token, holding a throttle slot.
+pub(crate) struct PendingStep {
+    /// Hex SHA-256 of the `mfa_token`.
+    pub(crate) token_hash: String,
+    /// The token's row as read before the step.
+    pub(crate) pending: MfaTokenRow,
+    /// The account.
+    pub(crate) user: UserRow,
+    pub(crate) slot: crate::login::AttemptSlot,
+}
+
+/// What a second step offers as proof.
+pub(crate) enum Proof {
+    /// A typed code, told apart by shape (`None`: neither shape).
+    Code {
+        code: Option<Code>,
+        recovery_hash: Option<String>,
+    },
+    /// A passkey assertion, verified (`None`: it did not verify).
+    Passkey(Option<crate::passkeys::Assertion>),
 }
 
 #[cfg(test)]

@@ -224,6 +224,7 @@ impl Auth {
             Ok(SessionRow::purge_dead(conn, live)?
                 + ResetTokenRow::purge_expired(conn, now)?
                 + auth_db::MfaTokenRow::purge_expired(conn, now)?
+                + Auth::purge_ceremonies(conn, now)?
                 + ThrottleRow::purge(conn, now_ms - FORGET_AFTER_SECS * 1000, now_ms)?)
         })
         .await

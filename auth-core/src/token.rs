@@ -82,6 +82,10 @@ token_type!(
     /// The token between a right password and the second step (API.md §7).
     MfaToken
 );
+token_type!(
+    /// The id of a WebAuthn ceremony in progress (a passkey added, a sign-in).
+    CeremonyToken
+);
 
 #[cfg(test)]
 mod tests {

@@ -263,6 +263,8 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
         ("totp_factors", 0),
         ("recovery_codes", 0),
         ("mfa_tokens", 0),
+        ("passkeys", 0),
+        ("webauthn_ceremonies", 0),
     ];
     assert_eq!(
         counts,

@@ -20,6 +20,8 @@ mod accounts;
 mod import_dump;
 #[path = "machines.rs"]
 mod machines;
+#[path = "passkeys.rs"]
+mod passkeys;
 #[path = "passwords.rs"]
 mod passwords;
 #[path = "races.rs"]

@@ -4,8 +4,8 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AttemptRow, DbConnection, EventRow, IdentifierRow, MachineRow, MfaTokenRow, RecoveryCodeRow,
-    ResetTokenRow, SessionRow, ThrottleRow, TotpRow, UserRow,
+    AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, MachineRow, MfaTokenRow,
+    PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow, ThrottleRow, TotpRow, UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree
@@ -34,6 +34,10 @@ pub struct Snapshot {
     pub recovery_codes: Vec<RecoveryCodeRow>,
     /// The `mfa_tokens` table (hashes), by creation.
     pub mfa_tokens: Vec<MfaTokenRow>,
+    /// The `passkeys` table (public keys only), by account.
+    pub passkeys: Vec<PasskeyRow>,
+    /// The `webauthn_ceremonies` table (id hashes), by creation.
+    pub webauthn_ceremonies: Vec<CeremonyRow>,
 }
 
 impl Snapshot {
@@ -57,6 +61,8 @@ impl Snapshot {
                 totp_factors: TotpRow::load_all(conn)?,
                 recovery_codes: RecoveryCodeRow::load_all(conn)?,
                 mfa_tokens: MfaTokenRow::load_all(conn)?,
+                passkeys: PasskeyRow::load_all(conn)?,
+                webauthn_ceremonies: CeremonyRow::load_all(conn)?,
             })
         })
     }

@@ -185,6 +185,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Passkeys (WebAuthn credentials); `counter` is the one that decides.
+    passkeys (id) {
+        /// UUID of the passkey.
+        id -> Text,
+        /// The account.
+        user_id -> Text,
+        /// The name its owner gave it.
+        name -> Text,
+        /// Base64url of the WebAuthn credential id (unique).
+        credential_id -> Text,
+        /// The serialized credential (public key and flags).
+        credential -> Text,
+        /// The last signature counter accepted: the one that decides.
+        counter -> BigInt,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds of the last accepted assertion.
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// WebAuthn ceremonies in progress, single use.
+    webauthn_ceremonies (id_hash) {
+        /// Hex SHA-256 of the ceremony id the client holds.
+        id_hash -> Text,
+        /// Registration, sign-in or second step.
+        kind -> Text,
+        /// The account, when known at the start.
+        user_id -> Nullable<Text>,
+        /// A session id or an mfa_token hash the ceremony belongs to.
+        binding -> Nullable<Text>,
+        /// The web origin it was started for.
+        origin -> Text,
+        /// The serialized ceremony state.
+        state -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds after which it is void.
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(reset_tokens -> users (user_id));
 diesel::joinable!(machines -> users (user_id));
@@ -202,5 +246,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_fingerprints,
     totp_factors,
     recovery_codes,
-    mfa_tokens
+    mfa_tokens,
+    passkeys,
+    webauthn_ceremonies
 );

@@ -423,9 +423,9 @@ async fn handle_list_sessions(ctx: RequestCtx, app: App) -> Result<Response, Api
 )]
 fn end_session(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("sessions" / String)
-        // `/sessions/mfa` is a route of its own (POST only).
+        // `/sessions/mfa` and `/sessions/passkey` are routes of their own (POST only).
         .and_then(|id: String| async move {
-            if id == "mfa" {
+            if id == "mfa" || id == "passkey" {
                 Err(warp::reject::not_found())
             } else {
                 Ok(id)

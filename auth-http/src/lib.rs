@@ -13,6 +13,7 @@ mod mfa;
 mod openapi;
 mod ops;
 mod pages;
+mod passkeys;
 mod request;
 mod request_id;
 pub mod server;
@@ -76,6 +77,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let metrics = metrics::Metrics::new(auth, app.limiter.clone());
     let every_route = api::routes(&app)
         .or(mfa::routes(&app))
+        .unify()
+        .or(passkeys::routes(&app))
         .unify()
         .or(web::routes(&app))
         .unify()
@@ -147,6 +150,13 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/mfa/totp", "POST, DELETE"),
     ("/mfa/totp/confirm", "POST"),
     ("/mfa/recovery-codes", "POST"),
+    ("/mfa/passkeys", "GET, POST"),
+    ("/mfa/passkeys/options", "POST"),
+    ("/mfa/passkeys/{id}", "DELETE"),
+    ("/sessions/passkey", "POST"),
+    ("/sessions/passkey/options", "POST"),
+    ("/sessions/mfa/passkey", "POST"),
+    ("/sessions/mfa/passkey/options", "POST"),
     ("/check", "GET, POST"),
     ("/healthz", "GET"),
     ("/metrics", "GET"),
@@ -172,6 +182,8 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/me/security/totp/confirm", "POST"),
     ("/me/security/totp/remove", "POST"),
     ("/me/security/recovery-codes", "POST"),
+    ("/me/security/passkeys/{id}/remove", "POST"),
+    ("/static/webauthn.js", "GET"),
     ("/static/style.css", "GET"),
 ];
 
@@ -179,7 +191,11 @@ const WEB_ROUTES: &[(&str, &str)] = &[
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
         "/sessions/mfa" => "/sessions/mfa",
+        "/sessions/passkey" => "/sessions/passkey",
+        "/mfa/passkeys/options" => "/mfa/passkeys/options",
         _ if session_id_path(path) => "/sessions/{id}",
+        _ if passkey_path(path) => "/mfa/passkeys/{id}",
+        _ if remove_passkey_path(path) => "/me/security/passkeys/{id}/remove",
         _ if end_session_path(path) => "/me/sessions/{id}/end",
         path => path,
     };
@@ -200,6 +216,17 @@ fn without_trailing_slash(path: &str) -> &str {
 
 fn session_id_path(path: &str) -> bool {
     path.strip_prefix("/sessions/")
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn passkey_path(path: &str) -> bool {
+    path.strip_prefix("/mfa/passkeys/")
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn remove_passkey_path(path: &str) -> bool {
+    path.strip_prefix("/me/security/passkeys/")
+        .and_then(|rest| rest.strip_suffix("/remove"))
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 

@@ -64,7 +64,7 @@ pub(crate) struct LoginFailure<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     mfa_token: Option<&'a str>,
-    /// With `mfa_required`: `totp`, `recovery_code`.
+    /// With `mfa_required`: `totp`, `recovery_code`, `passkey`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     methods: Option<Vec<&'a str>>,

@@ -201,6 +201,15 @@ struct SecurityPage<'a> {
     recovery_codes_left: i64,
     enrolment: Option<Enrolment>,
     recovery_codes: Option<Vec<String>>,
+    passkeys: Vec<PasskeyRow>,
+}
+
+/// A passkey as the security page lists it.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: Option<String>,
 }
 
 /// A started authenticator-app enrolment as the page shows it.
@@ -948,7 +957,10 @@ fn security_page(app: &App) -> BoxedFilter<(Response,)> {
                 crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
             let (notice, clear) = take_flash(
                 &ctx,
-                &[(FLASH_TOTP_REMOVED, "The authenticator app is off.")],
+                &[
+                    (FLASH_TOTP_REMOVED, "The authenticator app is off."),
+                    (FLASH_PASSKEY_REMOVED, "The passkey is removed."),
+                ],
             );
             let page = SecurityPage {
                 notice,
@@ -960,11 +972,26 @@ fn security_page(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 const FLASH_TOTP_REMOVED: &str = "totp-removed";
+const FLASH_PASSKEY_REMOVED: &str = "passkey-removed";
 
 /// The security page of a user as things stand.
 async fn security_page_of<'a>(app: &App, user_id: &str, csrf_token: &'a str) -> SecurityPage<'a> {
     let factors = app.auth.second_factors(user_id).await.unwrap_or_default();
+    let passkeys = app
+        .auth
+        .passkeys_of(user_id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            name: p.name,
+            created: human_time(p.created_at),
+            last_used: p.last_used_at.map(human_time),
+        })
+        .collect();
     SecurityPage {
+        passkeys,
         csrf_token,
         section: "security",
         notice: None,
@@ -1002,7 +1029,14 @@ fn security_actions(app: &App) -> BoxedFilter<(Response,)> {
                 "totp/confirm" => SecurityAction::Confirm,
                 "recovery-codes" => SecurityAction::NewCodes,
                 "totp/remove" => SecurityAction::Remove,
-                _ => return Err(warp::reject::not_found()),
+                other => match other
+                    .strip_prefix("passkeys/")
+                    .and_then(|rest| rest.strip_suffix("/remove"))
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                {
+                    Some(id) => SecurityAction::RemovePasskey(id.to_owned()),
+                    None => return Err(warp::reject::not_found()),
+                },
             };
             Ok(page_result(
                 handle_security_action(action, ctx, body, app).await,
@@ -1011,12 +1045,14 @@ fn security_actions(app: &App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum SecurityAction {
     Begin,
     Confirm,
     NewCodes,
     Remove,
+    /// Remove the passkey with this id.
+    RemovePasskey(String),
 }
 
 async fn handle_security_action(
@@ -1032,7 +1068,33 @@ async fn handle_security_action(
     let field = |name: &'static str| -> Result<String, ApiError> {
         Ok(fields.optional(name)?.unwrap_or_default())
     };
-    let outcome = match action {
+    let outcome = match &action {
+        SecurityAction::RemovePasskey(id) => {
+            let removed = app
+                .auth
+                .remove_passkey(
+                    &token,
+                    id,
+                    &Password::new(field("password").map_err(error_page)?),
+                    &client,
+                )
+                .await;
+            return match removed {
+                Ok(()) | Err(AuthError::NotFound) => Ok(with_cookie(
+                    redirect("/me/security", StatusCode::SEE_OTHER),
+                    flash_cookie(FLASH_PASSKEY_REMOVED, 60),
+                )),
+                Err(AuthError::NotAuthenticated) => Err(redirect("/login", StatusCode::SEE_OTHER)),
+                Err(error) => {
+                    let page = SecurityPage {
+                        error: Some(sentence(&error)),
+                        ..security_page_of(&app, &signed_in.user.id, &csrf_token).await
+                    };
+                    let error = ApiError::from(error);
+                    Err(with_retry_after(render(&page, error.status), &error))
+                }
+            };
+        }
         SecurityAction::Begin => app.auth.begin_totp(&token).await.map(|enrolment| {
             (
                 Some(Enrolment {
@@ -1093,7 +1155,7 @@ async fn handle_security_action(
         }
         Err(AuthError::NotAuthenticated) => Err(redirect("/login", StatusCode::SEE_OTHER)),
         Err(error) => {
-            let message = match (&error, action) {
+            let message = match (&error, &action) {
                 (AuthError::InvalidCode, SecurityAction::Confirm) => {
                     "That code is wrong or has expired. Set up the app again and enter the code it shows now.".to_owned()
                 }

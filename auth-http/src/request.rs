@@ -432,6 +432,32 @@ impl Fields {
         self.optional(name)?
             .ok_or_else(|| ApiError::bad_request("missing_field", format!("{name} is required")))
     }
+
+    /// A field that holds a JSON object (a WebAuthn credential), as JSON
+    /// text: in a JSON body the object itself (or its text as a string), in
+    /// a form its text. Whether the text is the object wanted is for the
+    /// caller to judge; JSON `null` or another type is a 400 naming the field.
+    pub fn json_text(&self, name: &'static str) -> Result<String, ApiError> {
+        match self {
+            Fields::Json(map) => match map.get(name) {
+                None => Err(ApiError::bad_request(
+                    "missing_field",
+                    format!("{name} is required"),
+                )),
+                Some(object @ Value::Object(_)) => Ok(object.to_string()),
+                Some(Value::String(text)) => Ok(text.clone()),
+                Some(Value::Null) => Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{name} must be a string (its JSON text) or an object, not null"),
+                )),
+                Some(_) => Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{name} must be a string (its JSON text) or an object"),
+                )),
+            },
+            Fields::Form(_) => self.required(name),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! pages, usable without JavaScript, with CSRF tokens and an `Origin` check.
 
 use askama::Template;
-use auth_core::{AuthError, Identifier, Password, Registration};
+use auth_core::{AuthError, Identifier, MfaMethod, Password, Registration};
 
 use crate::csrf::CsrfScope;
 use warp::filters::BoxedFilter;
@@ -27,10 +27,14 @@ const HOST_PRE_SESSION_COOKIE: &str = "__Host-authd_csrf";
 pub(crate) const FLASH_COOKIE: &str = "authd_flash";
 /// The notice of a new account, shown by `GET /login`.
 const FLASH_ACCOUNT_CREATED: &str = "account_created";
-/// No inline script or style, nothing from elsewhere, no framing.
+/// No inline script or style, nothing from elsewhere, no framing. The one
+/// script is the site's own `/static/webauthn.js`, which talks to the JSON
+/// API of the same origin (passkeys).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     script-src 'self'; connect-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const STYLESHEET: &str = include_str!("../static/style.css");
+const WEBAUTHN_SCRIPT: &str = include_str!("../static/webauthn.js");
 
 /// Every route of the website.
 pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
@@ -48,6 +52,8 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .or(logout(app))
         .unify()
         .or(stylesheet())
+        .unify()
+        .or(webauthn_script())
         .unify()
         .or(crate::pages::routes(app))
         .unify()
@@ -83,6 +89,19 @@ struct LoginCodePage<'a> {
     csrf_token: &'a str,
     mfa_token: &'a str,
     error: Option<&'a str>,
+    /// Whether the account can answer with a code (an authenticator app).
+    codes: bool,
+    /// Whether the account can answer with a passkey.
+    passkey: bool,
+}
+
+impl LoginCodePage<'_> {
+    /// The page for the methods of a second step (a code form when none is known).
+    fn methods(methods: &[MfaMethod]) -> (bool, bool) {
+        let passkey = methods.contains(&MfaMethod::Passkey);
+        let codes = methods.iter().any(|m| *m != MfaMethod::Passkey) || !passkey;
+        (codes, passkey)
+    }
 }
 
 #[derive(Template)]
@@ -274,12 +293,15 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 app.session_cookie(success.token.expose()),
             ))
         }
-        Err(AuthError::MfaRequired { mfa_token, .. }) => {
+        Err(AuthError::MfaRequired { mfa_token, methods }) => {
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
+            let (codes, passkey) = LoginCodePage::methods(&methods);
             let page = LoginCodePage {
                 csrf_token: &csrf_token,
                 mfa_token: mfa_token.expose(),
                 error: None,
+                codes,
+                passkey,
             };
             Ok(render(&page, StatusCode::OK))
         }
@@ -349,10 +371,20 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
             let message = crate::pages::sentence(&error);
             let error = ApiError::from(error);
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
+            // A wrong code: the page again, with what the step accepts (a
+            // void token: the code form, which says so when sent).
+            let methods = app
+                .auth
+                .second_step_methods(&mfa_token)
+                .await
+                .unwrap_or_default();
+            let (codes, passkey) = LoginCodePage::methods(&methods);
             let page = LoginCodePage {
                 csrf_token: &csrf_token,
                 mfa_token: &mfa_token,
                 error: Some(&message),
+                codes,
+                passkey,
             };
             Err(with_retry_after(render(&page, error.status), &error))
         }
@@ -449,6 +481,26 @@ fn stylesheet() -> BoxedFilter<(Response,)> {
             headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/css; charset=utf-8"),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            response
+        })
+        .boxed()
+}
+
+/// GET /static/webauthn.js
+fn webauthn_script() -> BoxedFilter<(Response,)> {
+    warp::path!("static" / "webauthn.js")
+        .and(warp::get())
+        .map(|| {
+            let mut response = WEBAUTHN_SCRIPT.into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
             );
             headers.insert(
                 header::CACHE_CONTROL,

@@ -17,6 +17,8 @@ mod api;
 mod mfa;
 #[path = "openapi.rs"]
 mod openapi;
+#[path = "passkeys.rs"]
+mod passkeys;
 #[path = "web.rs"]
 mod web;
 #[path = "web_account.rs"]

@@ -245,8 +245,10 @@ async fn request_bodies_take_a_form_or_json() {
             );
         }
     }
-    // POST /users, POST /sessions, POST and PUT /reset_password, POST /password.
-    assert_eq!(with_body, 9);
+    // POST /users, POST /sessions, POST and PUT /reset_password, POST /password,
+    // the four of the authenticator app and /sessions/mfa, and the five
+    // passkey routes that take an answer, a token or a password.
+    assert_eq!(with_body, 14);
 }
 
 /// Every member a request schema describes is one the handler reads: sent as
@@ -312,8 +314,9 @@ async fn every_described_request_member_is_read_by_its_handler() {
         }
     }
     // NewUser 5, Login 3, ResetRequest 2, ResetPassword 4, PasswordChange 2,
-    // MfaCode 1, PasswordOnly 1 (twice), MfaStep 2.
-    assert_eq!(members, 21);
+    // MfaCode 1, PasswordOnly 1 (twice), MfaStep 2; AddPasskey 3,
+    // PasskeyAssertion 2, RemovePasskey 1, MfaTokenOnly 1, MfaPasskeyStep 3.
+    assert_eq!(members, 31);
 }
 
 #[tokio::test]
@@ -366,8 +369,9 @@ async fn errors_have_the_contract_shapes_and_429_says_when_to_retry() {
     }
     // POST /users, POST /sessions, POST /reset_password, POST /password and
     // GET and POST /check; POST /sessions/mfa, DELETE /mfa/totp and POST
-    // /mfa/recovery-codes.
-    assert_eq!(throttled, 9);
+    // /mfa/recovery-codes; DELETE /mfa/passkeys/{id} and POST /sessions/passkey,
+    // /sessions/passkey/options, /sessions/mfa/passkey and its options.
+    assert_eq!(throttled, 14);
 }
 
 #[tokio::test]

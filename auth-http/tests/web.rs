@@ -1585,7 +1585,13 @@ async fn an_unknown_flash_cookie_shows_nothing_and_is_cleared() {
     let res = browser.get("/login").await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(!res.text().contains(ACCOUNT_CREATED));
-    assert!(!res.text().contains("script"), "{}", res.text());
+    assert!(
+        !res.text()
+            .replacen(common::WEBAUTHN_SCRIPT_TAG, "", 1)
+            .contains("script"),
+        "{}",
+        res.text()
+    );
     assert_eq!(browser.cookie("authd_flash"), None);
 }
 
@@ -1733,7 +1739,10 @@ async fn the_security_page_enrols_an_authenticator_app() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let html = res.text();
     assert!(html.contains("<figure class=\"qr\"><svg xmlns=\"http://www.w3.org/2000/svg\""));
-    assert!(!html.contains("<?xml") && !html.contains("<script"));
+    assert!(!html.contains("<?xml"));
+    assert!(!html
+        .replacen(common::WEBAUTHN_SCRIPT_TAG, "", 1)
+        .contains("<script"));
     let secret = html
         .split("id=\"totp-secret\">")
         .nth(1)

@@ -71,11 +71,30 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                 }
             }
             let factors = auth.second_factors(&user.id).await.map_err(explain)?;
+            let mut kinds = Vec::new();
             if factors.totp {
-                println!("second_factors: totp");
-                println!("recovery_codes_left: {}", factors.recovery_codes_left);
-            } else {
+                kinds.push("totp");
+            }
+            if factors.passkeys > 0 {
+                kinds.push("passkey");
+            }
+            if kinds.is_empty() {
                 println!("second_factors: none");
+            } else {
+                println!("second_factors: {}", kinds.join(", "));
+            }
+            if factors.totp {
+                println!("recovery_codes_left: {}", factors.recovery_codes_left);
+            }
+            for passkey in auth.passkeys_of(&user.id).await.map_err(explain)? {
+                let last_used = passkey
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), unix_time);
+                println!(
+                    "passkey: {} (added {}, last used {last_used})",
+                    passkey.name,
+                    unix_time(passkey.created_at)
+                );
             }
         }
         UserCommand::Delete { username } => {
@@ -172,6 +191,12 @@ fn strip_line_ending(mut line: String) -> String {
         }
     }
     line
+}
+
+/// Unix seconds in RFC 3339 (UTC).
+fn unix_time(unix_seconds: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds.max(0) as u64);
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 #[cfg(test)]
