@@ -336,7 +336,14 @@ impl Auth {
         };
         let written = self
             .db(move |conn| {
-                auth_db::write_transaction(conn, |conn| TotpRow::upsert_pending(conn, &row))
+                auth_db::write_transaction(conn, |conn| {
+                    // Enrolments of one account take turns on its row: on
+                    // PostgreSQL two at once would both delete nothing, and
+                    // the second insert would find the first one's pending
+                    // row and be told an app is already enabled.
+                    UserRow::lock_credential_version(conn, &row.user_id)?;
+                    TotpRow::upsert_pending(conn, &row)
+                })
             })
             .await?;
         if written == 0 {

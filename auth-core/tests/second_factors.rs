@@ -27,6 +27,7 @@ on_both_backends! {
     racing_second_steps_with_one_token => racing_second_steps_with_one_token_sqlite, racing_second_steps_with_one_token_postgres;
     removing_and_resetting_factors => removing_and_resetting_factors_sqlite, removing_and_resetting_factors_postgres;
     secrets_are_sealed_in_the_dump => secrets_are_sealed_in_the_dump_sqlite, secrets_are_sealed_in_the_dump_postgres;
+    racing_enrolments_each_get_a_secret => racing_enrolments_each_get_a_secret_sqlite, racing_enrolments_each_get_a_secret_postgres;
 }
 
 fn now(clock: &ManualClock) -> i64 {
@@ -410,6 +411,40 @@ async fn racing_second_steps_with_one_token(db: TestDb) {
         }
         assert_eq!(won, 1, "round {round}: one token, one session");
     }
+}
+
+/// Enrolments started at once (two tabs, a double click) each get a secret,
+/// and the last one written is the one a code confirms: none is told that an
+/// app is already enabled while none is.
+async fn racing_enrolments_each_get_a_secret(db: TestDb) {
+    let (auth, clock) = open(&db).await;
+    register(&auth, "kvothe", GOOD).await;
+    let session = login(&auth, "kvothe", GOOD).await.unwrap();
+    let auth = Arc::new(auth);
+    for round in 0..5 {
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                let (auth, token) = (auth.clone(), session.token.expose().to_owned());
+                tokio::spawn(async move { auth.begin_totp(&token).await })
+            })
+            .collect();
+        for racer in racers {
+            if let Err(error) = racer.await.unwrap() {
+                panic!("round {round}: an enrolment racing others failed: {error:?}");
+            }
+        }
+    }
+    // One pending enrolment is left, and a code of the last secret handed
+    // out confirms it.
+    let last = auth.begin_totp(session.token.expose()).await.unwrap();
+    let secret = BASE32_NOPAD.decode(last.secret.as_bytes()).unwrap();
+    auth.confirm_totp(
+        session.token.expose(),
+        &totp_code(&secret, now(&clock)),
+        &client(),
+    )
+    .await
+    .unwrap();
 }
 
 async fn removing_and_resetting_factors(db: TestDb) {
