@@ -12,6 +12,7 @@ mod authenticator;
 
 use auth_core::{
     Auth, AuthError, Identifier, LoginSuccess, MfaMethod, PasskeyChallenge, CEREMONY_TTL_SECS,
+    MAX_PASSKEYS_PER_ACCOUNT,
 };
 use authenticator::TestAuthenticator;
 use common::*;
@@ -23,6 +24,8 @@ on_both_backends! {
     counters_that_go_backwards_are_refused => counters_that_go_backwards_are_refused_sqlite, counters_that_go_backwards_are_refused_postgres;
     a_passkey_as_the_second_step => a_passkey_as_the_second_step_sqlite, a_passkey_as_the_second_step_postgres;
     resets_and_removal => resets_and_removal_sqlite, resets_and_removal_postgres;
+    one_registration_in_progress_per_session => one_registration_in_progress_per_session_sqlite, one_registration_in_progress_per_session_postgres;
+    an_account_holds_a_bounded_number_of_passkeys => an_account_holds_a_bounded_number_of_passkeys_sqlite, an_account_holds_a_bounded_number_of_passkeys_postgres;
 }
 
 /// The origin of the pages in these tests.
@@ -715,4 +718,118 @@ async fn resets_and_removal(db: TestDb) {
     login(&auth, "denna", GOOD)
         .await
         .expect("factors gone: one step");
+}
+
+/// Finishes a registration ceremony with a fresh software authenticator.
+async fn finish_with_new_key(
+    auth: &Auth,
+    session: &LoginSuccess,
+    challenge: &PasskeyChallenge,
+) -> Result<auth_core::PasskeyInfo, AuthError> {
+    let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
+    auth.finish_passkey_registration(
+        session.token.expose(),
+        challenge.ceremony.expose(),
+        &answer,
+        None,
+        &client(),
+    )
+    .await
+}
+
+/// The registration options route has no per-address limit: a session
+/// starting ceremonies in a loop must not grow the table without end, so a
+/// new one voids the session's earlier one (not another session's).
+async fn one_registration_in_progress_per_session(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "kvothe", GOOD).await;
+    let one = login(&auth, "kvothe", GOOD).await.unwrap();
+    let two = login(&auth, "kvothe", GOOD).await.unwrap();
+    let begin = |session: &LoginSuccess| {
+        let token = session.token.expose().to_owned();
+        let auth = auth.clone();
+        async move {
+            auth.begin_passkey_registration(&token, ORIGIN)
+                .await
+                .unwrap()
+        }
+    };
+    let first = begin(&one).await;
+    let of_two = begin(&two).await;
+    for _ in 0..50 {
+        begin(&one).await;
+    }
+    let last = begin(&one).await;
+    assert!(matches!(
+        finish_with_new_key(&auth, &one, &first).await,
+        Err(AuthError::InvalidField {
+            field: "ceremony",
+            ..
+        })
+    ));
+    finish_with_new_key(&auth, &one, &last).await.unwrap();
+    finish_with_new_key(&auth, &two, &of_two).await.unwrap();
+}
+
+/// Each passkey is a row kept for good and a credential listed in every
+/// later ceremony of the account: a signed-in client cannot add them without
+/// end, also when two registrations finish together at the limit.
+async fn an_account_holds_a_bounded_number_of_passkeys(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "kvothe", GOOD).await;
+    let one = login(&auth, "kvothe", GOOD).await.unwrap();
+    let two = login(&auth, "kvothe", GOOD).await.unwrap();
+    for _ in 1..MAX_PASSKEYS_PER_ACCOUNT {
+        let challenge = auth
+            .begin_passkey_registration(one.token.expose(), ORIGIN)
+            .await
+            .unwrap();
+        finish_with_new_key(&auth, &one, &challenge).await.unwrap();
+    }
+    // One place left, two ceremonies started for it.
+    let a = auth
+        .begin_passkey_registration(one.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    let b = auth
+        .begin_passkey_registration(two.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    let (first, second) = tokio::join!(
+        finish_with_new_key(&auth, &one, &a),
+        finish_with_new_key(&auth, &two, &b)
+    );
+    let refused = |r: &Result<auth_core::PasskeyInfo, AuthError>| {
+        matches!(
+            r,
+            Err(AuthError::InvalidField {
+                field: "credential",
+                ..
+            })
+        )
+    };
+    assert_eq!(
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
+        1,
+        "{first:?} {second:?}"
+    );
+    assert!(refused(&first) || refused(&second));
+    let listed = auth.list_passkeys(one.token.expose()).await.unwrap();
+    assert_eq!(listed.len() as i64, MAX_PASSKEYS_PER_ACCOUNT);
+    // Full: no ceremony is started either.
+    assert!(matches!(
+        auth.begin_passkey_registration(one.token.expose(), ORIGIN)
+            .await,
+        Err(AuthError::InvalidField {
+            field: "credential",
+            ..
+        })
+    ));
+    assert_eq!(
+        auth.count_events("passkey_added").await.unwrap(),
+        MAX_PASSKEYS_PER_ACCOUNT
+    );
 }
