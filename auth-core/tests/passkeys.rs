@@ -26,6 +26,7 @@ on_both_backends! {
     resets_and_removal => resets_and_removal_sqlite, resets_and_removal_postgres;
     one_registration_in_progress_per_session => one_registration_in_progress_per_session_sqlite, one_registration_in_progress_per_session_postgres;
     an_account_holds_a_bounded_number_of_passkeys => an_account_holds_a_bounded_number_of_passkeys_sqlite, an_account_holds_a_bounded_number_of_passkeys_postgres;
+    ceremonies_across_accounts_and_deleted_ones => ceremonies_across_accounts_and_deleted_ones_sqlite, ceremonies_across_accounts_and_deleted_ones_postgres;
 }
 
 /// The origin of the pages in these tests.
@@ -832,4 +833,133 @@ async fn an_account_holds_a_bounded_number_of_passkeys(db: TestDb) {
         auth.count_events("passkey_added").await.unwrap(),
         MAX_PASSKEYS_PER_ACCOUNT
     );
+}
+
+/// Ceremonies of one account finished with another's key, session or
+/// ceremony kind, and passkeys removed or accounts deleted while a ceremony
+/// is in flight: none signs anyone in or adds anything.
+async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    let mut kvothe = with_passkey(&auth, "kvothe").await;
+    let mut denna = with_passkey(&auth, "denna").await;
+
+    // Denna's key answers kvothe's second step (her own credential, this
+    // site, user verified): refused, and counted as a wrong answer.
+    let token = first_step(&auth, "kvothe").await;
+    let challenge = auth
+        .begin_passkey_second_step(&token, ORIGIN)
+        .await
+        .unwrap();
+    denna.counter = 1;
+    let answer = denna.assert(&challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.complete_mfa_passkey(
+            &token,
+            challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCode)
+    ));
+    assert_eq!(auth.count_events("passkey_failed").await.unwrap(), 1);
+    // A sign-in ceremony is no second-step ceremony: void, not counted.
+    let sign_in_challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
+    kvothe.counter = 1;
+    let answer = kvothe.assert(&sign_in_challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.complete_mfa_passkey(
+            &token,
+            sign_in_challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCode)
+    ));
+    // Nor is a second-step ceremony a sign-in one.
+    let challenge = auth
+        .begin_passkey_second_step(&token, ORIGIN)
+        .await
+        .unwrap();
+    let answer = kvothe.assert(&challenge.options, ORIGIN);
+    assert!(void_ceremony(
+        &auth
+            .finish_passkey_login(challenge.ceremony.expose(), &answer, None, &client())
+            .await
+    ));
+    assert_eq!(auth.count_events("passkey_failed").await.unwrap(), 1);
+    let kvothe_session = second_step(&auth, &token, &kvothe).await.unwrap();
+
+    // Kvothe's registration ceremony finished by Denna's session: void.
+    denna.counter = 2;
+    let denna_session = sign_in(&auth, &denna).await.unwrap();
+    let challenge = auth
+        .begin_passkey_registration(kvothe_session.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    assert!(matches!(
+        finish_with_new_key(&auth, &denna_session, &challenge).await,
+        Err(AuthError::InvalidField {
+            field: "ceremony",
+            ..
+        })
+    ));
+
+    // Denna's passkey removed while her second step is in flight.
+    let denna_token = first_step(&auth, "denna").await;
+    let challenge = auth
+        .begin_passkey_second_step(&denna_token, ORIGIN)
+        .await
+        .unwrap();
+    let id = auth
+        .list_passkeys(denna_session.token.expose())
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    auth.remove_passkey(denna_session.token.expose(), &id, &pw(GOOD), &client())
+        .await
+        .unwrap();
+    denna.counter = 3;
+    let answer = denna.assert(&challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.complete_mfa_passkey(
+            &denna_token,
+            challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCode)
+    ));
+
+    // Kvothe's account deleted with a sign-in and a registration in flight.
+    let sign_in_challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
+    let registration = auth
+        .begin_passkey_registration(kvothe_session.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    auth.delete_user(&Identifier::Username("kvothe".into()), &client())
+        .await
+        .unwrap();
+    kvothe.counter = 10;
+    let answer = kvothe.assert(&sign_in_challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.finish_passkey_login(
+            sign_in_challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        finish_with_new_key(&auth, &kvothe_session, &registration).await,
+        Err(AuthError::NotAuthenticated | AuthError::InvalidField { .. })
+    ));
 }
