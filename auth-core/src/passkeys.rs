@@ -327,8 +327,8 @@ impl Auth {
         // expire (this route has no per-address limit).
         self.db(move |conn| {
             auth_db::write_transaction(conn, |conn| {
-                if let Some(binding) = &row.binding {
-                    CeremonyRow::delete_for_binding(conn, KIND_REGISTER, binding)?;
+                if let (Some(user_id), Some(binding)) = (&row.user_id, &row.binding) {
+                    CeremonyRow::delete_for_binding(conn, user_id, KIND_REGISTER, binding)?;
                 }
                 CeremonyRow::create(conn, &row)
             })
