@@ -39,6 +39,10 @@ use crate::token::{CeremonyToken, MfaToken, SessionToken};
 pub const CEREMONY_TTL_SECS: i64 = 300;
 /// Longest passkey name, in characters.
 pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
+/// Longest credential id WebAuthn allows, in bytes. A client that makes up
+/// its own may send more; PostgreSQL's unique index cannot hold an entry
+/// past 2704 bytes, so a longer one would be a 500, not a 400.
+const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
 /// Most passkeys one account holds: each is a row kept for good and a
 /// credential listed in every later ceremony of the account, so a signed-in
 /// client must not add them without end.
@@ -371,6 +375,14 @@ impl Auth {
                     message: "the passkey's answer did not verify; try again".into(),
                 }
             })?;
+        if key.cred_id().as_ref().len() > MAX_CREDENTIAL_ID_BYTES {
+            return Err(AuthError::InvalidField {
+                field: "credential",
+                message: format!(
+                    "a credential id is at most {MAX_CREDENTIAL_ID_BYTES} bytes (WebAuthn)"
+                ),
+            });
+        }
         let now = self.now();
         let stored = PasskeyRow {
             id: uuid::Uuid::new_v4().to_string(),

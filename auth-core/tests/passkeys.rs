@@ -27,6 +27,7 @@ on_both_backends! {
     one_registration_in_progress_per_session => one_registration_in_progress_per_session_sqlite, one_registration_in_progress_per_session_postgres;
     an_account_holds_a_bounded_number_of_passkeys => an_account_holds_a_bounded_number_of_passkeys_sqlite, an_account_holds_a_bounded_number_of_passkeys_postgres;
     ceremonies_across_accounts_and_deleted_ones => ceremonies_across_accounts_and_deleted_ones_sqlite, ceremonies_across_accounts_and_deleted_ones_postgres;
+    credential_ids_longer_than_webauthn_allows_are_refused => credential_ids_longer_than_webauthn_allows_are_refused_sqlite, credential_ids_longer_than_webauthn_allows_are_refused_postgres;
 }
 
 /// The origin of the pages in these tests.
@@ -962,4 +963,54 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
         finish_with_new_key(&auth, &kvothe_session, &registration).await,
         Err(AuthError::NotAuthenticated | AuthError::InvalidField { .. })
     ));
+}
+
+/// WebAuthn credential ids are at most 1023 bytes. A client that makes up
+/// its own (a script, not a browser) must not store a longer one: on
+/// PostgreSQL a unique index entry of more than 2704 bytes is an error, so
+/// an id of 3000 bytes (its request still inside the 16 KiB body) was a 500.
+async fn credential_ids_longer_than_webauthn_allows_are_refused(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "kvothe", GOOD).await;
+    let session = login(&auth, "kvothe", GOOD).await.unwrap();
+    for (len, accepted) in [(1024, false), (3000, false), (1023, true)] {
+        let challenge = auth
+            .begin_passkey_registration(session.token.expose(), ORIGIN)
+            .await
+            .unwrap();
+        let (mut key, answer) =
+            TestAuthenticator::register_with_id_len(&challenge.options, ORIGIN, true, len);
+        let added = auth
+            .finish_passkey_registration(
+                session.token.expose(),
+                challenge.ceremony.expose(),
+                &answer,
+                None,
+                &client(),
+            )
+            .await;
+        if accepted {
+            added.unwrap();
+            key.counter = 1;
+            sign_in(&auth, &key).await.unwrap();
+        } else {
+            assert!(
+                matches!(
+                    added,
+                    Err(AuthError::InvalidField {
+                        field: "credential",
+                        ..
+                    })
+                ),
+                "{len}: {added:?}"
+            );
+        }
+    }
+    assert_eq!(
+        auth.list_passkeys(session.token.expose())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -484,6 +484,26 @@ async fn origin_spellings_names_and_removal_attacks() {
         let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
         assert!(message.starts_with("name"), "{name:?}: {message}");
     }
+    // A credential id of 3000 bytes (WebAuthn allows 1023) fits the 16 KiB
+    // body; on PostgreSQL its unique index entry would not fit: a 400 here.
+    let started = app
+        .send(with_session(
+            request("POST", "/mfa/passkeys/options"),
+            &token,
+        ))
+        .await
+        .json();
+    let options = json!({"publicKey": started["publicKey"]});
+    let (_, answer) = TestAuthenticator::register_with_id_len(&options, ORIGIN, true, 3000);
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let body = json!({"ceremony": started["ceremony"], "credential": answer});
+    assert!(body.to_string().len() < 16 * 1024);
+    let res = app
+        .send(with_session(json("POST", "/mfa/passkeys", &body), &token))
+        .await;
+    let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    assert!(message.starts_with("credential"), "{message}");
+
     let huge = json!({"ceremony": "x", "name": "n".repeat(10 << 20), "credential": {}});
     let res = app
         .send(with_session(json("POST", "/mfa/passkeys", &huge), &token))
