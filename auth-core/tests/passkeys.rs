@@ -28,6 +28,7 @@ on_both_backends! {
     an_account_holds_a_bounded_number_of_passkeys => an_account_holds_a_bounded_number_of_passkeys_sqlite, an_account_holds_a_bounded_number_of_passkeys_postgres;
     ceremonies_across_accounts_and_deleted_ones => ceremonies_across_accounts_and_deleted_ones_sqlite, ceremonies_across_accounts_and_deleted_ones_postgres;
     credential_ids_longer_than_webauthn_allows_are_refused => credential_ids_longer_than_webauthn_allows_are_refused_sqlite, credential_ids_longer_than_webauthn_allows_are_refused_postgres;
+    one_ceremony_finished_by_racing_requests => one_ceremony_finished_by_racing_requests_sqlite, one_ceremony_finished_by_racing_requests_postgres;
 }
 
 /// The origin of the pages in these tests.
@@ -1006,6 +1007,73 @@ async fn credential_ids_longer_than_webauthn_allows_are_refused(db: TestDb) {
             );
         }
     }
+    assert_eq!(
+        auth.list_passkeys(session.token.expose())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// One ceremony and one right answer sent by several requests at once (a
+/// replayed request racing the real one): one sign-in, one passkey added.
+async fn one_ceremony_finished_by_racing_requests(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    let mut key = with_passkey(&auth, "kvothe").await;
+    let challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
+    key.counter = 1;
+    let answer = key.assert(&challenge.options, ORIGIN);
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let (auth, answer) = (auth.clone(), answer.clone());
+            let ceremony = challenge.ceremony.expose().to_owned();
+            tokio::spawn(async move {
+                auth.finish_passkey_login(&ceremony, &answer, None, &client())
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => won += 1,
+            other => assert!(void_ceremony(&other), "{other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+
+    register(&auth, "denna", GOOD).await;
+    let session = login(&auth, "denna", GOOD).await.unwrap();
+    let challenge = auth
+        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let (auth, answer) = (auth.clone(), answer.clone());
+            let (token, ceremony) = (
+                session.token.expose().to_owned(),
+                challenge.ceremony.expose().to_owned(),
+            );
+            tokio::spawn(async move {
+                auth.finish_passkey_registration(&token, &ceremony, &answer, None, &client())
+                    .await
+            })
+        })
+        .collect();
+    let mut added = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => added += 1,
+            Err(AuthError::InvalidField {
+                field: "ceremony", ..
+            }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(added, 1);
     assert_eq!(
         auth.list_passkeys(session.token.expose())
             .await
