@@ -36,7 +36,10 @@ pub use import::{
 pub use machines::{
     valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
 };
-pub use passkeys::{PasskeyChallenge, PasskeyInfo, CEREMONY_TTL_SECS, MAX_PASSKEY_NAME_CHARS};
+pub use passkeys::{
+    PasskeyChallenge, PasskeyInfo, CEREMONY_TTL_SECS, MAX_PASSKEYS_PER_ACCOUNT,
+    MAX_PASSKEY_NAME_CHARS,
+};
 pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use second_factors::{
     totp_code, FactorStatus, MfaMethod, RecoveryCodes, TotpEnrolment, MFA_TOKEN_TTL_SECS,

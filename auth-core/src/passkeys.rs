@@ -39,6 +39,14 @@ use crate::token::{CeremonyToken, MfaToken, SessionToken};
 pub const CEREMONY_TTL_SECS: i64 = 300;
 /// Longest passkey name, in characters.
 pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
+/// Longest credential id WebAuthn allows, in bytes. A client that makes up
+/// its own may send more; PostgreSQL's unique index cannot hold an entry
+/// past 2704 bytes, so a longer one would be a 500, not a 400.
+const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
+/// Most passkeys one account holds: each is a row kept for good and a
+/// credential listed in every later ceremony of the account, so a signed-in
+/// client must not add them without end.
+pub const MAX_PASSKEYS_PER_ACCOUNT: i64 = 20;
 /// The relying party's name, as authenticators show it.
 const RP_NAME: &str = "authd";
 
@@ -94,6 +102,15 @@ pub(crate) struct Assertion {
     pub(crate) counter: i64,
     /// The credential as it is after this assertion.
     pub(crate) credential: String,
+}
+
+/// What a registration's commit found.
+enum Added {
+    Yes,
+    /// The credential id is registered already.
+    Duplicate,
+    /// The account holds [`MAX_PASSKEYS_PER_ACCOUNT`] passkeys.
+    TooMany,
 }
 
 /// Takes a verified assertion's counter (see [`PasskeyRow::accept_assertion`]).
@@ -186,6 +203,15 @@ fn parse_credential<T: serde::de::DeserializeOwned>(credential: &str) -> AuthRes
         field: "credential",
         message: "not a WebAuthn credential as the browser gives it".into(),
     })
+}
+
+fn too_many_passkeys() -> AuthError {
+    AuthError::InvalidField {
+        field: "credential",
+        message: format!(
+            "an account holds at most {MAX_PASSKEYS_PER_ACCOUNT} passkeys; remove one first"
+        ),
+    }
 }
 
 fn void_ceremony() -> AuthError {
@@ -281,6 +307,9 @@ impl Auth {
         let existing = self
             .db(move |conn| PasskeyRow::list_for_user(conn, &user_id))
             .await?;
+        if existing.len() as i64 >= MAX_PASSKEYS_PER_ACCOUNT {
+            return Err(too_many_passkeys());
+        }
         let exclude = existing
             .iter()
             .filter_map(stored_as::<SecurityKey>)
@@ -297,7 +326,18 @@ impl Auth {
             origin,
             to_json(&state)?,
         );
-        self.store_ceremony(row).await?;
+        // One registration in progress per session: a new one voids the
+        // earlier ones, so a session cannot pile up rows faster than they
+        // expire (this route has no per-address limit).
+        self.db(move |conn| {
+            auth_db::write_transaction(conn, |conn| {
+                if let (Some(user_id), Some(binding)) = (&row.user_id, &row.binding) {
+                    CeremonyRow::delete_for_binding(conn, user_id, KIND_REGISTER, binding)?;
+                }
+                CeremonyRow::create(conn, &row)
+            })
+        })
+        .await?;
         Ok(PasskeyChallenge {
             ceremony,
             options: browser_options(options, true)?,
@@ -335,6 +375,14 @@ impl Auth {
                     message: "the passkey's answer did not verify; try again".into(),
                 }
             })?;
+        if key.cred_id().as_ref().len() > MAX_CREDENTIAL_ID_BYTES {
+            return Err(AuthError::InvalidField {
+                field: "credential",
+                message: format!(
+                    "a credential id is at most {MAX_CREDENTIAL_ID_BYTES} bytes (WebAuthn)"
+                ),
+            });
+        }
         let now = self.now();
         let stored = PasskeyRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -359,25 +407,34 @@ impl Auth {
         let created = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
+                    // The account's row lock first (PostgreSQL), so that two
+                    // registrations racing both count what the other added.
+                    if auth_db::UserRow::lock_credential_version(conn, &row.user_id)?.is_none() {
+                        return Ok(None);
+                    }
                     // The session may have ended meanwhile (a password change).
                     if !SessionRow::exists(conn, &session_id)? {
                         return Ok(None);
                     }
+                    if PasskeyRow::count_for_user(conn, &row.user_id)? >= MAX_PASSKEYS_PER_ACCOUNT {
+                        return Ok(Some(Added::TooMany));
+                    }
                     if PasskeyRow::create(conn, &row)? == 0 {
-                        return Ok(Some(false));
+                        return Ok(Some(Added::Duplicate));
                     }
                     EventRow::record(conn, &added)?;
-                    Ok(Some(true))
+                    Ok(Some(Added::Yes))
                 })
             })
             .await?;
         match created {
             None => Err(AuthError::NotAuthenticated),
-            Some(false) => Err(AuthError::InvalidField {
+            Some(Added::TooMany) => Err(too_many_passkeys()),
+            Some(Added::Duplicate) => Err(AuthError::InvalidField {
                 field: "credential",
                 message: "this passkey is already registered".into(),
             }),
-            Some(true) => {
+            Some(Added::Yes) => {
                 log_event(event::PASSKEY_ADDED, Some(&signed_in.user.id), client);
                 Ok(PasskeyInfo::from_row(stored))
             }

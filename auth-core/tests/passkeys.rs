@@ -12,6 +12,7 @@ mod authenticator;
 
 use auth_core::{
     Auth, AuthError, Identifier, LoginSuccess, MfaMethod, PasskeyChallenge, CEREMONY_TTL_SECS,
+    MAX_PASSKEYS_PER_ACCOUNT,
 };
 use authenticator::TestAuthenticator;
 use common::*;
@@ -23,6 +24,11 @@ on_both_backends! {
     counters_that_go_backwards_are_refused => counters_that_go_backwards_are_refused_sqlite, counters_that_go_backwards_are_refused_postgres;
     a_passkey_as_the_second_step => a_passkey_as_the_second_step_sqlite, a_passkey_as_the_second_step_postgres;
     resets_and_removal => resets_and_removal_sqlite, resets_and_removal_postgres;
+    one_registration_in_progress_per_session => one_registration_in_progress_per_session_sqlite, one_registration_in_progress_per_session_postgres;
+    an_account_holds_a_bounded_number_of_passkeys => an_account_holds_a_bounded_number_of_passkeys_sqlite, an_account_holds_a_bounded_number_of_passkeys_postgres;
+    ceremonies_across_accounts_and_deleted_ones => ceremonies_across_accounts_and_deleted_ones_sqlite, ceremonies_across_accounts_and_deleted_ones_postgres;
+    credential_ids_longer_than_webauthn_allows_are_refused => credential_ids_longer_than_webauthn_allows_are_refused_sqlite, credential_ids_longer_than_webauthn_allows_are_refused_postgres;
+    one_ceremony_finished_by_racing_requests => one_ceremony_finished_by_racing_requests_sqlite, one_ceremony_finished_by_racing_requests_postgres;
 }
 
 /// The origin of the pages in these tests.
@@ -715,4 +721,364 @@ async fn resets_and_removal(db: TestDb) {
     login(&auth, "denna", GOOD)
         .await
         .expect("factors gone: one step");
+}
+
+/// Finishes a registration ceremony with a fresh software authenticator.
+async fn finish_with_new_key(
+    auth: &Auth,
+    session: &LoginSuccess,
+    challenge: &PasskeyChallenge,
+) -> Result<auth_core::PasskeyInfo, AuthError> {
+    let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
+    auth.finish_passkey_registration(
+        session.token.expose(),
+        challenge.ceremony.expose(),
+        &answer,
+        None,
+        &client(),
+    )
+    .await
+}
+
+/// The registration options route has no per-address limit: a session
+/// starting ceremonies in a loop must not grow the table without end, so a
+/// new one voids the session's earlier one (not another session's).
+async fn one_registration_in_progress_per_session(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "kvothe", GOOD).await;
+    let one = login(&auth, "kvothe", GOOD).await.unwrap();
+    let two = login(&auth, "kvothe", GOOD).await.unwrap();
+    let begin = |session: &LoginSuccess| {
+        let token = session.token.expose().to_owned();
+        let auth = auth.clone();
+        async move {
+            auth.begin_passkey_registration(&token, ORIGIN)
+                .await
+                .unwrap()
+        }
+    };
+    let first = begin(&one).await;
+    let of_two = begin(&two).await;
+    for _ in 0..50 {
+        begin(&one).await;
+    }
+    let last = begin(&one).await;
+    assert!(matches!(
+        finish_with_new_key(&auth, &one, &first).await,
+        Err(AuthError::InvalidField {
+            field: "ceremony",
+            ..
+        })
+    ));
+    finish_with_new_key(&auth, &one, &last).await.unwrap();
+    finish_with_new_key(&auth, &two, &of_two).await.unwrap();
+}
+
+/// Each passkey is a row kept for good and a credential listed in every
+/// later ceremony of the account: a signed-in client cannot add them without
+/// end, also when two registrations finish together at the limit.
+async fn an_account_holds_a_bounded_number_of_passkeys(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "kvothe", GOOD).await;
+    let one = login(&auth, "kvothe", GOOD).await.unwrap();
+    let two = login(&auth, "kvothe", GOOD).await.unwrap();
+    for _ in 1..MAX_PASSKEYS_PER_ACCOUNT {
+        let challenge = auth
+            .begin_passkey_registration(one.token.expose(), ORIGIN)
+            .await
+            .unwrap();
+        finish_with_new_key(&auth, &one, &challenge).await.unwrap();
+    }
+    // One place left, two ceremonies started for it.
+    let a = auth
+        .begin_passkey_registration(one.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    let b = auth
+        .begin_passkey_registration(two.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    let (first, second) = tokio::join!(
+        finish_with_new_key(&auth, &one, &a),
+        finish_with_new_key(&auth, &two, &b)
+    );
+    let refused = |r: &Result<auth_core::PasskeyInfo, AuthError>| {
+        matches!(
+            r,
+            Err(AuthError::InvalidField {
+                field: "credential",
+                ..
+            })
+        )
+    };
+    assert_eq!(
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
+        1,
+        "{first:?} {second:?}"
+    );
+    assert!(refused(&first) || refused(&second));
+    let listed = auth.list_passkeys(one.token.expose()).await.unwrap();
+    assert_eq!(listed.len() as i64, MAX_PASSKEYS_PER_ACCOUNT);
+    // Full: no ceremony is started either.
+    assert!(matches!(
+        auth.begin_passkey_registration(one.token.expose(), ORIGIN)
+            .await,
+        Err(AuthError::InvalidField {
+            field: "credential",
+            ..
+        })
+    ));
+    assert_eq!(
+        auth.count_events("passkey_added").await.unwrap(),
+        MAX_PASSKEYS_PER_ACCOUNT
+    );
+}
+
+/// Ceremonies of one account finished with another's key, session or
+/// ceremony kind, and passkeys removed or accounts deleted while a ceremony
+/// is in flight: none signs anyone in or adds anything.
+async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    let mut kvothe = with_passkey(&auth, "kvothe").await;
+    let mut denna = with_passkey(&auth, "denna").await;
+
+    // Denna's key answers kvothe's second step (her own credential, this
+    // site, user verified): refused, and counted as a wrong answer.
+    let token = first_step(&auth, "kvothe").await;
+    let challenge = auth
+        .begin_passkey_second_step(&token, ORIGIN)
+        .await
+        .unwrap();
+    denna.counter = 1;
+    let answer = denna.assert(&challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.complete_mfa_passkey(
+            &token,
+            challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCode)
+    ));
+    assert_eq!(auth.count_events("passkey_failed").await.unwrap(), 1);
+    // A sign-in ceremony is no second-step ceremony: void, not counted.
+    let sign_in_challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
+    kvothe.counter = 1;
+    let answer = kvothe.assert(&sign_in_challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.complete_mfa_passkey(
+            &token,
+            sign_in_challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCode)
+    ));
+    // Nor is a second-step ceremony a sign-in one.
+    let challenge = auth
+        .begin_passkey_second_step(&token, ORIGIN)
+        .await
+        .unwrap();
+    let answer = kvothe.assert(&challenge.options, ORIGIN);
+    assert!(void_ceremony(
+        &auth
+            .finish_passkey_login(challenge.ceremony.expose(), &answer, None, &client())
+            .await
+    ));
+    assert_eq!(auth.count_events("passkey_failed").await.unwrap(), 1);
+    let kvothe_session = second_step(&auth, &token, &kvothe).await.unwrap();
+
+    // Kvothe's registration ceremony finished by Denna's session: void.
+    denna.counter = 2;
+    let denna_session = sign_in(&auth, &denna).await.unwrap();
+    let challenge = auth
+        .begin_passkey_registration(kvothe_session.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    assert!(matches!(
+        finish_with_new_key(&auth, &denna_session, &challenge).await,
+        Err(AuthError::InvalidField {
+            field: "ceremony",
+            ..
+        })
+    ));
+
+    // Denna's passkey removed while her second step is in flight.
+    let denna_token = first_step(&auth, "denna").await;
+    let challenge = auth
+        .begin_passkey_second_step(&denna_token, ORIGIN)
+        .await
+        .unwrap();
+    let id = auth
+        .list_passkeys(denna_session.token.expose())
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    auth.remove_passkey(denna_session.token.expose(), &id, &pw(GOOD), &client())
+        .await
+        .unwrap();
+    denna.counter = 3;
+    let answer = denna.assert(&challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.complete_mfa_passkey(
+            &denna_token,
+            challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCode)
+    ));
+
+    // Kvothe's account deleted with a sign-in and a registration in flight.
+    let sign_in_challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
+    let registration = auth
+        .begin_passkey_registration(kvothe_session.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    auth.delete_user(&Identifier::Username("kvothe".into()), &client())
+        .await
+        .unwrap();
+    kvothe.counter = 10;
+    let answer = kvothe.assert(&sign_in_challenge.options, ORIGIN);
+    assert!(matches!(
+        auth.finish_passkey_login(
+            sign_in_challenge.ceremony.expose(),
+            &answer,
+            None,
+            &client()
+        )
+        .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        finish_with_new_key(&auth, &kvothe_session, &registration).await,
+        Err(AuthError::NotAuthenticated | AuthError::InvalidField { .. })
+    ));
+}
+
+/// WebAuthn credential ids are at most 1023 bytes. A client that makes up
+/// its own (a script, not a browser) must not store a longer one: on
+/// PostgreSQL a unique index entry of more than 2704 bytes is an error, so
+/// an id of 3000 bytes (its request still inside the 16 KiB body) was a 500.
+async fn credential_ids_longer_than_webauthn_allows_are_refused(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    register(&auth, "kvothe", GOOD).await;
+    let session = login(&auth, "kvothe", GOOD).await.unwrap();
+    for (len, accepted) in [(1024, false), (3000, false), (1023, true)] {
+        let challenge = auth
+            .begin_passkey_registration(session.token.expose(), ORIGIN)
+            .await
+            .unwrap();
+        let (mut key, answer) =
+            TestAuthenticator::register_with_id_len(&challenge.options, ORIGIN, true, len);
+        let added = auth
+            .finish_passkey_registration(
+                session.token.expose(),
+                challenge.ceremony.expose(),
+                &answer,
+                None,
+                &client(),
+            )
+            .await;
+        if accepted {
+            added.unwrap();
+            key.counter = 1;
+            sign_in(&auth, &key).await.unwrap();
+        } else {
+            assert!(
+                matches!(
+                    added,
+                    Err(AuthError::InvalidField {
+                        field: "credential",
+                        ..
+                    })
+                ),
+                "{len}: {added:?}"
+            );
+        }
+    }
+    assert_eq!(
+        auth.list_passkeys(session.token.expose())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// One ceremony and one right answer sent by several requests at once (a
+/// replayed request racing the real one): one sign-in, one passkey added.
+async fn one_ceremony_finished_by_racing_requests(db: TestDb) {
+    let (auth, _clock) = open(&db).await;
+    let mut key = with_passkey(&auth, "kvothe").await;
+    let challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
+    key.counter = 1;
+    let answer = key.assert(&challenge.options, ORIGIN);
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let (auth, answer) = (auth.clone(), answer.clone());
+            let ceremony = challenge.ceremony.expose().to_owned();
+            tokio::spawn(async move {
+                auth.finish_passkey_login(&ceremony, &answer, None, &client())
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => won += 1,
+            other => assert!(void_ceremony(&other), "{other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+
+    register(&auth, "denna", GOOD).await;
+    let session = login(&auth, "denna", GOOD).await.unwrap();
+    let challenge = auth
+        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .await
+        .unwrap();
+    let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let (auth, answer) = (auth.clone(), answer.clone());
+            let (token, ceremony) = (
+                session.token.expose().to_owned(),
+                challenge.ceremony.expose().to_owned(),
+            );
+            tokio::spawn(async move {
+                auth.finish_passkey_registration(&token, &ceremony, &answer, None, &client())
+                    .await
+            })
+        })
+        .collect();
+    let mut added = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => added += 1,
+            Err(AuthError::InvalidField {
+                field: "ceremony", ..
+            }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(added, 1);
+    assert_eq!(
+        auth.list_passkeys(session.token.expose())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

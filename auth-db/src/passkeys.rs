@@ -179,6 +179,24 @@ impl CeremonyRow {
         })
     }
 
+    /// Voids the account's ceremonies of one kind bound to `binding` (a
+    /// session's earlier registrations when it starts another); the account
+    /// is named so that the delete goes by its index, not the whole table.
+    pub fn delete_for_binding(
+        conn: &mut DbConnection,
+        user_id: &str,
+        kind: &str,
+        binding: &str,
+    ) -> DbResult<usize> {
+        Ok(diesel::delete(
+            webauthn_ceremonies::table
+                .filter(webauthn_ceremonies::user_id.eq(user_id))
+                .filter(webauthn_ceremonies::kind.eq(kind))
+                .filter(webauthn_ceremonies::binding.eq(binding)),
+        )
+        .execute(conn)?)
+    }
+
     /// Voids every ceremony of the account.
     pub fn delete_for_user(conn: &mut DbConnection, user_id: &str) -> DbResult<usize> {
         Ok(diesel::delete(

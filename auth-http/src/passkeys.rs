@@ -285,7 +285,9 @@ fn list_passkeys(app: &App) -> BoxedFilter<(Response,)> {
     description = "The options for `navigator.credentials.create` (user verification \
         preferred, a discoverable credential preferred, the user's own passkeys excluded) and \
         the ceremony's id. The relying-party id is the host of `--public-url`, or of the \
-        request's `Origin`; an IP address cannot be one (400 `invalid_field`).",
+        request's `Origin`; an IP address cannot be one (400 `invalid_field`). An account \
+        holds at most 20 passkeys (400 `invalid_field` naming `credential` past that). A new \
+        ceremony voids the session's earlier one.",
     security(("session_cookie" = [])),
     responses(
         (status = 200, description = "The ceremony.", body = CeremonyBody),

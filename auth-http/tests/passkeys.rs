@@ -403,3 +403,132 @@ async fn the_second_step_page_offers_what_the_account_has() {
     assert!(page.contains("action=\"/login/code\""), "{page}");
     assert!(!page.contains("data-passkey"), "{page}");
 }
+
+/// Attacks on the routes: every spelling of the `Origin` and `Host` pair,
+/// names with markup, control characters or of 10 MB, and removal of
+/// another account's passkey.
+#[tokio::test]
+async fn origin_spellings_names_and_removal_attacks() {
+    let app = TestApp::new().await;
+    let token = app.signed_in("bob@example.com").await;
+    let options = |host: &str, origin: &str| {
+        request("POST", "/sessions/passkey/options")
+            .header("host", host)
+            .header("origin", origin)
+    };
+    // (An Origin given twice is refused: request.rs's unit test; warp's
+    // test requests cannot carry a header twice.)
+    // Another port, or another scheme's default port: another origin.
+    for (host, origin) in [
+        ("localhost", "http://localhost:5001"),
+        ("localhost:5000", "http://localhost"),
+        ("localhost", "https://localhost:80"),
+    ] {
+        let res = app.send(options(host, origin)).await;
+        res.assert_error(StatusCode::FORBIDDEN, "cross_origin");
+    }
+    // Case is no other origin: the RP id is the host in lower case.
+    for (host, origin) in [
+        ("LOCALHOST", "http://localhost"),
+        ("localhost", "HTTP://LocalHost"),
+    ] {
+        let res = app.send(options(host, origin)).await;
+        assert_eq!(res.status, StatusCode::OK, "{origin}: {}", res.text());
+        assert_eq!(res.json()["publicKey"]["rpId"], "localhost");
+    }
+    // IP literals, v4 and v6, are no relying party.
+    for (host, origin) in [
+        ("127.0.0.1", "http://127.0.0.1"),
+        ("[::1]:5000", "http://[::1]:5000"),
+    ] {
+        let res = app.send(options(host, origin)).await;
+        res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    }
+
+    // Names: markup is text on the security page; control characters and
+    // more than 64 characters are refused; 10 MB never reaches the service.
+    let (_, id) = add_passkey(&app, &token, "<img src=x onerror=alert(1)>").await;
+    let page = app
+        .page(
+            get("/me/security")
+                .header("accept", BROWSER_ACCEPT)
+                .header("cookie", cookie(&token)),
+        )
+        .await;
+    let html = page.text();
+    assert!(
+        html.contains("&#60;img src=x onerror=alert(1)&#62;") && !html.contains("<img src=x"),
+        "{html}"
+    );
+    for name in ["a\u{0}b", "line\nbreak", "\u{1b}[31mred", &"x".repeat(65)] {
+        let started = app
+            .send(with_session(
+                request("POST", "/mfa/passkeys/options"),
+                &token,
+            ))
+            .await
+            .json();
+        let options = json!({"publicKey": started["publicKey"]});
+        let (_, answer) = TestAuthenticator::register(&options, ORIGIN, true);
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        let res = app
+            .send(with_session(
+                json(
+                    "POST",
+                    "/mfa/passkeys",
+                    &json!({"ceremony": started["ceremony"], "name": name, "credential": answer}),
+                ),
+                &token,
+            ))
+            .await;
+        let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+        assert!(message.starts_with("name"), "{name:?}: {message}");
+    }
+    // A credential id of 3000 bytes (WebAuthn allows 1023) fits the 16 KiB
+    // body; on PostgreSQL its unique index entry would not fit: a 400 here.
+    let started = app
+        .send(with_session(
+            request("POST", "/mfa/passkeys/options"),
+            &token,
+        ))
+        .await
+        .json();
+    let options = json!({"publicKey": started["publicKey"]});
+    let (_, answer) = TestAuthenticator::register_with_id_len(&options, ORIGIN, true, 3000);
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let body = json!({"ceremony": started["ceremony"], "credential": answer});
+    assert!(body.to_string().len() < 16 * 1024);
+    let res = app
+        .send(with_session(json("POST", "/mfa/passkeys", &body), &token))
+        .await;
+    let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
+    assert!(message.starts_with("credential"), "{message}");
+
+    let huge = json!({"ceremony": "x", "name": "n".repeat(10 << 20), "credential": {}});
+    let res = app
+        .send(with_session(json("POST", "/mfa/passkeys", &huge), &token))
+        .await;
+    res.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    // Another account's passkey: with the right password of one's own
+    // account it is 404, as an id that never existed is; bob's remains.
+    let eve = app.signed_in("eve@example.com").await;
+    for target in [id.as_str(), "3f0c1b1e-8d1a-4c55-9d4e-0a4f3c2b1a00"] {
+        let res = app
+            .send(with_session(
+                json(
+                    "DELETE",
+                    &format!("/mfa/passkeys/{target}"),
+                    &json!({"password": PASSWORD}),
+                ),
+                &eve,
+            ))
+            .await;
+        res.assert_error(StatusCode::NOT_FOUND, "not_found");
+    }
+    let listed = app
+        .send(with_session(request("GET", "/mfa/passkeys"), &token))
+        .await
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}

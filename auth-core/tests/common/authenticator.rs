@@ -90,13 +90,24 @@ impl TestAuthenticator {
     /// Answers `navigator.credentials.create` options (`{"publicKey": …}`)
     /// as a page of `origin`: a new credential and the browser's JSON.
     pub fn register(options: &Value, origin: &str, user_verified: bool) -> (Self, String) {
+        Self::register_with_id_len(options, origin, user_verified, 32)
+    }
+
+    /// [`TestAuthenticator::register`] with a credential id of `id_len`
+    /// random bytes (WebAuthn allows at most 1023).
+    pub fn register_with_id_len(
+        options: &Value,
+        origin: &str,
+        user_verified: bool,
+        id_len: usize,
+    ) -> (Self, String) {
         let public_key = &options["publicKey"];
         let rp_id = public_key["rp"]["id"].as_str().expect("rp.id").to_owned();
         let challenge = public_key["challenge"].as_str().expect("challenge");
         let user_handle = unb64(public_key["user"]["id"].as_str().expect("user.id"));
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
         let key = EcKey::generate(&group).unwrap();
-        let mut credential_id = vec![0u8; 32];
+        let mut credential_id = vec![0u8; id_len];
         openssl::rand::rand_bytes(&mut credential_id).unwrap();
         let authenticator = TestAuthenticator {
             key,
