@@ -293,14 +293,23 @@ impl Auth {
     }
 
     /// Starts adding a passkey to the signed-in user's account, for a page
-    /// of `origin` (`--public-url`, or the request's own origin).
+    /// of `origin` (`--public-url`, or the request's own origin), given the
+    /// account's `password`: a passkey signs in on its own and outlives a
+    /// password reset, so a stolen session alone must not be able to add one.
     pub async fn begin_passkey_registration(
         &self,
         session_token: &str,
+        password: &Password,
         origin: &str,
+        client: &ClientInfo,
     ) -> AuthResult<PasskeyChallenge> {
         let signed_in = self.get_user_from_session_id(session_token).await?;
         let rp = relying_party(origin)?;
+        let claimant = Claimant::Session {
+            user_id: &signed_in.user.id,
+            session_id: &signed_in.session.id,
+        };
+        let verified = self.check_password(claimant, password, client).await?;
         let user_handle = Uuid::parse_str(&signed_in.user.id)
             .map_err(|e| AuthError::Internal(format!("account id is not a UUID: {e}")))?;
         let user_id = signed_in.user.id.clone();
@@ -329,14 +338,19 @@ impl Auth {
         // One registration in progress per session: a new one voids the
         // earlier ones, so a session cannot pile up rows faster than they
         // expire (this route has no per-address limit).
-        self.db(move |conn| {
-            auth_db::write_transaction(conn, |conn| {
+        // Written only if the password was checked against the credential
+        // version still current, with the session still there.
+        self.commit_verified(
+            verified,
+            Some(signed_in.session.id.clone()),
+            client,
+            move |conn, _| {
                 if let (Some(user_id), Some(binding)) = (&row.user_id, &row.binding) {
                     CeremonyRow::delete_for_binding(conn, user_id, KIND_REGISTER, binding)?;
                 }
                 CeremonyRow::create(conn, &row)
-            })
-        })
+            },
+        )
         .await?;
         Ok(PasskeyChallenge {
             ceremony,

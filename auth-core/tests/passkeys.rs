@@ -37,7 +37,7 @@ const ORIGIN: &str = "http://localhost:5000";
 /// Adds a passkey to a signed-in user's account; returns its authenticator.
 async fn add_passkey(auth: &Auth, session: &LoginSuccess, name: &str) -> TestAuthenticator {
     let challenge = auth
-        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let (authenticator, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
@@ -129,7 +129,7 @@ async fn add_a_passkey_and_sign_in_with_it_alone(db: TestDb) {
     // adding, a discoverable credential asked for, the account's own
     // passkeys excluded from a second registration.
     let again = auth
-        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let public_key = &again.options["publicKey"];
@@ -246,7 +246,7 @@ async fn a_ceremony_finishes_on_another_server(db: TestDb) {
 
     // Added: started on one, finished on two.
     let challenge = one
-        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let (mut key, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
@@ -276,7 +276,7 @@ async fn a_ceremony_finishes_on_another_server(db: TestDb) {
 
     // Another session of the same account cannot finish what this one began.
     let challenge = one
-        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
@@ -363,7 +363,7 @@ async fn ceremonies_are_single_use_and_expire(db: TestDb) {
     .unwrap();
     let (_, answer) = TestAuthenticator::register(
         &auth
-            .begin_passkey_registration(signed_in.token.expose(), ORIGIN)
+            .begin_passkey_registration(signed_in.token.expose(), &pw(GOOD), ORIGIN, &client())
             .await
             .unwrap()
             .options,
@@ -481,7 +481,7 @@ async fn a_passkey_as_the_second_step(db: TestDb) {
     register(&auth, "denna", GOOD).await;
     let session = login(&auth, "denna", GOOD).await.unwrap();
     let challenge = auth
-        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let (mut plain, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, false);
@@ -752,7 +752,7 @@ async fn one_registration_in_progress_per_session(db: TestDb) {
         let token = session.token.expose().to_owned();
         let auth = auth.clone();
         async move {
-            auth.begin_passkey_registration(&token, ORIGIN)
+            auth.begin_passkey_registration(&token, &pw(GOOD), ORIGIN, &client())
                 .await
                 .unwrap()
         }
@@ -784,18 +784,18 @@ async fn an_account_holds_a_bounded_number_of_passkeys(db: TestDb) {
     let two = login(&auth, "kvothe", GOOD).await.unwrap();
     for _ in 1..MAX_PASSKEYS_PER_ACCOUNT {
         let challenge = auth
-            .begin_passkey_registration(one.token.expose(), ORIGIN)
+            .begin_passkey_registration(one.token.expose(), &pw(GOOD), ORIGIN, &client())
             .await
             .unwrap();
         finish_with_new_key(&auth, &one, &challenge).await.unwrap();
     }
     // One place left, two ceremonies started for it.
     let a = auth
-        .begin_passkey_registration(one.token.expose(), ORIGIN)
+        .begin_passkey_registration(one.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let b = auth
-        .begin_passkey_registration(two.token.expose(), ORIGIN)
+        .begin_passkey_registration(two.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let (first, second) = tokio::join!(
@@ -824,7 +824,7 @@ async fn an_account_holds_a_bounded_number_of_passkeys(db: TestDb) {
     assert_eq!(listed.len() as i64, MAX_PASSKEYS_PER_ACCOUNT);
     // Full: no ceremony is started either.
     assert!(matches!(
-        auth.begin_passkey_registration(one.token.expose(), ORIGIN)
+        auth.begin_passkey_registration(one.token.expose(), &pw(GOOD), ORIGIN, &client())
             .await,
         Err(AuthError::InvalidField {
             field: "credential",
@@ -899,7 +899,7 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
     denna.counter = 2;
     let denna_session = sign_in(&auth, &denna).await.unwrap();
     let challenge = auth
-        .begin_passkey_registration(kvothe_session.token.expose(), ORIGIN)
+        .begin_passkey_registration(kvothe_session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     assert!(matches!(
@@ -942,7 +942,7 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
     // Kvothe's account deleted with a sign-in and a registration in flight.
     let sign_in_challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
     let registration = auth
-        .begin_passkey_registration(kvothe_session.token.expose(), ORIGIN)
+        .begin_passkey_registration(kvothe_session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     auth.delete_user(&Identifier::Username("kvothe".into()), &client())
@@ -976,7 +976,7 @@ async fn credential_ids_longer_than_webauthn_allows_are_refused(db: TestDb) {
     let session = login(&auth, "kvothe", GOOD).await.unwrap();
     for (len, accepted) in [(1024, false), (3000, false), (1023, true)] {
         let challenge = auth
-            .begin_passkey_registration(session.token.expose(), ORIGIN)
+            .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
             .await
             .unwrap();
         let (mut key, answer) =
@@ -1046,7 +1046,7 @@ async fn one_ceremony_finished_by_racing_requests(db: TestDb) {
     register(&auth, "denna", GOOD).await;
     let session = login(&auth, "denna", GOOD).await.unwrap();
     let challenge = auth
-        .begin_passkey_registration(session.token.expose(), ORIGIN)
+        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
         .await
         .unwrap();
     let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);

@@ -86,16 +86,17 @@ impl MfaCode {
     }
 }
 
-/// `DELETE /mfa/totp`, `POST /mfa/recovery-codes`: the password.
+/// `DELETE /mfa/totp`, `POST /mfa/recovery-codes`, `POST /mfa/passkeys/options`:
+/// the password.
 #[derive(utoipa::ToSchema)]
 #[schema(example = json!({"password": "tangerine rocket harbor 7"}))]
 pub(crate) struct PasswordOnly {
     #[schema(value_type = String)]
-    password: Password,
+    pub(crate) password: Password,
 }
 
 impl PasswordOnly {
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
+    pub(crate) fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
         Ok(PasswordOnly {
             password: Password::new(fields.required("password")?),
         })

@@ -22,6 +22,7 @@ use crate::error::{
     BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
     SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
 };
+use crate::mfa::PasswordOnly;
 use crate::request::{ctx_with_authority, raw_body, Fields, RawBody, RequestCtx, RequestOrigin};
 
 /// Every passkey route.
@@ -287,12 +288,22 @@ fn list_passkeys(app: &App) -> BoxedFilter<(Response,)> {
         the ceremony's id. The relying-party id is the host of `--public-url`, or of the \
         request's `Origin`; an IP address cannot be one (400 `invalid_field`). An account \
         holds at most 20 passkeys (400 `invalid_field` naming `credential` past that). A new \
-        ceremony voids the session's earlier one.",
+        ceremony voids the session's earlier one. The account's `password` is required: a \
+        passkey signs in on its own and outlives a password reset, so a session alone cannot \
+        add one; a wrong password counts toward the account's throttle.",
     security(("session_cookie" = [])),
+    request_body(
+        description = "The password.",
+        content((PasswordOnly = "application/x-www-form-urlencoded"), (PasswordOnly = "application/json")),
+    ),
     responses(
         (status = 200, description = "The ceremony.", body = CeremonyBody),
         (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 403, response = SignedInForbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyRequests),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
     ),
@@ -301,14 +312,20 @@ fn begin_registration(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("mfa" / "passkeys" / "options")
         .and(warp::post())
         .and(ctx_with_authority())
+        .and(raw_body())
         .and(app.filter())
-        .then(|ctx: RequestCtx, app: App| async move {
+        .then(|ctx: RequestCtx, body: RawBody, app: App| async move {
             respond(
                 async {
                     app.same_origin(&ctx)?;
                     let token = app.session_token(&ctx)?;
+                    let PasswordOnly { password } =
+                        PasswordOnly::from_fields(&Fields::parse(&ctx.headers, body)?)?;
                     let origin = ceremony_origin(&app, &ctx)?;
-                    let challenge = app.auth.begin_passkey_registration(&token, &origin).await?;
+                    let challenge = app
+                        .auth
+                        .begin_passkey_registration(&token, &password, &origin, &app.client(&ctx))
+                        .await?;
                     Ok(json(&CeremonyBody::from(challenge), StatusCode::OK))
                 }
                 .await,

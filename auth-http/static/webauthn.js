@@ -96,10 +96,16 @@
     return (error && error.message) || "That did not work. Try again.";
   }
 
-  // /me/security: add a passkey under the name typed beside the button.
+  // /me/security: add a passkey under the name typed beside the button,
+  // given the password (a stolen session alone cannot add one).
   async function addPasskey(button) {
     const nameField = document.getElementById(button.getAttribute("data-name-field"));
-    const started = await post("/mfa/passkeys/options");
+    const passwordField = document.getElementById(button.getAttribute("data-password-field"));
+    const password = passwordField ? passwordField.value : "";
+    if (passwordField) {
+      passwordField.value = "";
+    }
+    const started = await post("/mfa/passkeys/options", { password: password });
     const credential = await navigator.credentials.create(creationOptions(started.publicKey));
     await post("/mfa/passkeys", {
       ceremony: started.ceremony,

@@ -28,7 +28,11 @@ fn with_session(request: RequestBuilder, token: &str) -> RequestBuilder {
 async fn add_passkey(app: &TestApp, token: &str, name: &str) -> (TestAuthenticator, String) {
     let started = app
         .send(with_session(
-            request("POST", "/mfa/passkeys/options"),
+            json(
+                "POST",
+                "/mfa/passkeys/options",
+                &json!({"password": PASSWORD}),
+            ),
             token,
         ))
         .await;
@@ -208,6 +212,37 @@ async fn bad_input_gets_the_contract_error_shape() {
         .send(from_page(request("POST", "/mfa/passkeys/options")))
         .await;
     res.assert_error(StatusCode::FORBIDDEN, "not_authenticated");
+    // And the password: a stolen session alone adds no passkey (one would
+    // sign in on its own and outlive a password reset).
+    let res = app
+        .send(with_session(
+            json("POST", "/mfa/passkeys/options", &json!({})),
+            &token,
+        ))
+        .await;
+    res.assert_error(StatusCode::BAD_REQUEST, "missing_field");
+    let res = app
+        .send(with_session(
+            json(
+                "POST",
+                "/mfa/passkeys/options",
+                &json!({"password": "not the password at all"}),
+            ),
+            &token,
+        ))
+        .await;
+    res.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let res = app
+        .send(with_session(
+            json(
+                "POST",
+                "/mfa/passkeys/options",
+                &json!({"password": PASSWORD}),
+            ),
+            &token,
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
 
     let ceremony = app
         .send(from_page(request("POST", "/sessions/passkey/options")))
@@ -463,7 +498,11 @@ async fn origin_spellings_names_and_removal_attacks() {
     for name in ["a\u{0}b", "line\nbreak", "\u{1b}[31mred", &"x".repeat(65)] {
         let started = app
             .send(with_session(
-                request("POST", "/mfa/passkeys/options"),
+                json(
+                    "POST",
+                    "/mfa/passkeys/options",
+                    &json!({"password": PASSWORD}),
+                ),
                 &token,
             ))
             .await
@@ -488,7 +527,11 @@ async fn origin_spellings_names_and_removal_attacks() {
     // body; on PostgreSQL its unique index entry would not fit: a 400 here.
     let started = app
         .send(with_session(
-            request("POST", "/mfa/passkeys/options"),
+            json(
+                "POST",
+                "/mfa/passkeys/options",
+                &json!({"password": PASSWORD}),
+            ),
             &token,
         ))
         .await
