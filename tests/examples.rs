@@ -90,6 +90,7 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
     assert_eq!(
         counts,
         [
+            ("key_fingerprints", 0),
             ("users", 2),
             ("identifiers", 2),
             ("sessions", 2),

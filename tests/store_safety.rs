@@ -117,6 +117,7 @@ on_both_backends!(
     a_missing_key_is_not_replaced_when_the_store_holds_accounts,
     a_wrong_key_is_refused_by_every_command,
     a_new_key_file_for_a_store_set_up_elsewhere_is_refused,
+    a_store_restored_from_a_dump_refuses_another_key,
 );
 
 fn migrate_says_what_it_did(store: Store) {
@@ -393,4 +394,106 @@ fn commands_that_only_read_never_create_a_database() {
             "{args:?} created a key"
         );
     }
+}
+
+/// Runs a dump's SQL on the store, as an operator's `sqlite3` or `psql` would.
+fn load_sql(store: &Store, sql: &str) -> Result<(), String> {
+    let url = store.url();
+    let result = match url.strip_prefix("sqlite://") {
+        Some(path) => diesel::SqliteConnection::establish(path)
+            .map_err(|e| e.to_string())?
+            .batch_execute(sql),
+        None => PgConnection::establish(url)
+            .map_err(|e| e.to_string())?
+            .batch_execute(sql),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
+    // `authd dump` carries the key's fingerprint: before, a copy took
+    // whichever key opened it next, and every password then failed.
+    let dir = tempfile::tempdir().unwrap();
+    let right = "11".repeat(32);
+    let wrong = "22".repeat(32);
+    let added = add_user(dir.path(), &store, &[("AUTHD_SECRET_KEY", &right)]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let dumped = authd(
+        dir.path(),
+        store.url(),
+        &["dump"],
+        "",
+        &[("AUTHD_SECRET_KEY", &right)],
+    );
+    assert!(dumped.status.success(), "{}", text(&dumped.stderr));
+    let dump = text(&dumped.stdout);
+
+    // Restored into a store migrated with the deployment's key: the same
+    // fingerprint, so the copy takes the rows; then only that key opens it.
+    let copy = match &store {
+        Store::Sqlite { .. } => Store::sqlite(),
+        Store::Postgres { .. } => Store::postgres(),
+    };
+    let migrated = authd(
+        dir.path(),
+        copy.url(),
+        &["migrate"],
+        "",
+        &[("AUTHD_SECRET_KEY", &right)],
+    );
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    load_sql(&copy, &dump).expect("a store of the same key takes the dump");
+    let refused = authd(
+        dir.path(),
+        copy.url(),
+        &["user", "list"],
+        "",
+        &[("AUTHD_SECRET_KEY", &wrong)],
+    );
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("the secret key from AUTHD_SECRET_KEY is not this store's key"),
+        "{stderr}"
+    );
+    let listed = authd(
+        dir.path(),
+        copy.url(),
+        &["user", "list"],
+        "",
+        &[("AUTHD_SECRET_KEY", &right)],
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert!(
+        text(&listed.stdout).contains("alice"),
+        "{}",
+        text(&listed.stdout)
+    );
+
+    // A store set up with another key refuses the dump at its first
+    // statement, before any account is written.
+    let other = match &store {
+        Store::Sqlite { .. } => Store::sqlite(),
+        Store::Postgres { .. } => Store::postgres(),
+    };
+    let migrated = authd(
+        dir.path(),
+        other.url(),
+        &["migrate"],
+        "",
+        &[("AUTHD_SECRET_KEY", &wrong)],
+    );
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let error = load_sql(&other, &dump).expect_err("another key's store refuses the dump");
+    assert!(error.contains("key_fingerprints"), "{error}");
+    let listed = authd(
+        dir.path(),
+        other.url(),
+        &["user", "list"],
+        "",
+        &[("AUTHD_SECRET_KEY", &wrong)],
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert_eq!(text(&listed.stdout), "", "no row of the dump was written");
 }

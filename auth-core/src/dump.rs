@@ -4,14 +4,15 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use auth_db::Snapshot;
+use auth_db::{KeyFingerprintRow, Snapshot};
 
 use crate::error::{AuthError, AuthResult};
 use crate::service::Auth;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 13] = [
+pub const DUMP_TABLES: [&str; 14] = [
+    "key_fingerprints",
     "users",
     "identifiers",
     "sessions",
@@ -117,12 +118,41 @@ impl Statements {
     }
 }
 
+impl Statements {
+    /// The fingerprint of the store's secret key, first. Every hash and
+    /// sealed secret below is bound to that key, so a store restored from the
+    /// dump must refuse any other key, as the store it came from does. Each
+    /// row is inserted only where that same fingerprint is not on record
+    /// yet: an empty store takes it, a store set up with this key is left as
+    /// it is, and a store set up with another key fails on this statement
+    /// (its one row is taken), before any account is written.
+    fn key_fingerprints(&mut self, rows: &[KeyFingerprintRow]) {
+        for row in rows {
+            let (mut name, mut fingerprint) = (String::new(), String::new());
+            push_literal(&mut name, &Value::from(&row.name));
+            push_literal(&mut fingerprint, &Value::from(&row.fingerprint));
+            let _ = writeln!(
+                self.text,
+                "INSERT INTO key_fingerprints (name, fingerprint, created_at) \
+                 SELECT {name}, {fingerprint}, {created_at} WHERE NOT EXISTS \
+                 (SELECT 1 FROM key_fingerprints WHERE name = {name} AND fingerprint = {fingerprint});",
+                created_at = row.created_at,
+            );
+        }
+        self.counts.push(TableCount {
+            table: "key_fingerprints",
+            rows: rows.len(),
+        });
+    }
+}
+
 /// The statements of a snapshot, table after table.
 fn render(snapshot: &Snapshot) -> Statements {
     let mut out = Statements {
         text: String::new(),
         counts: Vec::with_capacity(DUMP_TABLES.len()),
     };
+    out.key_fingerprints(&snapshot.key_fingerprints);
     out.table(
         "users",
         &[
@@ -369,7 +399,9 @@ impl Auth {
     /// Writes the whole data store as plain SQL: one `INSERT INTO <table>
     /// (<columns>) VALUES (…);` line per row, table after table in the order
     /// of [`DUMP_TABLES`], each table in a fixed order, read in one
-    /// transaction. It holds what the database holds, hashes included, and
+    /// transaction; the key's fingerprint comes first, as an `INSERT …
+    /// SELECT … WHERE NOT EXISTS` that a store set up with another key
+    /// refuses. It holds what the database holds, hashes included, and
     /// no secret the database does not keep (no password, no raw token).
     /// Returns the row count of each table.
     pub async fn dump(&self, mut writer: impl Write) -> AuthResult<Vec<TableCount>> {
@@ -411,6 +443,31 @@ mod tests {
         assert_eq!(statements.text, "");
         let tables: Vec<&str> = statements.counts.iter().map(|c| c.table).collect();
         assert_eq!(tables, DUMP_TABLES);
+    }
+
+    #[test]
+    fn the_key_fingerprint_comes_first_and_yields_to_the_same_one() {
+        let snapshot = Snapshot {
+            key_fingerprints: vec![KeyFingerprintRow {
+                name: "secret_key".into(),
+                fingerprint: "ab'c".into(),
+                created_at: 9,
+            }],
+            machines: vec![auth_db::MachineRow {
+                machine_id: "m1".into(),
+                user_id: "u1".into(),
+                bound_at: 7,
+            }],
+            ..Snapshot::default()
+        };
+        let text = render(&snapshot).text;
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "INSERT INTO key_fingerprints (name, fingerprint, created_at) SELECT 'secret_key', 'ab''c', 9 \
+             WHERE NOT EXISTS (SELECT 1 FROM key_fingerprints WHERE name = 'secret_key' AND fingerprint = 'ab''c');"
+        );
+        assert!(lines[1].starts_with("INSERT INTO machines "), "{text}");
     }
 
     #[test]

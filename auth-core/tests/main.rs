@@ -16,6 +16,8 @@ mod common;
 
 #[path = "accounts.rs"]
 mod accounts;
+#[path = "dump_key.rs"]
+mod dump_key;
 #[path = "import_dump.rs"]
 mod import_dump;
 #[path = "machines.rs"]

@@ -4,14 +4,17 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, MachineRow, MfaTokenRow,
-    PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow, ThrottleRow, TotpRow, UserRow,
+    AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
+    MfaTokenRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow, ThrottleRow, TotpRow,
+    UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree
 /// with each other (no session of an account the copy does not have).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The `key_fingerprints` table: which secret key the rows below need.
+    pub key_fingerprints: Vec<KeyFingerprintRow>,
     /// The `users` table, by creation.
     pub users: Vec<UserRow>,
     /// The `identifiers` table, by name.
@@ -50,6 +53,7 @@ impl Snapshot {
                 conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
             }
             Ok(Snapshot {
+                key_fingerprints: KeyFingerprintRow::load_all(conn)?,
                 users: UserRow::load_all(conn)?,
                 identifiers: IdentifierRow::load_all(conn)?,
                 sessions: SessionRow::load_all(conn)?,

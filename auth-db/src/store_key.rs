@@ -33,6 +33,14 @@ impl KeyFingerprintRow {
             .optional()?)
     }
 
+    /// Every fingerprint on record, for a dump (one row today), by name.
+    pub fn load_all(conn: &mut DbConnection) -> DbResult<Vec<KeyFingerprintRow>> {
+        Ok(key_fingerprints::table
+            .order(key_fingerprints::name)
+            .select(KeyFingerprintRow::as_select())
+            .load(conn)?)
+    }
+
     /// Records `fingerprint` unless one is on record already (another server
     /// may have been first), then returns the one on record.
     pub fn record_first(conn: &mut DbConnection, fingerprint: &str, now: i64) -> DbResult<String> {
