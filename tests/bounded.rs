@@ -2,7 +2,7 @@
 //! limiter forgets clients on its timer (seen through `/metrics`), and a
 //! login storm past the hash queue gets 503 with `Retry-After`, never a hang.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@
 //! reason in `cargo test`'s summary; CI runs it with `--include-ignored`,
 //! and it fails when either program is missing.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

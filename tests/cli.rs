@@ -1,6 +1,6 @@
 //! The `authd` command line: option errors, global options, the key file.
 
-mod common;
+use crate::common;
 
 use common::{client, Run, Server};
 

@@ -2,7 +2,7 @@
 //! server, and the request it sends and the line it prints, against a
 //! one-shot stand-in server that records the request.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! half-written. The SQLite file is opened directly (diesel) between the kill
 //! and the restart.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The device check end to end: the built `authd-client` against the real
 //! `authd`, two users and two computers (`--machine-id-file`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

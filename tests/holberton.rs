@@ -1,7 +1,7 @@
 //! The Holberton "user authentication service" main.py flow, against the real
 //! binary over a socket, with form bodies as the exercise's clients send them.
 
-mod common;
+use crate::common;
 
 use common::{client, session_cookie, Server};
 use reqwest::StatusCode;

@@ -5,7 +5,7 @@
 //! UTF-8, lying lengths, strange methods, unnormalised paths), the request is
 //! written by hand on a `TcpStream`.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `authd import` and `authd dump`, running the real binary.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -5,7 +5,7 @@
 //! standard error may contain one, except the reset token in exactly its one
 //! `password reset token for <account>: <token>` line.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! one token, hit the throttle, and the operator's `user show` and
 //! `user mfa-reset`.
 
-mod common;
+use crate::common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

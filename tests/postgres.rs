@@ -3,7 +3,7 @@
 //! runs them with `--include-ignored` and `AUTHD_TEST_POSTGRES_URL` set, and
 //! they fail if the variable is unset or the database does not answer.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

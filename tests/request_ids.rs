@@ -3,7 +3,7 @@
 //! the id is on the request's log line, on its security-event lines and in
 //! its audit row.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

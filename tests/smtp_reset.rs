@@ -1,7 +1,7 @@
 //! `--reset-delivery smtp`: the real binary mails reset tokens to a small
 //! SMTP server that runs inside the test.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

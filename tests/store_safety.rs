@@ -4,11 +4,13 @@
 //! their reason in `cargo test`'s summary) that CI runs with
 //! `--include-ignored` and `AUTHD_TEST_POSTGRES_URL` set.
 
-mod common;
+use crate::common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use auth_db::on_both_backends;
+use auth_db::test_support::TestDb;
 use common::{Run, Server};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -32,97 +34,37 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A database of one of the two backends; dropping it deletes it.
-enum Store {
-    Sqlite {
-        _dir: tempfile::TempDir,
-        url: String,
-    },
-    Postgres {
-        base: String,
-        schema: String,
-        url: String,
-    },
-}
-
-impl Store {
-    fn sqlite() -> Store {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
-        Store::Sqlite { _dir: dir, url }
-    }
-
-    /// A fresh schema on `AUTHD_TEST_POSTGRES_URL`; the test fails when the
-    /// variable is unset (these tests are ignored unless CI asks for them).
-    fn postgres() -> Store {
-        let base = std::env::var("AUTHD_TEST_POSTGRES_URL")
-            .expect("AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server for this test");
-        let schema = format!("store_{}", uuid::Uuid::new_v4().simple());
-        PgConnection::establish(&base)
-            .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"))
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .expect("create schema");
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
-        Store::Postgres { base, schema, url }
-    }
-
-    /// Where the key file is by default: beside a SQLite file, or in the
-    /// working directory `dir` with PostgreSQL.
-    fn default_key(&self, dir: &Path) -> std::path::PathBuf {
-        match self {
-            Store::Sqlite { _dir, .. } => _dir.path().join("authd.key"),
-            Store::Postgres { .. } => dir.join("authd.key"),
-        }
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Store::Sqlite { url, .. } | Store::Postgres { url, .. } => url,
-        }
+/// Where the key file is by default: beside a SQLite file, or in the
+/// working directory `dir` with PostgreSQL.
+fn default_key(store: &TestDb, dir: &Path) -> PathBuf {
+    match store.url.strip_prefix("sqlite://") {
+        Some(path) => Path::new(path).with_file_name("authd.key"),
+        None => dir.join("authd.key"),
     }
 }
 
-impl Drop for Store {
-    fn drop(&mut self) {
-        if let Store::Postgres { base, schema, .. } = self {
-            if let Ok(mut conn) = PgConnection::establish(base) {
-                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
-        }
+/// Another empty database of the same backend as `store`.
+fn sibling(store: &TestDb) -> TestDb {
+    if store.url.starts_with("sqlite://") {
+        TestDb::sqlite()
+    } else {
+        TestDb::postgres().expect("the PostgreSQL variant runs only when it is set")
     }
 }
 
-/// Generates the SQLite test (always run) and the PostgreSQL one (ignored
-/// without a server) from one body `fn(Store)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::Store::sqlite()) })*
-        }
-        mod postgres {
-            $(
-                #[test]
-                #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
-                fn $name() { super::$name(super::Store::postgres()) }
-            )*
-        }
-    };
+on_both_backends! { sync:
+    migrate_says_what_it_did => migrate_says_what_it_did_sqlite, migrate_says_what_it_did_postgres;
+    four_migrates_at_once_all_succeed => four_migrates_at_once_all_succeed_sqlite, four_migrates_at_once_all_succeed_postgres;
+    four_servers_at_once_on_a_fresh_store_all_answer => four_servers_at_once_on_a_fresh_store_all_answer_sqlite, four_servers_at_once_on_a_fresh_store_all_answer_postgres;
+    a_missing_key_is_not_replaced_when_the_store_holds_accounts => a_missing_key_is_not_replaced_when_the_store_holds_accounts_sqlite, a_missing_key_is_not_replaced_when_the_store_holds_accounts_postgres;
+    a_wrong_key_is_refused_by_every_command => a_wrong_key_is_refused_by_every_command_sqlite, a_wrong_key_is_refused_by_every_command_postgres;
+    a_new_key_file_for_a_store_set_up_elsewhere_is_refused => a_new_key_file_for_a_store_set_up_elsewhere_is_refused_sqlite, a_new_key_file_for_a_store_set_up_elsewhere_is_refused_postgres;
+    a_store_restored_from_a_dump_refuses_another_key => a_store_restored_from_a_dump_refuses_another_key_sqlite, a_store_restored_from_a_dump_refuses_another_key_postgres;
 }
 
-on_both_backends!(
-    migrate_says_what_it_did,
-    four_migrates_at_once_all_succeed,
-    four_servers_at_once_on_a_fresh_store_all_answer,
-    a_missing_key_is_not_replaced_when_the_store_holds_accounts,
-    a_wrong_key_is_refused_by_every_command,
-    a_new_key_file_for_a_store_set_up_elsewhere_is_refused,
-    a_store_restored_from_a_dump_refuses_another_key,
-);
-
-fn migrate_says_what_it_did(store: Store) {
+fn migrate_says_what_it_did(store: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let first = authd(dir.path(), store.url(), &["migrate"], "", &[]);
+    let first = authd(dir.path(), &store.url, &["migrate"], "", &[]);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let said = text(&first.stdout);
     let applied: usize = said
@@ -133,15 +75,15 @@ fn migrate_says_what_it_did(store: Store) {
         .unwrap_or_else(|| panic!("first migrate said {said:?}"));
     assert!(applied >= 2, "{said}");
     assert!(
-        store.default_key(dir.path()).exists(),
+        default_key(&store, dir.path()).exists(),
         "migrate makes the key of a new store"
     );
-    let again = authd(dir.path(), store.url(), &["migrate"], "", &[]);
+    let again = authd(dir.path(), &store.url, &["migrate"], "", &[]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert_eq!(text(&again.stdout), "up to date\n");
 }
 
-fn four_migrates_at_once_all_succeed(store: Store) {
+fn four_migrates_at_once_all_succeed(store: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let key = "ab".repeat(32);
     let outputs: Vec<Output> = std::thread::scope(|scope| {
@@ -150,7 +92,7 @@ fn four_migrates_at_once_all_succeed(store: Store) {
                 scope.spawn(|| {
                     authd(
                         dir.path(),
-                        store.url(),
+                        &store.url,
                         &["migrate"],
                         "",
                         &[("AUTHD_SECRET_KEY", &key)],
@@ -177,7 +119,7 @@ fn four_migrates_at_once_all_succeed(store: Store) {
     assert_eq!(applied, 1, "exactly one of the four applied the migrations");
 }
 
-fn four_servers_at_once_on_a_fresh_store_all_answer(store: Store) {
+fn four_servers_at_once_on_a_fresh_store_all_answer(store: TestDb) {
     // One shared key file that none of them has yet: they race to create it too.
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("shared.key").display().to_string();
@@ -185,7 +127,7 @@ fn four_servers_at_once_on_a_fresh_store_all_answer(store: Store) {
         let starts: Vec<_> = (0..4)
             .map(|_| {
                 scope.spawn(|| {
-                    Server::start_with(dir.path(), store.url(), &["--secret-key-file", &key_file])
+                    Server::start_with(dir.path(), &store.url, &["--secret-key-file", &key_file])
                 })
             })
             .collect();
@@ -221,10 +163,10 @@ fn four_servers_at_once_on_a_fresh_store_all_answer(store: Store) {
     });
 }
 
-fn add_user(dir: &Path, store: &Store, env: &[(&str, &str)]) -> Output {
+fn add_user(dir: &Path, store: &TestDb, env: &[(&str, &str)]) -> Output {
     authd(
         dir,
-        store.url(),
+        &store.url,
         &["user", "add", "alice", "--password-stdin"],
         &format!("{PASSWORD}\n"),
         env,
@@ -249,16 +191,16 @@ const COMMANDS: &[(&[&str], &str)] = &[
     (&["dump"], ""),
 ];
 
-fn a_missing_key_is_not_replaced_when_the_store_holds_accounts(store: Store) {
+fn a_missing_key_is_not_replaced_when_the_store_holds_accounts(store: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let added = add_user(dir.path(), &store, &[]);
     assert!(added.status.success(), "{}", text(&added.stderr));
-    let key_path = store.default_key(dir.path());
+    let key_path = default_key(&store, dir.path());
     let key = std::fs::read(&key_path).unwrap();
     std::fs::remove_file(&key_path).unwrap();
 
     for (args, stdin) in COMMANDS {
-        let output = authd(dir.path(), store.url(), args, stdin, &[]);
+        let output = authd(dir.path(), &store.url, args, stdin, &[]);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
@@ -271,7 +213,7 @@ fn a_missing_key_is_not_replaced_when_the_store_holds_accounts(store: Store) {
     // serve too: it stops before listening.
     let serve = authd(
         dir.path(),
-        store.url(),
+        &store.url,
         &["serve", "--bind", "127.0.0.1:0"],
         "",
         &[],
@@ -282,25 +224,25 @@ fn a_missing_key_is_not_replaced_when_the_store_holds_accounts(store: Store) {
 
     // With the key back, everything works and nothing was lost.
     std::fs::write(&key_path, key).unwrap();
-    let list = authd(dir.path(), store.url(), &["user", "list"], "", &[]);
+    let list = authd(dir.path(), &store.url, &["user", "list"], "", &[]);
     assert!(list.status.success(), "{}", text(&list.stderr));
     assert!(text(&list.stdout).contains("alice"));
 }
 
-fn a_wrong_key_is_refused_by_every_command(store: Store) {
+fn a_wrong_key_is_refused_by_every_command(store: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let right = "11".repeat(32);
     let wrong = "22".repeat(32);
     let added = add_user(dir.path(), &store, &[("AUTHD_SECRET_KEY", &right)]);
     assert!(added.status.success(), "{}", text(&added.stderr));
     assert!(
-        !store.default_key(dir.path()).exists(),
+        !default_key(&store, dir.path()).exists(),
         "AUTHD_SECRET_KEY: no key file"
     );
     for (args, stdin) in COMMANDS {
         let output = authd(
             dir.path(),
-            store.url(),
+            &store.url,
             args,
             stdin,
             &[("AUTHD_SECRET_KEY", &wrong)],
@@ -318,7 +260,7 @@ fn a_wrong_key_is_refused_by_every_command(store: Store) {
     let other = other_key.display().to_string();
     let output = authd(
         dir.path(),
-        store.url(),
+        &store.url,
         &["user", "list", "--secret-key-file", &other],
         "",
         &[],
@@ -331,7 +273,7 @@ fn a_wrong_key_is_refused_by_every_command(store: Store) {
     );
     let list = authd(
         dir.path(),
-        store.url(),
+        &store.url,
         &["user", "list"],
         "",
         &[("AUTHD_SECRET_KEY", &right)],
@@ -340,19 +282,19 @@ fn a_wrong_key_is_refused_by_every_command(store: Store) {
     assert_eq!(text(&list.stdout).lines().count(), 1, "bob was never added");
 }
 
-fn a_new_key_file_for_a_store_set_up_elsewhere_is_refused(store: Store) {
+fn a_new_key_file_for_a_store_set_up_elsewhere_is_refused(store: TestDb) {
     // The first server made its key in its own folder; a second one started
     // from another folder (PostgreSQL: the key defaults to the working
     // directory) must not make a second key, even before any account exists.
     let first_dir = tempfile::tempdir().unwrap();
     let second_dir = tempfile::tempdir().unwrap();
-    let migrated = authd(first_dir.path(), store.url(), &["migrate"], "", &[]);
+    let migrated = authd(first_dir.path(), &store.url, &["migrate"], "", &[]);
     assert!(migrated.status.success(), "{}", text(&migrated.stderr));
     let second_key = second_dir.path().join("second.key");
     let second = second_key.display().to_string();
     let output = authd(
         second_dir.path(),
-        store.url(),
+        &store.url,
         &["migrate", "--secret-key-file", &second],
         "",
         &[],
@@ -364,11 +306,11 @@ fn a_new_key_file_for_a_store_set_up_elsewhere_is_refused(store: Store) {
 
 #[test]
 fn an_empty_store_gets_a_key_at_first_use() {
-    let store = Store::sqlite();
+    let store = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let added = add_user(dir.path(), &store, &[]);
     assert!(added.status.success(), "{}", text(&added.stderr));
-    let key = store.default_key(dir.path());
+    let key = default_key(&store, dir.path());
     assert_eq!(std::fs::read(&key).unwrap().len(), 32);
 }
 
@@ -397,8 +339,8 @@ fn commands_that_only_read_never_create_a_database() {
 }
 
 /// Runs a dump's SQL on the store, as an operator's `sqlite3` or `psql` would.
-fn load_sql(store: &Store, sql: &str) -> Result<(), String> {
-    let url = store.url();
+fn load_sql(store: &TestDb, sql: &str) -> Result<(), String> {
+    let url = store.url.as_str();
     let result = match url.strip_prefix("sqlite://") {
         Some(path) => diesel::SqliteConnection::establish(path)
             .map_err(|e| e.to_string())?
@@ -410,7 +352,7 @@ fn load_sql(store: &Store, sql: &str) -> Result<(), String> {
     result.map_err(|e| e.to_string())
 }
 
-fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
+fn a_store_restored_from_a_dump_refuses_another_key(store: TestDb) {
     // `authd dump` carries the key's fingerprint: before, a copy took
     // whichever key opened it next, and every password then failed.
     let dir = tempfile::tempdir().unwrap();
@@ -420,7 +362,7 @@ fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
     assert!(added.status.success(), "{}", text(&added.stderr));
     let dumped = authd(
         dir.path(),
-        store.url(),
+        &store.url,
         &["dump"],
         "",
         &[("AUTHD_SECRET_KEY", &right)],
@@ -430,13 +372,10 @@ fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
 
     // Restored into a store migrated with the deployment's key: the same
     // fingerprint, so the copy takes the rows; then only that key opens it.
-    let copy = match &store {
-        Store::Sqlite { .. } => Store::sqlite(),
-        Store::Postgres { .. } => Store::postgres(),
-    };
+    let copy = sibling(&store);
     let migrated = authd(
         dir.path(),
-        copy.url(),
+        &copy.url,
         &["migrate"],
         "",
         &[("AUTHD_SECRET_KEY", &right)],
@@ -445,7 +384,7 @@ fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
     load_sql(&copy, &dump).expect("a store of the same key takes the dump");
     let refused = authd(
         dir.path(),
-        copy.url(),
+        &copy.url,
         &["user", "list"],
         "",
         &[("AUTHD_SECRET_KEY", &wrong)],
@@ -459,7 +398,7 @@ fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
     );
     let listed = authd(
         dir.path(),
-        copy.url(),
+        &copy.url,
         &["user", "list"],
         "",
         &[("AUTHD_SECRET_KEY", &right)],
@@ -473,13 +412,10 @@ fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
 
     // A store set up with another key refuses the dump at its first
     // statement, before any account is written.
-    let other = match &store {
-        Store::Sqlite { .. } => Store::sqlite(),
-        Store::Postgres { .. } => Store::postgres(),
-    };
+    let other = sibling(&store);
     let migrated = authd(
         dir.path(),
-        other.url(),
+        &other.url,
         &["migrate"],
         "",
         &[("AUTHD_SECRET_KEY", &wrong)],
@@ -489,7 +425,7 @@ fn a_store_restored_from_a_dump_refuses_another_key(store: Store) {
     assert!(error.contains("key_fingerprints"), "{error}");
     let listed = authd(
         dir.path(),
-        other.url(),
+        &other.url,
         &["user", "list"],
         "",
         &[("AUTHD_SECRET_KEY", &wrong)],

@@ -3,7 +3,7 @@
 //! start, the header timeout against trickling clients and the connection
 //! limit.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,7 +1,6 @@
 //! Sign-up, the password rules, login and hashing, on both backends.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use auth_core::{
     AuthError, Config, Identifier, IdentifierKind, PasswordRule, Registration, MAX_PASSWORD_BYTES,

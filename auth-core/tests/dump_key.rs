@@ -2,8 +2,7 @@
 //! from it refuses any other key, as the store it came from does, and a store
 //! set up with another key refuses the dump before any row is written.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use auth_core::{prepare_store, KeySource, SecretKey, StoreAccess, StoreError};
 use common::*;

@@ -1,7 +1,6 @@
 //! `Auth::import` of the seed data and `Auth::dump`, on both backends.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

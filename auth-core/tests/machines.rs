@@ -1,7 +1,6 @@
 //! The device check's machine binding, on both backends.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use auth_core::{AuthError, Identifier, MachineOutcome};
 use common::*;

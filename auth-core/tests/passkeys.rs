@@ -4,17 +4,13 @@
 //! a passkey as the second step after a password, and what an operator's
 //! reset and a password reset do to passkeys.
 
-#[macro_use]
-mod common;
-
-#[path = "common/authenticator.rs"]
-mod authenticator;
+use crate::common;
 
 use auth_core::{
     Auth, AuthError, Identifier, LoginSuccess, MfaMethod, PasskeyChallenge, CEREMONY_TTL_SECS,
     MAX_PASSKEYS_PER_ACCOUNT,
 };
-use authenticator::TestAuthenticator;
+use common::authenticator::TestAuthenticator;
 use common::*;
 
 on_both_backends! {

@@ -1,7 +1,6 @@
 //! Password resets and password changes, on both backends.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use auth_core::{AuthError, Identifier, IdentifierKind, PasswordRule, Registration};
 use common::*;

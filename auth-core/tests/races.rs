@@ -6,8 +6,7 @@
 //! needs: the login's check then takes tens of milliseconds while the change
 //! (a hash at cost 4) commits in a few.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

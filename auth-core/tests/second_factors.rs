@@ -3,8 +3,7 @@
 //! the throttle on wrong codes, the credential-version rule, and the
 //! operator's reset.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! Session expiry, new tokens at login, the session list, on both backends.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use auth_core::{AuthError, ClientInfo, Config, Identifier};
 use common::*;

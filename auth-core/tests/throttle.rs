@@ -1,7 +1,6 @@
 //! The per-account login throttle, on both backends, with a hand-moved clock.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -95,3 +95,40 @@ impl TestDb {
         conn
     }
 }
+
+/// Writes a `_sqlite` test and an ignored `_postgres` test (run with
+/// `--include-ignored` and `AUTHD_TEST_POSTGRES_URL` set) for each scenario,
+/// the one macro of every crate's both-backend tests. A scenario is an
+/// `async fn(TestDb)`, run on a two-thread tokio runtime (the caller's
+/// tests depend on tokio), or after `sync:` a plain `fn(TestDb)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    (sync: $($scenario:ident => $sqlite:ident, $postgres:ident;)*) => {$(
+        #[test]
+        fn $sqlite() {
+            $scenario($crate::test_support::TestDb::sqlite());
+        }
+
+        #[test]
+        #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
+        fn $postgres() {
+            $scenario($crate::test_support::TestDb::postgres().expect(
+                "AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server to run the PostgreSQL variants",
+            ));
+        }
+    )*};
+    ($($scenario:ident => $sqlite:ident, $postgres:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $scenario($crate::test_support::TestDb::sqlite()).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
+        async fn $postgres() {
+            $scenario($crate::test_support::TestDb::postgres().expect(
+                "AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server to run the PostgreSQL variants",
+            )).await;
+        }
+    )*};
+}

@@ -4,7 +4,6 @@
 // the test failing, with its message (clippy.toml covers the tests themselves).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -15,10 +14,10 @@ use auth_db::{
     NewUserRow, ResetTokenRow, SessionRow, SlotClaim, SlotRequest, ThrottleRow, UserChanges,
     UserLookup, UserRow,
 };
-use common::TestDb;
+use common::{on_both_backends, TestDb};
 use diesel::prelude::*;
 
-on_both_backends! {
+on_both_backends! { sync:
     migrations_apply_once => migrations_apply_once_sqlite, migrations_apply_once_postgres;
     users_are_found_by_their_keys => users_are_found_by_their_keys_sqlite, users_are_found_by_their_keys_postgres;
     taken_names_are_unique_violations => taken_names_are_unique_violations_sqlite, taken_names_are_unique_violations_postgres;

@@ -7,7 +7,7 @@
 //! `warp::test`; the unit tests of `request.rs` and `tests/hostile.rs` at the
 //! workspace root send those.)
 
-mod common;
+use crate::common;
 
 use auth_core::Identifier;
 use auth_http::HttpConfig;

@@ -3,7 +3,7 @@
 //! test. Every response goes through `TestApp::send`, which also checks
 //! `X-Content-Type-Options: nosniff`, `application/json` and the absence of 500s.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

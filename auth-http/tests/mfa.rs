@@ -2,7 +2,7 @@
 //! enrolment, `mfa_required` from `POST /sessions`, `POST /sessions/mfa`,
 //! recovery codes, removal, and the Origin rule on each of them.
 
-mod common;
+use crate::common;
 
 use auth_core::{totp_code, Clock, TOTP_STEP_SECS};
 use common::*;

@@ -5,7 +5,7 @@
 //! described shape, and the description says what the contract asks of it
 //! (both body encodings, the error shapes, the security schemes, `Retry-After`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! alone, using it as the second step, removing it; and the contract's
 //! error shape for every bad input, the `Origin` rule included.
 
-mod common;
+use crate::common;
 
 #[path = "../../auth-core/tests/common/authenticator.rs"]
 mod authenticator;

@@ -4,7 +4,7 @@
 //! page goes through `TestApp::page`, which checks the content type and the
 //! security headers (CSP without inline script, nosniff, no-referrer, DENY).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;

@@ -5,7 +5,7 @@
 //! Every page goes through `TestApp::page`, which checks the content type
 //! and the security headers.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

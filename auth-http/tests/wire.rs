@@ -9,7 +9,7 @@
 //! After a deliberate change of the contract, write the transcript anew with
 //! `AUTHD_WIRE_WRITE=1` and read its diff.
 
-mod common;
+use crate::common;
 
 use auth_core::{totp_code, Clock};
 use auth_http::{HttpConfig, ResetDelivery};

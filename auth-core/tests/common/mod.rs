@@ -1,5 +1,5 @@
-//! The test harness: `TestDb` (from auth-db's `test-support` feature), a
-//! macro that writes each scenario for both backends, and the steps the
+//! The test harness: `TestDb` and `on_both_backends!` (from auth-db's
+//! `test-support` feature), the software authenticator, and the steps the
 //! scenarios share.
 
 #![allow(dead_code)]
@@ -12,27 +12,10 @@ use auth_core::{
     Password, Registration, SecretKey, User,
 };
 
+pub use auth_db::on_both_backends;
 pub use auth_db::test_support::*;
 
-/// Writes a `_sqlite` test and an ignored `_postgres` test (run with
-/// `--include-ignored` and `AUTHD_TEST_POSTGRES_URL` set) for each scenario
-/// (an `async fn(TestDb)`).
-macro_rules! on_both_backends {
-    ($($scenario:ident => $sqlite:ident, $postgres:ident;)*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $sqlite() {
-            $scenario($crate::common::TestDb::sqlite()).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
-        async fn $postgres() {
-            $scenario($crate::common::TestDb::postgres().expect(
-                "AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server to run the PostgreSQL variants",
-            )).await;
-        }
-    )*};
-}
+pub mod authenticator;
 
 /// The one key of every test service, so a database can be reopened.
 pub fn key() -> SecretKey {
