@@ -105,7 +105,7 @@ async fn bound_then_known_then_mismatch_and_taken() {
     let out = run(&computer_1, "kvothe", KVOTHE_PASSWORD).await;
     assert_eq!(line(&out), "OK (machine known)");
     assert_eq!(out.status.code(), Some(0));
-    // The server bound the ID derived as API.md says (computed here apart).
+    // The server bound the ID derived as docs/contract/5-device-check.md says (computed here apart).
     let (status, body) = check(&server, "kvothe", KVOTHE_PASSWORD, &machine_id(identity_1)).await;
     assert_eq!((status, &body["machine"]), (200, &json!("known")), "{body}");
 

@@ -1,5 +1,5 @@
 //! Hostile input over a real socket to the real binary: every case must get
-//! the contract's 4xx in the contract's shape (API.md §3–§5), never a 500 or
+//! the contract's 4xx in the contract's shape (docs/contract/3-json-api.md to 5-device-check.md), never a 500 or
 //! a body that is not JSON on a JSON route, and the server must keep serving
 //! afterwards. Where reqwest refuses to send something (bytes that are not
 //! UTF-8, lying lengths, strange methods, unnormalised paths), the request is
@@ -1836,7 +1836,7 @@ async fn a_lying_content_length_over_the_limit_gets_413_without_waiting() {
     t.still_serves("after_liar").await;
 }
 
-/// API.md §3 "Cross-site requests" and "Ambiguous requests" over a real
+/// docs/contract/3-json-api.md "Cross-site requests" and "Ambiguous requests" over a real
 /// socket, with what `warp::test` cannot send: a cross-site form post to
 /// `POST /sessions` (what a foreign page makes a browser send) gets 403 and
 /// no cookie; two `Cookie` headers (as HTTP/2 sends them) with different

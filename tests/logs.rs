@@ -1,4 +1,4 @@
-//! No secret in the logs (API.md §6): the end-to-end flows run against a
+//! No secret in the logs (docs/contract/6-operations.md): the end-to-end flows run against a
 //! server with `--reset-delivery log`, every password, session token, reset
 //! token, CSRF token, pre-session cookie value and `SEEK_CUSTOM_AUTH` value
 //! they used is collected, and after the server stops nothing it wrote to

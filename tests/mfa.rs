@@ -1,4 +1,4 @@
-//! Second factors (API.md §7) against the real binary over a socket: enrol
+//! Second factors (docs/contract/7-second-factor.md) against the real binary over a socket: enrol
 //! an authenticator app with the secret the server returns (this test
 //! computes the codes itself, from RFC 6238), log in with `mfa_required` →
 //! `POST /sessions/mfa`, refuse a replayed code, use a recovery code, race

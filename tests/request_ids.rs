@@ -1,4 +1,4 @@
-//! API.md §6, request ids: every response carries `X-Request-Id`; a trusted
+//! docs/contract/6-operations.md, request ids: every response carries `X-Request-Id`; a trusted
 //! proxy's well-formed id is kept, anything else is replaced by a new one;
 //! the id is on the request's log line, on its security-event lines and in
 //! its audit row.

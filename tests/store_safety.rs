@@ -1,4 +1,4 @@
-//! API.md §1, "Safety of the store and the key": migrations under a database
+//! docs/contract/1-server.md, "Safety of the store and the key": migrations under a database
 //! lock, the key's fingerprint, and commands that never create a database.
 //! Each rule runs on SQLite; the PostgreSQL variants are ignored tests (with
 //! their reason in `cargo test`'s summary) that CI runs with

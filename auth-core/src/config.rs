@@ -1,6 +1,9 @@
 //! The settings of an `Auth` service.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::delivery::{LogNotifier, Notifier};
 
 /// Settings of an [`crate::Auth`]; `Config::default()` is the contract's defaults.
 #[derive(Clone, Debug)]
@@ -22,6 +25,9 @@ pub struct Config {
     /// Password hashes that may wait for a CPU; past it a hash fails at once
     /// with `AuthError::Overloaded`.
     pub hash_queue_limit: usize,
+    /// How reset tokens reach their owner ([`LogNotifier`] by default; an
+    /// [`crate::SmtpNotifier`] e-mails them).
+    pub notifier: Arc<dyn Notifier>,
 }
 
 /// Default of [`Config::hash_queue_limit`]: at cost 12 on two CPUs, about
@@ -44,6 +50,7 @@ impl Default for Config {
             // Short enough that /healthz says 503 within 5 s of an outage.
             database_timeout: Duration::from_secs(3),
             hash_queue_limit: DEFAULT_HASH_QUEUE_LIMIT,
+            notifier: Arc::new(LogNotifier::default()),
         }
     }
 }

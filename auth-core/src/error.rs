@@ -90,13 +90,18 @@ pub enum AuthError {
     /// The database does not answer: retry later (503).
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// The reset message could not be sent (the mail server refused or did
+    /// not answer): retry later (503). The token was made; a new request
+    /// makes another.
+    #[error("the reset e-mail could not be sent; try again later")]
+    DeliveryFailed,
     /// A fault on the server's side (500); the details are in the server log.
     #[error("internal error")]
     Internal(String),
 }
 
 impl AuthError {
-    /// The contract's stable error code (API.md §3): the one table of codes
+    /// The contract's stable error code (docs/contract/3-json-api.md): the one table of codes
     /// that the HTTP layer, the importer's report and the command line share.
     pub fn code(&self) -> &'static str {
         match self {
@@ -115,7 +120,9 @@ impl AuthError {
             AuthError::MachineTaken => "machine_taken",
             AuthError::MfaRequired { .. } => "mfa_required",
             AuthError::InvalidCode => "invalid_code",
-            AuthError::Unavailable | AuthError::Overloaded { .. } => "unavailable",
+            AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::DeliveryFailed => {
+                "unavailable"
+            }
             AuthError::Internal(_) => "internal",
         }
     }

@@ -5,6 +5,7 @@ mod audit;
 mod clock;
 mod config;
 mod credentials;
+mod delivery;
 mod dump;
 mod error;
 mod import;
@@ -12,6 +13,7 @@ mod login;
 mod machines;
 mod passkeys;
 mod password;
+mod password_reset;
 mod registration;
 mod second_factors;
 mod secret;
@@ -27,6 +29,11 @@ pub use account::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, DEFAULT_HASH_QUEUE_LIMIT, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
+pub use delivery::{
+    check_mailbox, check_smtp_url, human_duration, parse_reset_link_token, reset_link_token,
+    Delivery, DeliveryError, LogNotifier, MailerError, Notifier, ResetChannel, ResetMessage,
+    SmtpNotifier, DEFAULT_FROM, RESET_TOKEN_TARGET, SEND_TIMEOUT,
+};
 pub use dump::{TableCount, DUMP_TABLES};
 pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use import::{

@@ -3,7 +3,7 @@
 //! password decides (a session, a device check, a password change) only if
 //! that password is still the account's.
 //!
-//! The throttle (API.md §3) counts failures per account (an unknown name has a
+//! The throttle (docs/contract/3-json-api.md) counts failures per account (an unknown name has a
 //! count of its own that behaves the same), in the database so that every
 //! server sees it. A password check takes a slot first: at most as many checks
 //! run at once as failures are still free before the next delay, so parallel

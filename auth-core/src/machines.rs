@@ -97,7 +97,7 @@ enum Binding {
 }
 
 impl Auth {
-    /// The device check (API.md §5): the password must be right, then the
+    /// The device check (docs/contract/5-device-check.md): the password must be right, then the
     /// machine must be the user's own, or be free while the user has none (it
     /// is then bound to them for good). A wrong password counts toward the
     /// login throttle; a refused machine does not (the password was right).

@@ -1,4 +1,4 @@
-//! Passkeys (WebAuthn Level 2, API.md §7) with webauthn-rs: adding one to an
+//! Passkeys (WebAuthn Level 2, docs/contract/7-second-factor.md) with webauthn-rs: adding one to an
 //! account, signing in with one alone (a discoverable credential, no name
 //! typed), and one as the second step after a password.
 //!

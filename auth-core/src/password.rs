@@ -604,7 +604,7 @@ mod tests {
 
 #[cfg(test)]
 mod proptests {
-    //! Property tests of the password rules of API.md §2 on arbitrary text.
+    //! Property tests of the password rules of docs/contract/2-accounts.md on arbitrary text.
 
     use super::*;
     use proptest::prelude::*;

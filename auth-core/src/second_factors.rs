@@ -1,4 +1,4 @@
-//! Second factors (API.md §7): an authenticator app (TOTP, RFC 6238),
+//! Second factors (docs/contract/7-second-factor.md): an authenticator app (TOTP, RFC 6238),
 //! single-use recovery codes, and the second step of a login.
 //!
 //! The TOTP secret is kept only sealed (ChaCha20-Poly1305 under a key derived

@@ -1,6 +1,6 @@
 //! Opening a data store safely: migrations under the database's lock, and
 //! the rules that keep a deployment's secret key and its store together
-//! (API.md §1, "Safety of the store and the key").
+//! (docs/contract/1-server.md, "Safety of the store and the key").
 
 use std::path::{Path, PathBuf};
 

@@ -79,7 +79,7 @@ token_type!(
     ResetToken
 );
 token_type!(
-    /// The token between a right password and the second step (API.md §7).
+    /// The token between a right password and the second step (docs/contract/7-second-factor.md).
     MfaToken
 );
 token_type!(

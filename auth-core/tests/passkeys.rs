@@ -1,4 +1,4 @@
-//! Passkeys (API.md §7) on both backends, with a software authenticator:
+//! Passkeys (docs/contract/7-second-factor.md) on both backends, with a software authenticator:
 //! adding one, signing in with it alone, ceremonies finished on another
 //! server, single use and expiry of a ceremony, counters that go backwards,
 //! a passkey as the second step after a password, and what an operator's

@@ -1,4 +1,4 @@
-//! Requests racing each other, on both backends (API.md §3 "Consistency under
+//! Requests racing each other, on both backends (docs/contract/3-json-api.md "Consistency under
 //! concurrency"). Each scenario asserts outcomes, never timings.
 //!
 //! To put a password change inside a login's password check every time, the

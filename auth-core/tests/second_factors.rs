@@ -1,4 +1,4 @@
-//! Second factors (API.md §7) on both backends: enrolment, the second step
+//! Second factors (docs/contract/7-second-factor.md) on both backends: enrolment, the second step
 //! of a login, replay, drift, recovery codes, the second-step token's life,
 //! the throttle on wrong codes, the credential-version rule, and the
 //! operator's reset.

@@ -65,8 +65,8 @@ impl App {
         }
     }
 
-    /// The `Origin` rule of the JSON API's state-changing requests (API.md
-    /// §3): another origin, or the opaque `null` (which any page can make a
+    /// The `Origin` rule of the JSON API's state-changing requests
+    /// (docs/contract/3-json-api.md): another origin, or the opaque `null` (which any page can make a
     /// browser send), is 403 `cross_origin`; a request without `Origin`
     /// (a script, the Holberton clients) passes. The routes that call it
     /// read the request with [`crate::request::ctx_with_authority`].

@@ -284,7 +284,7 @@ crate::error::error_responses! {
 }
 
 /// The 405 for a method /check does not serve, in /check's failure shape
-/// (API.md §5) rather than the JSON API's.
+/// (docs/contract/5-device-check.md) rather than the JSON API's.
 pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
     CheckFailure(ApiError::method_not_allowed(allow)).into_response()
 }
@@ -540,7 +540,7 @@ mod tests {
 
 #[cfg(test)]
 mod proptests {
-    //! Property tests of the `SEEK_CUSTOM_AUTH` parser (API.md §5).
+    //! Property tests of the `SEEK_CUSTOM_AUTH` parser (docs/contract/5-device-check.md).
 
     use super::*;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};

@@ -2,19 +2,20 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use crate::limiter::RateLimit;
-use crate::mail::Mailer;
 
-/// How a password-reset token reaches its owner.
+/// How a password-reset token reaches its owner. `Log` and `Smtp` are
+/// carried by auth-core's [`auth_core::Config::notifier`] (a
+/// [`auth_core::LogNotifier`] or an [`auth_core::SmtpNotifier`]); `Response`
+/// is the HTTP layer's own: the JSON API answers with the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResetDelivery {
     /// One line on the server's standard error (development).
     Log,
     /// In the HTTP response body, as the Holberton exercise does (classrooms only).
     Response,
-    /// E-mailed to the account's address by [`HttpConfig::mailer`].
+    /// E-mailed to the account's address (auth-core's `SmtpNotifier`).
     Smtp,
 }
 
@@ -47,9 +48,6 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// The site's external origin (`https://auth.example.com`), if known.
     pub public_url: Option<String>,
-    /// Sends the reset tokens with [`ResetDelivery::Smtp`]; without it that
-    /// delivery answers 503 `unavailable`.
-    pub mailer: Option<Arc<Mailer>>,
 }
 
 impl Default for HttpConfig {
@@ -64,7 +62,6 @@ impl Default for HttpConfig {
             ip_limiter_sweep_interval: crate::limiter::DEFAULT_SWEEP_INTERVAL,
             trusted_proxies: Vec::new(),
             public_url: None,
-            mailer: None,
         }
     }
 }

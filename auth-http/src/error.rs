@@ -140,7 +140,9 @@ impl From<AuthError> for ApiError {
             | AuthError::MachineMismatch
             | AuthError::MachineTaken => S::FORBIDDEN,
             AuthError::NotFound => S::NOT_FOUND,
-            AuthError::Unavailable | AuthError::Overloaded { .. } => S::SERVICE_UNAVAILABLE,
+            AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::DeliveryFailed => {
+                S::SERVICE_UNAVAILABLE
+            }
             AuthError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 return ApiError::internal();

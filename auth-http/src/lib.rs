@@ -7,7 +7,6 @@ mod config;
 mod csrf;
 mod error;
 mod limiter;
-mod mail;
 mod metrics;
 mod mfa;
 mod openapi;
@@ -31,16 +30,13 @@ pub use check::{parse_credentials, DeviceCredentials, Malformed};
 pub use config::{HttpConfig, ResetDelivery};
 pub use error::ApiError;
 pub use limiter::{RateLimit, DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL};
-pub use mail::{
-    check_mailbox, check_smtp_url, Mailer, MailerError, SendError, DEFAULT_FROM, SEND_TIMEOUT,
-};
 pub use request::MAX_BODY_BYTES;
 pub use request_id::REQUEST_ID_HEADER;
 
 /// The tracing target of the one event that carries a secret: the reset
-/// token of `--reset-delivery log`, in its field `token` (with `account`).
-/// A subscriber writes it as the contract's line, or leaves it out.
-pub const RESET_TOKEN_TARGET: &str = "authd::reset_token";
+/// token of `--reset-delivery log` (auth-core's delivery; kept here for
+/// embedders that filtered on `auth_http::RESET_TOKEN_TARGET`).
+pub use auth_core::RESET_TOKEN_TARGET;
 
 /// The whole application: every route, the 404/405 fallback, the error
 /// shape and the request log.
@@ -114,7 +110,7 @@ fn fallback() -> BoxedFilter<(Response,)> {
         .and(request::ctx())
         .map(|path: FullPath, ctx: request::RequestCtx| {
             // Browsers get a page; the device check and the operations
-            // endpoints answer JSON to everyone (API.md sections 5 and 6).
+            // endpoints answer JSON to everyone (docs/contract/5-device-check.md and 6-operations.md).
             let known = known_route(path.as_str());
             let page = ctx.prefers_html()
                 && !MACHINE_ONLY_ROUTES.contains(&known.map_or("other", |(route, _)| route));
@@ -133,8 +129,8 @@ fn fallback() -> BoxedFilter<(Response,)> {
 /// Routes whose errors are JSON even for a browser.
 const MACHINE_ONLY_ROUTES: &[&str] = &["/check", "/healthz", "/metrics", "/openapi.json"];
 
-/// Every path of the JSON API (API.md section 3), the device check (section
-/// 5) and the operations endpoints (section 6), as `/openapi.json` names it,
+/// Every path of the JSON API (docs/contract/3-json-api.md), the device check
+/// (5-device-check.md) and the operations endpoints (6-operations.md), as `/openapi.json` names it,
 /// with the methods it serves as an `Allow` header lists them. The one list of
 /// these routes: the fallback's 405s, the route labels of logs and metrics,
 /// and the tests that hold `/openapi.json` to what the server serves all read it.
@@ -163,7 +159,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/openapi.json", "GET"),
 ];
 
-/// The web pages (API.md section 4) and their stylesheet: served, but not
+/// The web pages (docs/contract/4-web-pages.md) and their stylesheet: served, but not
 /// part of the OpenAPI description.
 const WEB_ROUTES: &[(&str, &str)] = &[
     ("/signup", "GET, POST"),

@@ -1,4 +1,4 @@
-//! The second-factor routes of the JSON API (API.md §7): enrolling an
+//! The second-factor routes of the JSON API (docs/contract/7-second-factor.md): enrolling an
 //! authenticator app, removing it, replacing the recovery codes, and the
 //! second step of a login.
 

@@ -3,14 +3,11 @@
 //! security page, the HTML 404 and 405 pages for browsers, and the one
 //! wording of every message a page shows.
 
-use std::time::Duration;
-
 use askama::Template;
 use auth_core::{
-    AuthError, Authenticated, ClientInfo, Identifier, Password, PasswordRule, ResetToken, User,
+    human_duration, parse_reset_link_token, AuthError, Authenticated, Identifier, Password,
+    PasswordRule,
 };
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use warp::filters::BoxedFilter;
 use warp::http::header::{self, HeaderValue};
 use warp::http::StatusCode;
@@ -18,7 +15,6 @@ use warp::reply::Response;
 use warp::Filter;
 
 use crate::app::{redirect, with_cookie, App};
-use crate::config::ResetDelivery;
 use crate::csrf::CsrfScope;
 use crate::error::{retry_after_secs, ApiError};
 use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
@@ -100,9 +96,10 @@ pub(crate) fn sentence(error: &AuthError) -> String {
         }
         AuthError::NotFound => "That session has already ended.".into(),
         AuthError::MachineMismatch | AuthError::MachineTaken => sentence_of(&error.to_string()),
-        AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::Internal(_) => {
-            "The service is unavailable right now. Try again later.".into()
-        }
+        AuthError::Unavailable
+        | AuthError::Overloaded { .. }
+        | AuthError::DeliveryFailed
+        | AuthError::Internal(_) => "The service is unavailable right now. Try again later.".into(),
     }
 }
 
@@ -285,9 +282,7 @@ async fn handle_forgot(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
     // about the account is looked up: neither its words nor its timing say
     // whether the account exists, has an e-mail address, or how long the
     // mail server takes.
-    let client = app.client(&ctx);
-    let task_app = app.clone();
-    tokio::spawn(async move { send_reset_link(task_app, name, client).await });
+    app.auth.send_password_reset_link(name, app.client(&ctx));
     let ttl = human_duration(app.auth.config().reset_token_ttl);
     let page = ForgotPage {
         csrf_token: "",
@@ -297,133 +292,6 @@ async fn handle_forgot(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
         username: "",
     };
     Ok(render(&page, StatusCode::OK))
-}
-
-/// Makes a reset token for the account named `name`, if there is one that
-/// the delivery can reach, and sends its link. Runs after the page is sent;
-/// every outcome goes to the log only (never the token, but for the
-/// development delivery `log`).
-async fn send_reset_link(app: App, name: String, client: ClientInfo) {
-    let user = match app.auth.find_user(&Identifier::Any(name)).await {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            tracing::info!("password reset asked on the website for an unknown account");
-            return;
-        }
-        Err(error) => {
-            tracing::warn!(%error, "password reset asked on the website: lookup failed");
-            return;
-        }
-    };
-    let by_mail = app.config.reset_delivery == ResetDelivery::Smtp;
-    if by_mail && user.email.is_none() {
-        // No token is made: nobody could receive it, and it would void one
-        // asked for earlier.
-        tracing::info!(
-            user_id = %user.id,
-            "password reset asked on the website for an account without an e-mail address"
-        );
-        return;
-    }
-    let (user, token) = match app
-        .auth
-        .get_reset_password_token(&exact_identifier(&user), &client)
-        .await
-    {
-        Ok(made) => made,
-        Err(error) => {
-            tracing::warn!(user_id = %user.id, %error, "password reset token not made");
-            return;
-        }
-    };
-    let link_token = reset_link_token(&user, &token);
-    if by_mail {
-        let (Some(mailer), Some(address)) = (app.config.mailer.as_deref(), user.email.as_deref())
-        else {
-            tracing::error!(
-                "--reset-delivery smtp has no mailer configured: no reset link was sent"
-            );
-            return;
-        };
-        let ttl = app.auth.config().reset_token_ttl;
-        match mailer
-            .send_reset_token(address, user.display_name(), &link_token, ttl)
-            .await
-        {
-            Ok(()) => tracing::info!(user_id = %user.id, "password reset token e-mailed"),
-            Err(error) => {
-                tracing::error!(user_id = %user.id, %error, "password reset e-mail not sent")
-            }
-        }
-    } else {
-        // `log` (and `response`, which pages do not offer): the contract's
-        // development delivery, the one place a token is ever written out.
-        let origin = app
-            .config
-            .public_url
-            .as_deref()
-            .unwrap_or_default()
-            .trim_end_matches('/');
-        eprintln!(
-            "password reset token for {}: {} (reset link: {origin}/reset?token={link_token})",
-            user.display_name(),
-            token.expose(),
-        );
-    }
-}
-
-/// The account's own name, by kind: `Any` would read an e-mail-only
-/// account's address as a username first, and it may be another account's.
-fn exact_identifier(user: &User) -> Identifier {
-    match (&user.username, &user.email) {
-        (Some(username), _) => Identifier::Username(username.clone()),
-        (None, email) => Identifier::Email(email.clone().unwrap_or_default()),
-    }
-}
-
-/// The `token` of a reset link: the reset token, a dot, then `u` or `e` and
-/// the account's username or e-mail in base64url. The account part lets the
-/// page check the token without using it up (`Auth::update_password` needs
-/// the account); it is no secret, and a changed one only makes the token
-/// fail as another account's would.
-pub(crate) fn reset_link_token(user: &User, token: &ResetToken) -> String {
-    let (kind, name) = match exact_identifier(user) {
-        Identifier::Username(name) => ('u', name),
-        Identifier::Email(name) | Identifier::Any(name) => ('e', name),
-    };
-    format!(
-        "{}.{kind}{}",
-        token.expose(),
-        URL_SAFE_NO_PAD.encode(name.as_bytes())
-    )
-}
-
-/// A reset link's token: the reset token and, when the link names it, the account.
-fn parse_link_token(text: &str) -> Option<(String, Option<Identifier>)> {
-    let (token, account) = match text.split_once('.') {
-        Some((token, account)) => (token, Some(account)),
-        None => (text, None),
-    };
-    ResetToken::parse(token)?;
-    let identifier = match account {
-        None => None,
-        Some(account) => {
-            let kind = account.chars().next()?;
-            let name = URL_SAFE_NO_PAD.decode(account.get(1..)?).ok()?;
-            let name = String::from_utf8(name).ok()?;
-            Some(match kind {
-                'u' => Identifier::Username(name),
-                'e' => Identifier::Email(name),
-                _ => return None,
-            })
-        }
-    };
-    Some((token.to_owned(), identifier))
-}
-
-/// `30 minutes`, `2 hours`, `1 day`.
-fn human_duration(duration: Duration) -> String {
-    crate::mail::human_duration(duration)
 }
 
 // ----- /reset -----
@@ -493,7 +361,7 @@ impl TokenState {
 /// Checks a link's token without using it up: it must be live, and live
 /// for the account the link names.
 async fn reset_token_state(app: &App, link: &str) -> Result<TokenState, Response> {
-    let Some((token, account)) = parse_link_token(link) else {
+    let Some((token, account)) = parse_reset_link_token(link) else {
         return Ok(TokenState::Dead);
     };
     let holder = match app.auth.reset_token_holder(&token).await {
@@ -524,7 +392,7 @@ fn reset_page<'a>(
         valid: !matches!(state, TokenState::Dead),
         token: link,
         ask_account: matches!(state, TokenState::AccountNeeded),
-        account: match (state, parse_link_token(link)) {
+        account: match (state, parse_reset_link_token(link)) {
             (TokenState::Live, Some((_, Some(account)))) => Some(account.as_str().to_owned()),
             _ => None,
         },
@@ -559,7 +427,7 @@ async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         let page = reset_page(&app, &csrf_token, "", TokenState::Dead, "", None);
         render(&page, StatusCode::FORBIDDEN)
     };
-    let Some((token, account)) = parse_link_token(&link) else {
+    let Some((token, account)) = parse_reset_link_token(&link) else {
         return Err(dead());
     };
     let state = match account {
@@ -1224,41 +1092,6 @@ mod tests {
             }),
             "Full name must be at most 200 characters."
         );
-    }
-
-    #[test]
-    fn link_tokens_carry_the_account() {
-        let token = ResetToken::parse("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234").unwrap();
-        let user = User {
-            id: "x".into(),
-            username: None,
-            email: Some("o'brien@example.com".into()),
-            full_name: None,
-            mothers_favorite_search_engine: None,
-            created_at: 0,
-        };
-        let link = reset_link_token(&user, &token);
-        assert!(link
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
-        let (raw, account) = parse_link_token(&link).unwrap();
-        assert_eq!(raw, token.expose());
-        assert_eq!(
-            account,
-            Some(Identifier::Email("o'brien@example.com".into()))
-        );
-        assert_eq!(
-            parse_link_token(token.expose()).unwrap(),
-            (token.expose().to_owned(), None)
-        );
-        for bad in [
-            "",
-            "short",
-            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.x",
-            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234.u%%",
-        ] {
-            assert!(parse_link_token(bad).is_none(), "{bad}");
-        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The passkey routes of the JSON API (API.md §7 names no paths; these sit
-//! beside its `/mfa/...` and `/sessions/...` routes). Each WebAuthn ceremony
+//! The passkey routes of the JSON API (docs/contract/7-second-factor.md),
+//! beside its `/mfa/...` and `/sessions/...` routes. Each WebAuthn ceremony
 //! is two requests: `.../options` starts it (the ceremony id and the options
 //! for `navigator.credentials`), the second finishes it with the browser's
 //! answer. `/static/webauthn.js` drives them from the pages.

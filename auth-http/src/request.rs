@@ -789,7 +789,7 @@ mod tests {
 
 #[cfg(test)]
 mod proptests {
-    //! Property tests of body decoding (API.md §3).
+    //! Property tests of body decoding (docs/contract/3-json-api.md).
 
     use super::*;
     use proptest::prelude::*;

@@ -1,4 +1,4 @@
-//! JSON parsing that refuses ambiguity (API.md §3 "Ambiguous requests"): an
+//! JSON parsing that refuses ambiguity (docs/contract/3-json-api.md "Ambiguous requests"): an
 //! object that names a member twice, at any depth, is an error rather than a
 //! value in which the last one silently wins, as `serde_json::Value` does.
 //!

@@ -81,7 +81,7 @@ struct LoginPage<'a> {
     username: &'a str,
 }
 
-/// The second step of a login (API.md §7): the code of an authenticator app
+/// The second step of a login (docs/contract/7-second-factor.md): the code of an authenticator app
 /// or a recovery code, with the token the right password opened.
 #[derive(Template)]
 #[template(path = "login_code.html")]
@@ -571,7 +571,7 @@ pub(crate) async fn checked_form(
         }
     };
     if !valid {
-        // API.md section 6: over plain HTTP (but on loopback) browsers drop
+        // docs/contract/6-operations.md: over plain HTTP (but on loopback) browsers drop
         // the Secure pre-session cookie, and reloading never helps.
         let no_cookie =
             matches!(guard, Guard::PreSession) && ctx.cookie(PRE_SESSION_COOKIE).is_none();

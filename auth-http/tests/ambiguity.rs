@@ -1,4 +1,4 @@
-//! API.md §3 "Ambiguous requests" and "Cross-site requests", through
+//! docs/contract/3-json-api.md "Ambiguous requests" and "Cross-site requests", through
 //! `auth_http::routes`: a body that names a field twice (in any spelling) is
 //! refused on every route that parses one, conflicting cookies count as none,
 //! and every state-changing request from another origin is refused without

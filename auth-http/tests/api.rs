@@ -1,4 +1,4 @@
-//! The JSON API of API.md sections 2, 3 and 6, through `auth_http::routes`
+//! The JSON API of docs/contract/2-accounts.md, 3-json-api.md and 6-operations.md, through `auth_http::routes`
 //! with `warp::test::request()`: no socket, one temporary SQLite database per
 //! test. Every response goes through `TestApp::send`, which also checks
 //! `X-Content-Type-Options: nosniff`, `application/json` and the absence of 500s.
@@ -597,7 +597,7 @@ async fn different_invalid_utf8_passwords_are_not_the_same_password() {
 }
 
 #[tokio::test]
-/// API.md §3 "Ambiguous requests": a field named twice is `invalid_body`,
+/// docs/contract/3-json-api.md "Ambiguous requests": a field named twice is `invalid_body`,
 /// and the message names it.
 async fn a_repeated_form_field_is_invalid_body() {
     let app = TestApp::new().await;

@@ -11,6 +11,7 @@ mod common;
 
 mod ambiguity;
 mod api;
+mod delivery;
 mod mfa;
 mod openapi;
 mod passkeys;

@@ -1,4 +1,4 @@
-//! The second-factor routes (API.md §7) through `auth_http::routes`:
+//! The second-factor routes (docs/contract/7-second-factor.md) through `auth_http::routes`:
 //! enrolment, `mfa_required` from `POST /sessions`, `POST /sessions/mfa`,
 //! recovery codes, removal, and the Origin rule on each of them.
 

@@ -1,4 +1,4 @@
-//! `GET /openapi.json` (API.md section 6) against what the server serves:
+//! `GET /openapi.json` (docs/contract/6-operations.md) against what the server serves:
 //! every route of `auth_http::API_ROUTES` (the list the 404/405 fallback
 //! uses) is described with exactly its methods, every described operation is
 //! served and answers one of its described statuses with a body of the
@@ -16,7 +16,7 @@ use warp::http::StatusCode;
 
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "options", "head"];
 
-/// The web pages (section 4) and their stylesheet, which the description leaves out.
+/// The web pages (docs/contract/4-web-pages.md) and their stylesheet, which the description leaves out.
 const WEB_PAGES: [&str; 5] = ["/signup", "/login", "/me", "/logout", "/static/style.css"];
 
 async fn document(app: &TestApp) -> Value {
@@ -202,7 +202,7 @@ async fn other_methods_on_described_paths_get_405_with_the_described_methods() {
             }
             let res = app.send(request(method, &concrete(path))).await;
             if path == "/check" {
-                // /check fails in its own shape (API.md §5), a 405 included.
+                // /check fails in its own shape (docs/contract/5-device-check.md), a 405 included.
                 assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
                 let body = res.json();
                 assert_eq!(body["status"], "FAILED", "{body}");

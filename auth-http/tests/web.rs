@@ -1,4 +1,4 @@
-//! The web pages of API.md section 4 (`/signup`, `/login`, `/me`, `/logout`,
+//! The web pages of docs/contract/4-web-pages.md (`/signup`, `/login`, `/me`, `/logout`,
 //! the stylesheet), through `auth_http::routes` with `warp::test::request()`.
 //! A `Browser` keeps cookies between requests the way a browser does; every
 //! page goes through `TestApp::page`, which checks the content type and the
@@ -1154,7 +1154,7 @@ async fn signup_without_a_valid_csrf_token_is_403_and_creates_nothing() {
     let mut cookieless = Browser::new(&app);
     fields.push(("csrf_token", &own));
     let res = cookieless.post("/signup", &fields).await;
-    // API.md section 6: no cookie at all is what plain HTTP looks like.
+    // docs/contract/6-operations.md: no cookie at all is what plain HTTP looks like.
     assert_forbidden(&res, "this site must be opened over HTTPS");
     assert!(!exists(&app, "kvothe").await);
 
@@ -1627,7 +1627,7 @@ async fn the_notice_reaches_a_browser_without_a_nonce_yet() {
     assert_redirect(&res, "/me");
 }
 
-// ----- the second step (API.md §7) -----
+// ----- the second step (docs/contract/7-second-factor.md) -----
 
 /// An account with an authenticator app, enrolled through `Auth`; returns its secret.
 async fn with_authenticator_app(app: &TestApp, username: &str) -> Vec<u8> {

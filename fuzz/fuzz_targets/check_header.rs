@@ -1,4 +1,4 @@
-//! The `SEEK_CUSTOM_AUTH` parser (API.md §5): it never panics, and what it
+//! The `SEEK_CUSTOM_AUTH` parser (docs/contract/5-device-check.md): it never panics, and what it
 //! accepts is a valid triple that survives being encoded again the way the
 //! desktop client does.
 //!

@@ -1,4 +1,4 @@
-//! Body decoding (API.md §3) through the whole `POST /users` route, on one
+//! Body decoding (docs/contract/3-json-api.md) through the whole `POST /users` route, on one
 //! server over a temporary SQLite database made once per fuzzing process.
 //! The first byte picks the content type, the rest is the body. Whatever the
 //! bytes, the answer is a 200 or a 4xx with the error shape, never a panic

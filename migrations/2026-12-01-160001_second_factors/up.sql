@@ -1,4 +1,4 @@
--- Second factors (API.md §7). The TOTP secret is kept only encrypted under a
+-- Second factors (docs/contract/7-second-factor.md). The TOTP secret is kept only encrypted under a
 -- key derived from the deployment's secret key (hex of nonce and ciphertext);
 -- last_step is the last 30-second step a code was accepted for, so no code
 -- works twice. confirmed_at is NULL while an enrolment waits for its first code.

@@ -1,4 +1,4 @@
--- Passkeys (WebAuthn Level 2, API.md §7). `credential` is webauthn-rs's
+-- Passkeys (WebAuthn Level 2, docs/contract/7-second-factor.md). `credential` is webauthn-rs's
 -- serialized credential (public key, flags, its own copy of the counter);
 -- `counter` is the signature counter the server last accepted, the one that
 -- decides: an assertion is taken only by a conditional UPDATE that moves it

@@ -240,7 +240,7 @@ impl Res {
         }
     }
 
-    /// What every web page (API.md section 4) must carry: never a 500,
+    /// What every web page (docs/contract/4-web-pages.md) must carry: never a 500,
     /// `nosniff` always; on every answer but a redirect `text/html;
     /// charset=utf-8`, a `Content-Security-Policy` that allows no inline
     /// script, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`, and

@@ -181,7 +181,7 @@ pub struct ServeArgs {
           value_parser = parse_max_connections, hide = true)]
     pub hash_queue_limit: usize,
     /// Sender of the reset e-mails.
-    #[arg(long, env = "AUTHD_SMTP_FROM", default_value = auth_http::DEFAULT_FROM, value_parser = parse_smtp_from)]
+    #[arg(long, env = "AUTHD_SMTP_FROM", default_value = auth_core::DEFAULT_FROM, value_parser = parse_smtp_from)]
     pub smtp_from: String,
 }
 
@@ -225,7 +225,7 @@ pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
         };
         let problem = if tls_problem.is_some() {
             tls_problem
-        } else if let Some(Err(error)) = args.smtp_url.as_deref().map(auth_http::check_smtp_url) {
+        } else if let Some(Err(error)) = args.smtp_url.as_deref().map(auth_core::check_smtp_url) {
             // The message never repeats the URL: it may hold a password.
             Some(format!("--smtp-url: {error}"))
         } else if args.reset_delivery == ResetDelivery::Smtp && args.smtp_url.is_none() {
@@ -284,7 +284,7 @@ fn parse_cookie_name(text: &str) -> Result<String, String> {
 }
 
 fn parse_smtp_from(text: &str) -> Result<String, String> {
-    auth_http::check_mailbox(text)
+    auth_core::check_mailbox(text)
         .map(|()| text.to_owned())
         .map_err(|e| e.to_string())
 }

@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 /// Logs go to standard error, as text or JSON; `RUST_LOG` refines the levels.
 /// With JSON every line is one JSON object, the reset-token event included;
 /// with text that event is the contract's own line,
-/// `password reset token for <account>: <token>`.
+/// `password reset token for <account>: <token>` (and ` (reset link: …)`).
 fn init_logging(format: LogFormat, default_level: &str) {
     use tracing_subscriber::filter::filter_fn;
     use tracing_subscriber::prelude::*;
@@ -81,7 +81,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .add_directive(directive("warp::filters::trace=off"))
         .add_directive(directive(&format!(
             "{}=info",
-            auth_http::RESET_TOKEN_TARGET
+            auth_core::RESET_TOKEN_TARGET
         )));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -90,7 +90,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
     match format {
         LogFormat::Text => registry
             .with(fmt.with_filter(filter_fn(|meta| {
-                meta.target() != auth_http::RESET_TOKEN_TARGET
+                meta.target() != auth_core::RESET_TOKEN_TARGET
             })))
             .with(ResetTokenLine)
             .init(),
@@ -116,19 +116,21 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
         event: &tracing::Event<'_>,
         _context: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        if event.metadata().target() != auth_http::RESET_TOKEN_TARGET {
+        if event.metadata().target() != auth_core::RESET_TOKEN_TARGET {
             return;
         }
         #[derive(Default)]
         struct Fields {
             account: String,
             token: String,
+            link: String,
         }
         impl tracing::field::Visit for Fields {
             fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
                 match field.name() {
                     "account" => self.account = value.to_owned(),
                     "token" => self.token = value.to_owned(),
+                    "link" => self.link = value.to_owned(),
                     _ => {}
                 }
             }
@@ -138,9 +140,17 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        eprintln!(
-            "password reset token for {}: {}",
-            fields.account, fields.token
-        );
+        // A reset asked on the website also names its link.
+        if fields.link.is_empty() {
+            eprintln!(
+                "password reset token for {}: {}",
+                fields.account, fields.token
+            );
+        } else {
+            eprintln!(
+                "password reset token for {}: {} (reset link: {})",
+                fields.account, fields.token, fields.link
+            );
+        }
     }
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use auth_core::{Auth, Config, KeySource, PreparedStore, SecretKey, StoreAccess};
+use auth_core::{
+    Auth, Config, KeySource, LogNotifier, Notifier, PreparedStore, SecretKey, SmtpNotifier,
+    StoreAccess,
+};
 use auth_http::server::{ServeOptions, TlsFiles};
 use auth_http::{HttpConfig, ResetDelivery};
 
@@ -17,11 +20,22 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(10 * 60);
 
 /// Runs the server until SIGTERM or Ctrl-C, then finishes the requests in flight.
 pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
+    // How reset tokens reach people: decided once here, carried by auth-core
+    // for the JSON API and the pages alike.
+    let notifier: Arc<dyn Notifier> = match (&args.reset_delivery, &args.smtp_url, &args.public_url)
+    {
+        (ResetDelivery::Smtp, Some(smtp_url), Some(public_url)) => Arc::new(
+            SmtpNotifier::new(smtp_url, &args.smtp_from, public_url)
+                .context("--reset-delivery smtp")?,
+        ),
+        _ => Arc::new(LogNotifier::new(args.public_url.as_deref())),
+    };
     let config = Config {
         session_idle_timeout: args.session_idle_timeout,
         session_max_age: args.session_max_age,
         reset_token_ttl: args.reset_token_ttl,
         hash_queue_limit: args.hash_queue_limit,
+        notifier,
         ..auth_config(global)
     };
     let auth = open_auth(global, config, StoreAccess::Create).await?;
@@ -31,13 +45,6 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
              e-mail can take it over. Use it only for the classroom exercise."
         );
     }
-    let mailer = match (&args.reset_delivery, &args.smtp_url, &args.public_url) {
-        (ResetDelivery::Smtp, Some(smtp_url), Some(public_url)) => Some(std::sync::Arc::new(
-            auth_http::Mailer::new(smtp_url, &args.smtp_from, public_url)
-                .context("--reset-delivery smtp")?,
-        )),
-        _ => None,
-    };
     let http = HttpConfig {
         cookie_name: args.cookie_name,
         reset_delivery: args.reset_delivery,
@@ -45,7 +52,6 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         ip_limiter_sweep_interval: args.ip_limiter_sweep,
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
-        mailer,
     };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
@@ -166,7 +172,7 @@ async fn purge_regularly(auth: Auth) {
     }
 }
 
-/// API.md section 6: cookies are always `Secure`, which browsers honour over
+/// docs/contract/6-operations.md: cookies are always `Secure`, which browsers honour over
 /// plain HTTP only on loopback, so the web forms fail elsewhere.
 fn warn_without_https(bind: SocketAddr, tls: bool, public_url: Option<&str>) {
     let https_in_front = public_url.is_some_and(|url| url.starts_with("https://"));

@@ -1,4 +1,4 @@
-//! `--reset-delivery smtp`: reset tokens by e-mail through an SMTP server.
+//! `--reset-delivery smtp`: messages by e-mail through an SMTP server.
 //!
 //! The links in a message are built from `--public-url` only, never from a
 //! request's `Host` header, so a forged request cannot point a reset mail at
@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::{human_duration, Delivery, DeliveryError, Notifier, ResetMessage};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -20,7 +21,7 @@ pub const DEFAULT_FROM: &str = "authd <noreply@localhost>";
 /// Sends reset tokens by e-mail. One SMTP connection per message (resets are
 /// rare; no idle connection is kept).
 #[derive(Clone)]
-pub struct Mailer {
+pub struct SmtpNotifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     public_url: String,
@@ -28,9 +29,9 @@ pub struct Mailer {
     server: String,
 }
 
-impl fmt::Debug for Mailer {
+impl fmt::Debug for SmtpNotifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mailer")
+        f.debug_struct("SmtpNotifier")
             .field("server", &self.server)
             .field("from", &self.from.to_string())
             .field("public_url", &self.public_url)
@@ -52,24 +53,7 @@ pub enum MailerError {
     PublicUrl,
 }
 
-/// Why one message was not sent.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The account's address is not one an SMTP server takes.
-    #[error("the account's e-mail address cannot be mailed to: {0}")]
-    Address(String),
-    /// The message could not be put together.
-    #[error("cannot build the message: {0}")]
-    Message(String),
-    /// The SMTP server refused or failed.
-    #[error("SMTP: {0}")]
-    Smtp(String),
-    /// Nothing finished within [`SEND_TIMEOUT`].
-    #[error("the SMTP server did not finish within {} s", SEND_TIMEOUT.as_secs())]
-    Timeout,
-}
-
-/// Checks an SMTP URL as [`Mailer::new`] reads it (lettre's
+/// Checks an SMTP URL as [`SmtpNotifier::new`] reads it (lettre's
 /// `AsyncSmtpTransport::from_url`): `smtp://host[:port]` (plain),
 /// `smtp://host:587?tls=required` or `?tls=opportunistic` (STARTTLS),
 /// `smtps://user:pass@host[:465]` (TLS from the start).
@@ -119,10 +103,10 @@ fn transport_builder(
         .map_err(|e| MailerError::SmtpUrl(e.to_string()))
 }
 
-impl Mailer {
+impl SmtpNotifier {
     /// A mailer for `smtp_url`, sending as `from`, with links to `public_url`
     /// (`https://auth.example.com`).
-    pub fn new(smtp_url: &str, from: &str, public_url: &str) -> Result<Mailer, MailerError> {
+    pub fn new(smtp_url: &str, from: &str, public_url: &str) -> Result<SmtpNotifier, MailerError> {
         let builder = transport_builder(smtp_url)?;
         let from = parse_mailbox(from)?;
         let public_url = public_url.trim_end_matches('/');
@@ -134,7 +118,7 @@ impl Mailer {
             return Err(MailerError::PublicUrl);
         }
         let server = url_host_port(smtp_url);
-        Ok(Mailer {
+        Ok(SmtpNotifier {
             transport: builder.timeout(Some(SEND_TIMEOUT)).build(),
             from,
             public_url: public_url.to_owned(),
@@ -169,12 +153,12 @@ impl Mailer {
         account: &str,
         link_token: &str,
         ttl: Duration,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), DeliveryError> {
         let message = self.reset_message(address, account, link_token, ttl)?;
         match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
             Ok(Ok(_response)) => Ok(()),
-            Ok(Err(error)) => Err(SendError::Smtp(error.to_string())),
-            Err(_elapsed) => Err(SendError::Timeout),
+            Ok(Err(error)) => Err(DeliveryError::Smtp(error.to_string())),
+            Err(_elapsed) => Err(DeliveryError::Timeout),
         }
     }
 
@@ -186,10 +170,10 @@ impl Mailer {
         account: &str,
         link_token: &str,
         ttl: Duration,
-    ) -> Result<Message, SendError> {
+    ) -> Result<Message, DeliveryError> {
         let to: Mailbox = address
             .parse()
-            .map_err(|e: lettre::address::AddressError| SendError::Address(e.to_string()))?;
+            .map_err(|e: lettre::address::AddressError| DeliveryError::Address(e.to_string()))?;
         let link = self.reset_link(link_token);
         let body = format!(
             "Hello,\n\
@@ -222,11 +206,39 @@ impl Mailer {
             .subject("Reset your password")
             .header(ContentType::TEXT_PLAIN)
             .body(body)
-            .map_err(|e| SendError::Message(e.to_string()))
+            .map_err(|e| DeliveryError::Message(e.to_string()))
     }
 }
 
 /// `host:port` of an SMTP URL, without user or password.
+impl Notifier for SmtpNotifier {
+    fn needs_address(&self) -> bool {
+        true
+    }
+
+    fn deliver_reset<'a>(&'a self, message: ResetMessage<'a>) -> Delivery<'a> {
+        Box::pin(async move {
+            let Some(address) = message.address else {
+                return Err(DeliveryError::Address(
+                    "the account has no e-mail address".into(),
+                ));
+            };
+            let sent = self
+                .send_reset_token(address, message.account, message.link_token, message.ttl)
+                .await;
+            match &sent {
+                Ok(()) => {
+                    tracing::info!(user_id = %message.user_id, "password reset token e-mailed")
+                }
+                Err(error) => {
+                    tracing::error!(user_id = %message.user_id, %error, "password reset e-mail not sent")
+                }
+            }
+            sent
+        })
+    }
+}
+
 fn url_host_port(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -237,22 +249,10 @@ fn url_host_port(url: &str) -> String {
 }
 
 /// `30 minutes`, `2 hours`, `1 day`, `90 seconds`.
-pub(crate) fn human_duration(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    let (count, unit) = match secs {
-        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
-        s if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
-        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
-        s => (s, "second"),
-    };
-    let plural = if count == 1 { "" } else { "s" };
-    format!("{count} {unit}{plural}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auth_core::ResetToken;
+    use crate::token::ResetToken;
 
     fn token() -> ResetToken {
         ResetToken::parse("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234").unwrap()
@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_credentials() {
-        let mailer = Mailer::new(
+        let mailer = SmtpNotifier::new(
             "smtps://user:hunter2@mail.example.com:465",
             DEFAULT_FROM,
             "https://auth.example.com/",
@@ -309,7 +309,7 @@ mod tests {
     fn the_public_url_is_required_to_be_an_origin() {
         for bad in ["", "auth.example.com", "https://", "https:// x"] {
             assert_eq!(
-                Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, bad).unwrap_err(),
+                SmtpNotifier::new("smtp://127.0.0.1", DEFAULT_FROM, bad).unwrap_err(),
                 MailerError::PublicUrl,
                 "{bad:?}"
             );
@@ -343,7 +343,8 @@ mod tests {
     #[test]
     fn the_message_links_to_the_reset_page_of_the_public_url() {
         let mailer =
-            Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
+            SmtpNotifier::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com")
+                .unwrap();
         let link_token = format!("{}.uYm9i", token().expose());
         let message = mailer
             .reset_message(
@@ -377,19 +378,11 @@ mod tests {
     #[test]
     fn an_unmailable_address_is_a_send_error() {
         let mailer =
-            Mailer::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com").unwrap();
+            SmtpNotifier::new("smtp://127.0.0.1", DEFAULT_FROM, "https://auth.example.com")
+                .unwrap();
         let result =
             mailer.reset_message("no at sign", "x", token().expose(), Duration::from_secs(60));
-        assert!(matches!(result, Err(SendError::Address(_))));
-    }
-
-    #[test]
-    fn durations_read_as_words() {
-        assert_eq!(human_duration(Duration::from_secs(1800)), "30 minutes");
-        assert_eq!(human_duration(Duration::from_secs(3600)), "1 hour");
-        assert_eq!(human_duration(Duration::from_secs(172_800)), "2 days");
-        assert_eq!(human_duration(Duration::from_secs(90)), "90 seconds");
-        assert_eq!(human_duration(Duration::from_secs(60)), "1 minute");
+        assert!(matches!(result, Err(DeliveryError::Address(_))));
     }
 
     #[test]
