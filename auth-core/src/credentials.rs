@@ -9,8 +9,8 @@ use auth_db::{DbConnection, DbResult, EventRow, ResetTokenRow, SessionRow, Throt
 use crate::account::{ClientInfo, Identifier, LoginSuccess, Session, User};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::login::Claimant;
-use crate::password::check_new_password;
+use crate::password_check::Claimant;
+use crate::password_rules::check_new_password;
 use crate::secret::Password;
 use crate::service::Auth;
 use crate::token::ResetToken;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use auth_db::DbError;
 
-use crate::password::PasswordRule;
+use crate::password_rules::PasswordRule;
 
 /// Which identifier of an account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub enum AuthError {
         /// The token of the second step.
         mfa_token: crate::token::MfaToken,
         /// The methods the account has.
-        methods: Vec<crate::second_factors::MfaMethod>,
+        methods: Vec<crate::mfa_method::MfaMethod>,
     },
     /// The code (or the second-step token) is wrong, used or expired: try again.
     #[error("invalid or expired code")]

@@ -2,20 +2,24 @@
 
 mod account;
 mod audit;
+mod check_cache;
 mod clock;
 mod config;
 mod credentials;
 mod delivery;
 mod dump;
 mod error;
+mod hasher;
 mod import;
-mod login;
 mod machines;
+mod mfa_method;
 mod passkeys;
-mod password;
+mod password_check;
 mod password_reset;
+mod password_rules;
 mod registration;
 mod second_factors;
+mod second_step;
 mod secret;
 mod service;
 mod sessions;
@@ -47,7 +51,7 @@ pub use passkeys::{
     PasskeyChallenge, PasskeyInfo, CEREMONY_TTL_SECS, MAX_PASSKEYS_PER_ACCOUNT,
     MAX_PASSKEY_NAME_CHARS,
 };
-pub use password::{PasswordRule, MAX_PASSWORD_BYTES};
+pub use password_rules::{PasswordRule, MAX_PASSWORD_BYTES};
 pub use second_factors::{
     totp_code, FactorStatus, MfaMethod, RecoveryCodes, TotpEnrolment, MFA_TOKEN_TTL_SECS,
     RECOVERY_CODE_COUNT, TOTP_STEP_SECS,

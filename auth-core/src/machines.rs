@@ -2,24 +2,20 @@
 //! good, and later checks must come from it. Also the operator's command that
 //! frees a machine.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use auth_db::{EventRow, MachineRow, ThrottleRow, UserRow};
 
 use crate::account::{ClientInfo, Identifier, User};
 use crate::audit::{event, log_event};
+use crate::check_cache::CachedCheck;
+pub use crate::check_cache::CHECK_CACHE_SECS;
 use crate::error::{AuthError, AuthResult};
-use crate::login::Claimant;
-use crate::password::normalize;
+use crate::password_check::Claimant;
+use crate::password_rules::normalize;
 use crate::secret::Password;
 use crate::service::Auth;
 
-/// How long a verified (username, password, machine) triple is remembered.
-pub const CHECK_CACHE_SECS: i64 = 60;
-/// Most triples remembered at once; past it the oldest half is dropped.
-const CHECK_CACHE_MAX: usize = 10_000;
 /// Shortest and longest machine ID.
 pub const MACHINE_ID_CHARS: std::ops::RangeInclusive<usize> = 16..=128;
 
@@ -39,53 +35,6 @@ pub struct MachineCheck {
     pub username: String,
     /// Bound now, or known.
     pub outcome: MachineOutcome,
-}
-
-/// Verified triples, keyed by an HMAC of (username, password, machine) under
-/// the deployment key, so no password is kept in memory in the clear.
-#[derive(Debug, Default)]
-pub(crate) struct CheckCache {
-    entries: Mutex<HashMap<[u8; 32], CachedCheck>>,
-    hits: AtomicU64,
-}
-
-#[derive(Clone, Debug)]
-struct CachedCheck {
-    user_id: String,
-    username: String,
-    credential_version: i64,
-    machine_id: String,
-    verified_at: i64,
-}
-
-impl CheckCache {
-    fn get(&self, key: &[u8; 32], now: i64) -> Option<CachedCheck> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|e| now - e.verified_at < CHECK_CACHE_SECS)
-            .cloned()
-    }
-
-    fn put(&self, key: [u8; 32], entry: CachedCheck) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CHECK_CACHE_MAX {
-            let now = entry.verified_at;
-            entries.retain(|_, e| now - e.verified_at < CHECK_CACHE_SECS);
-            if entries.len() >= CHECK_CACHE_MAX {
-                let mut ages: Vec<i64> = entries.values().map(|e| e.verified_at).collect();
-                ages.sort_unstable();
-                let median = ages[ages.len() / 2];
-                entries.retain(|_, e| e.verified_at > median);
-            }
-        }
-        entries.insert(key, entry);
-    }
-
-    fn forget(&self, key: &[u8; 32]) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(key);
-    }
 }
 
 /// Where a user and a machine stand.

@@ -29,8 +29,7 @@ use webauthn_rs::prelude::{
 use crate::account::{ClientInfo, LoginSuccess, Session};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::login::Claimant;
-use crate::second_factors::Proof;
+use crate::password_check::Claimant;
 use crate::secret::Password;
 use crate::service::Auth;
 use crate::token::{CeremonyToken, MfaToken, SessionToken};
@@ -646,26 +645,24 @@ impl Auth {
         })
     }
 
-    /// The second step of a login with a passkey: the assertion of a
-    /// ceremony started for this `mfa_token`. Success gives what a login
-    /// gives; an assertion that does not verify, or whose counter does not
-    /// move forward, is `InvalidCode` and counts toward the account's
-    /// throttle as a wrong code does; a used or expired token or ceremony is
-    /// `InvalidCode` too.
-    pub async fn complete_mfa_passkey(
+    /// The passkey half of a second step (see
+    /// [`Auth::complete_mfa_passkey`]): takes the ceremony started for the
+    /// step whose token hashes to `token_hash`, for the account `user_id`,
+    /// and verifies the browser's answer. `Ok(None)`: it did not verify (a
+    /// wrong proof, counted by the caller); `InvalidCode`: the ceremony is
+    /// another step's, used or expired.
+    pub(crate) async fn verify_second_step_passkey(
         &self,
-        mfa_token: &str,
+        token_hash: &str,
+        user_id: &str,
         ceremony: &str,
         credential: &str,
-        presented: Option<&str>,
-        client: &ClientInfo,
-    ) -> AuthResult<LoginSuccess> {
+    ) -> AuthResult<Option<Assertion>> {
         let answer: PublicKeyCredential = parse_credential(credential)?;
-        let opened = self.open_pending_step(mfa_token, client).await?;
         let row = match self.take_ceremony(ceremony, KIND_SECOND_STEP).await {
             Ok(row)
-                if row.binding.as_deref() == Some(opened.token_hash.as_str())
-                    && row.user_id.as_deref() == Some(opened.pending.user_id.as_str()) =>
+                if row.binding.as_deref() == Some(token_hash)
+                    && row.user_id.as_deref() == Some(user_id) =>
             {
                 row
             }
@@ -694,8 +691,7 @@ impl Auth {
                 credential: to_json(&key).ok()?,
             })
         });
-        self.commit_second_step(opened, Proof::Passkey(assertion), presented, client)
-            .await
+        Ok(assertion)
     }
 
     /// Deletes expired ceremonies; returns how many.

@@ -14,7 +14,7 @@ use crate::account::{
 };
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult, IdentifierKind};
-use crate::password::check_new_password;
+use crate::password_rules::check_new_password;
 use crate::service::Auth;
 
 impl Auth {

@@ -12,8 +12,7 @@
 use std::fmt;
 
 use auth_db::{
-    DbConnection, DbResult, EventRow, MfaTokenRow, RecoveryCodeRow, SessionRow, ThrottleRow,
-    TotpRow, UserRow,
+    DbConnection, DbResult, EventRow, MfaTokenRow, RecoveryCodeRow, SessionRow, TotpRow, UserRow,
 };
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -22,13 +21,13 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use crate::account::{ClientInfo, Identifier, LoginSuccess, Session};
+use crate::account::{ClientInfo, Identifier};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::login::{record_failure, Claimant};
+pub use crate::mfa_method::MfaMethod;
+use crate::password_check::Claimant;
 use crate::secret::Password;
 use crate::service::Auth;
-use crate::token::{MfaToken, SessionToken};
 
 /// Length of a TOTP step, in seconds (RFC 6238's default).
 pub const TOTP_STEP_SECS: i64 = 30;
@@ -46,28 +45,6 @@ pub const RECOVERY_CODE_COUNT: usize = 10;
 const RECOVERY_CODE_BYTES: usize = 10;
 /// What the issuer of an authenticator-app entry is called.
 const TOTP_ISSUER: &str = "authd";
-
-/// A way to pass the second step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MfaMethod {
-    /// A code of an authenticator app.
-    Totp,
-    /// One of the account's recovery codes.
-    RecoveryCode,
-    /// A passkey (WebAuthn assertion).
-    Passkey,
-}
-
-impl MfaMethod {
-    /// The contract's name of the method (`"totp"`, `"recovery_code"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MfaMethod::Totp => "totp",
-            MfaMethod::RecoveryCode => "recovery_code",
-            MfaMethod::Passkey => "passkey",
-        }
-    }
-}
 
 /// A started authenticator-app enrolment: what the app needs. `Debug` hides it.
 #[derive(Clone)]
@@ -160,7 +137,7 @@ fn hotp(secret: &[u8], counter: i64) -> String {
 }
 
 /// The step of `now` whose code this is, within one step of drift, if any.
-fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
+pub(crate) fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
     let current = now.div_euclid(TOTP_STEP_SECS);
     // Every candidate is compared, in constant time, so the timing says
     // nothing about which step (if any) matched.
@@ -196,19 +173,9 @@ impl Code {
     }
 }
 
-/// What the second step found, inside its transaction.
-enum SecondStep {
-    /// The token is unknown, used, expired, or its password has changed.
-    TokenVoid,
-    /// The code is wrong or already used; the failure is counted.
-    Wrong(ThrottleRow),
-    /// Done: the session is written, with the method that passed.
-    Passed(MfaMethod),
-}
-
 /// The key that seals TOTP secrets: derived from the deployment's secret key
 /// under a label of its own, so it serves nothing else.
-type SealKey = [u8; 32];
+pub(crate) type SealKey = [u8; 32];
 
 #[allow(
     clippy::expect_used,
@@ -234,7 +201,7 @@ fn seal(key: &SealKey, user_id: &str, secret: &[u8]) -> String {
 
 /// The secret of a sealed row; `None` if it was not sealed for this account
 /// under this key (a row copied from another account or deployment).
-fn unseal(key: &SealKey, user_id: &str, sealed: &str) -> Option<Vec<u8>> {
+pub(crate) fn unseal(key: &SealKey, user_id: &str, sealed: &str) -> Option<Vec<u8>> {
     let bytes = hex::decode(sealed).ok()?;
     if bytes.len() < 12 {
         return None;
@@ -252,7 +219,7 @@ fn unseal(key: &SealKey, user_id: &str, sealed: &str) -> Option<Vec<u8>> {
 }
 
 /// The factors of an account as the database holds them.
-fn factor_status(conn: &mut DbConnection, user_id: &str) -> DbResult<FactorStatus> {
+pub(crate) fn factor_status(conn: &mut DbConnection, user_id: &str) -> DbResult<FactorStatus> {
     let totp = TotpRow::find(conn, user_id)?;
     Ok(FactorStatus {
         totp: totp.as_ref().is_some_and(|t| t.confirmed_at.is_some()),
@@ -279,12 +246,12 @@ fn remove_factors(conn: &mut DbConnection, user_id: &str) -> DbResult<usize> {
 }
 
 impl Auth {
-    fn seal_key(&self) -> SealKey {
+    pub(crate) fn seal_key(&self) -> SealKey {
         self.inner.key.mac(&[b"totp-secret-seal v1"])
     }
 
     /// The keyed hash of a recovery code (normalised) of an account.
-    fn recovery_code_hash(&self, user_id: &str, code: &str) -> String {
+    pub(crate) fn recovery_code_hash(&self, user_id: &str, code: &str) -> String {
         hex::encode(
             self.inner
                 .key
@@ -519,268 +486,6 @@ impl Auth {
         log_event(event::MFA_RESET, Some(&user.id), client);
         Ok(())
     }
-
-    /// Inside a login's commit: when the account has a second factor, stores
-    /// a new second-step token for the credential version just proved and
-    /// returns its methods; otherwise `None` and nothing is written.
-    pub(crate) fn open_second_step(
-        conn: &mut DbConnection,
-        user: &UserRow,
-        token_hash: &str,
-        now: i64,
-    ) -> DbResult<Option<Vec<MfaMethod>>> {
-        let status = factor_status(conn, &user.id)?;
-        if !status.any() {
-            return Ok(None);
-        }
-        MfaTokenRow::create(
-            conn,
-            &MfaTokenRow {
-                token_hash: token_hash.to_owned(),
-                user_id: user.id.clone(),
-                credential_version: user.credential_version,
-                created_at: now,
-                expires_at: now + MFA_TOKEN_TTL_SECS,
-            },
-        )?;
-        Ok(Some(status.methods()))
-    }
-
-    /// The second step of a login: a TOTP or recovery code for the account
-    /// of `mfa_token`. Success gives what a login gives; a wrong code is
-    /// `InvalidCode` and counts toward the account's throttle (429 after);
-    /// a used or expired token, or one whose password has changed since,
-    /// is `InvalidCode`. A token presented as a session is ended.
-    pub async fn complete_mfa(
-        &self,
-        mfa_token: &str,
-        code: &str,
-        presented: Option<&str>,
-        client: &ClientInfo,
-    ) -> AuthResult<LoginSuccess> {
-        let opened = self.open_pending_step(mfa_token, client).await?;
-        let code = Code::parse(code);
-        let recovery_hash = match &code {
-            Some(Code::Recovery(typed)) => {
-                Some(self.recovery_code_hash(&opened.pending.user_id, typed))
-            }
-            _ => None,
-        };
-        self.commit_second_step(
-            opened,
-            Proof::Code {
-                code,
-                recovery_hash,
-            },
-            presented,
-            client,
-        )
-        .await
-    }
-
-    /// The methods a live second step accepts (what its page offers); empty
-    /// for a used or expired token.
-    pub async fn second_step_methods(&self, mfa_token: &str) -> AuthResult<Vec<MfaMethod>> {
-        let Some(token) = MfaToken::parse(mfa_token) else {
-            return Ok(Vec::new());
-        };
-        let (hash, now) = (token.hash(), self.now());
-        self.db(move |conn| {
-            Ok(match MfaTokenRow::find_live(conn, &hash, now)? {
-                Some(live) => factor_status(conn, &live.user_id)?.methods(),
-                None => Vec::new(),
-            })
-        })
-        .await
-    }
-
-    /// The first half of a second step: the live token and a throttle slot
-    /// for its account (429 while a delay holds).
-    pub(crate) async fn open_pending_step(
-        &self,
-        mfa_token: &str,
-        client: &ClientInfo,
-    ) -> AuthResult<PendingStep> {
-        let token = MfaToken::parse(mfa_token).ok_or(AuthError::InvalidCode)?;
-        let token_hash = token.hash();
-        let now = self.now();
-        let lookup = token_hash.clone();
-        let pending = self
-            .db(move |conn| MfaTokenRow::find_live(conn, &lookup, now))
-            .await?
-            .ok_or(AuthError::InvalidCode)?;
-        let (found, slot) = self
-            .take_slot(&Claimant::Account(&pending.user_id), client)
-            .await?;
-        let Some(found) = found else {
-            return Err(AuthError::InvalidCode);
-        };
-        Ok(PendingStep {
-            token_hash,
-            pending,
-            user: found,
-            slot,
-        })
-    }
-
-    /// The second half: checks the proof, in one transaction with the token
-    /// (still live, still for the credential version the password proved),
-    /// the throttle count and the new session. A wrong proof is counted.
-    pub(crate) async fn commit_second_step(
-        &self,
-        opened: PendingStep,
-        proof: Proof,
-        presented: Option<&str>,
-        client: &ClientInfo,
-    ) -> AuthResult<LoginSuccess> {
-        let PendingStep {
-            token_hash,
-            pending,
-            user: found,
-            mut slot,
-        } = opened;
-        let (now, now_ms, key) = (self.now(), self.now_ms(), self.seal_key());
-        let user_id = pending.user_id.clone();
-        let (session, session_token) = self.new_session_row(&user_id, client);
-        let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
-        let failed_kind = match proof {
-            Proof::Code { .. } => event::MFA_CODE_FAILED,
-            Proof::Passkey(_) => event::PASSKEY_FAILED,
-        };
-        let events = (
-            self.event(failed_kind, Some(&user_id), client),
-            self.event(event::MFA_FACTOR_USED, Some(&user_id), client),
-            self.event(event::RECOVERY_CODE_USED, Some(&user_id), client),
-            self.event(event::PASSKEY_USED, Some(&user_id), client),
-            self.event(event::LOGIN_SUCCEEDED, Some(&user_id), client),
-            self.event(event::LOGIN_LOCKED, Some(&user_id), client),
-        );
-        let (attempt_id, throttle_key) = (slot.id.clone(), slot.throttle_key.clone());
-        let stored = session.clone();
-        let outcome = self
-            .db(move |conn| {
-                auth_db::write_transaction(conn, |conn| {
-                    let (failed, used, recovery_used, passkey_used, succeeded, locked) = events;
-                    // The row lock first, as every commit of a password
-                    // decision: a concurrent change is committed by now.
-                    let current = UserRow::lock_credential_version(conn, &user_id)?;
-                    let live = MfaTokenRow::find_live(conn, &token_hash, now)?;
-                    let Some(live) = live.filter(|t| Some(t.credential_version) == current) else {
-                        auth_db::AttemptRow::release(conn, &attempt_id)?;
-                        return Ok(SecondStep::TokenVoid);
-                    };
-                    let passed = match &proof {
-                        Proof::Code {
-                            code: Some(Code::Totp(typed)),
-                            ..
-                        } => {
-                            let totp = TotpRow::find(conn, &live.user_id)?
-                                .filter(|t| t.confirmed_at.is_some());
-                            let step = totp
-                                .and_then(|t| unseal(&key, &live.user_id, &t.secret_sealed))
-                                .and_then(|secret| matching_step(&secret, typed, now));
-                            match step {
-                                Some(step) if TotpRow::use_step(conn, &live.user_id, step)? => {
-                                    Some(MfaMethod::Totp)
-                                }
-                                _ => None,
-                            }
-                        }
-                        Proof::Code {
-                            code: Some(Code::Recovery(_)),
-                            recovery_hash,
-                        } => {
-                            let hash = recovery_hash.as_deref().unwrap_or_default();
-                            RecoveryCodeRow::consume(conn, &live.user_id, hash)?
-                                .then_some(MfaMethod::RecoveryCode)
-                        }
-                        Proof::Code { code: None, .. } | Proof::Passkey(None) => None,
-                        Proof::Passkey(Some(assertion)) => (assertion.user_id == live.user_id
-                            && crate::passkeys::accept(conn, assertion, now)?)
-                        .then_some(MfaMethod::Passkey),
-                    };
-                    let Some(method) = passed else {
-                        let counted = record_failure(conn, &throttle_key, &attempt_id, now_ms)?;
-                        EventRow::record(conn, &failed)?;
-                        if counted.locked_until_ms > now_ms {
-                            EventRow::record(conn, &locked)?;
-                        }
-                        return Ok(SecondStep::Wrong(counted));
-                    };
-                    if !MfaTokenRow::consume(conn, &token_hash, now)? {
-                        auth_db::AttemptRow::release(conn, &attempt_id)?;
-                        return Ok(SecondStep::TokenVoid);
-                    }
-                    ThrottleRow::clear(conn, &throttle_key)?;
-                    auth_db::AttemptRow::release(conn, &attempt_id)?;
-                    if let Some(old_hash) = &old_hash {
-                        SessionRow::delete_by_token_hash(conn, old_hash)?;
-                    }
-                    SessionRow::create(conn, &stored)?;
-                    EventRow::record(
-                        conn,
-                        &match method {
-                            MfaMethod::Totp => used,
-                            MfaMethod::RecoveryCode => recovery_used,
-                            MfaMethod::Passkey => passkey_used,
-                        },
-                    )?;
-                    EventRow::record(conn, &succeeded)?;
-                    Ok(SecondStep::Passed(method))
-                })
-            })
-            .await;
-        slot.settled = outcome.is_ok();
-        let outcome = outcome?;
-        self.inner.slot_freed.notify_waiters();
-        match outcome {
-            SecondStep::TokenVoid => Err(AuthError::InvalidCode),
-            SecondStep::Wrong(counted) => {
-                log_event(failed_kind, Some(&pending.user_id), client);
-                self.log_failure(&counted, Some(&pending.user_id), client, now_ms);
-                Err(AuthError::InvalidCode)
-            }
-            SecondStep::Passed(method) => {
-                log_event(
-                    match method {
-                        MfaMethod::Totp => event::MFA_FACTOR_USED,
-                        MfaMethod::RecoveryCode => event::RECOVERY_CODE_USED,
-                        MfaMethod::Passkey => event::PASSKEY_USED,
-                    },
-                    Some(&pending.user_id),
-                    client,
-                );
-                log_event(event::LOGIN_SUCCEEDED, Some(&pending.user_id), client);
-                Ok(LoginSuccess {
-                    user: crate::account::User::from_row(found),
-                    session: Session::from_row(session, self.idle_secs()),
-                    token: session_token,
-                })
-            }
-        }
-    }
-}
-
-/// A second step opened by its token, holding a throttle slot.
-pub(crate) struct PendingStep {
-    /// Hex SHA-256 of the `mfa_token`.
-    pub(crate) token_hash: String,
-    /// The token's row as read before the step.
-    pub(crate) pending: MfaTokenRow,
-    /// The account.
-    pub(crate) user: UserRow,
-    pub(crate) slot: crate::login::AttemptSlot,
-}
-
-/// What a second step offers as proof.
-pub(crate) enum Proof {
-    /// A typed code, told apart by shape (`None`: neither shape).
-    Code {
-        code: Option<Code>,
-        recovery_hash: Option<String>,
-    },
-    /// A passkey assertion, verified (`None`: it did not verify).
-    Passkey(Option<crate::passkeys::Assertion>),
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::account::{Identifier, User};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::{AuthError, AuthResult};
-use crate::password::PasswordHasher;
+use crate::hasher::PasswordHasher;
 use crate::secret::SecretKey;
 use crate::throttle::FORGET_AFTER_SECS;
 
@@ -58,7 +58,7 @@ pub(crate) struct Inner {
     /// costs the same time as a wrong password.
     pub(crate) dummy_hash: String,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) check_cache: crate::machines::CheckCache,
+    pub(crate) check_cache: crate::check_cache::CheckCache,
     /// Woken whenever this server frees a login attempt slot, so attempts
     /// waiting for one retry at once rather than at their next poll.
     pub(crate) slot_freed: tokio::sync::Notify,

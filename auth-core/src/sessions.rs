@@ -5,12 +5,68 @@ use auth_db::{EventRow, Liveness, SessionRow};
 use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session, User};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::login::Claimant;
+use crate::password_check::Claimant;
 use crate::secret::Password;
 use crate::service::Auth;
 use crate::token::{MfaToken, SessionToken};
 
 impl Auth {
+    /// Checks a login, with the per-account throttle (the Holberton `valid_login`).
+    ///
+    /// Opens no session: pair it with [`Auth::create_session`], or use
+    /// [`Auth::login`], which does both and asks for the second step of an
+    /// account with a second factor. Any wrong name or password is the one
+    /// [`AuthError::InvalidCredentials`](crate::AuthError::InvalidCredentials),
+    /// in the same time; repeated failures get
+    /// [`AuthError::Throttled`](crate::AuthError::Throttled).
+    ///
+    /// ```
+    /// # use auth_core::{Auth, ClientInfo, Config, Identifier, Password, Registration, SecretKey};
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    /// # let auth = Auth::open(&url, SecretKey::generate(), Config { bcrypt_cost: 4, ..Config::default() }).await?;
+    /// # let client = ClientInfo::default();
+    /// # let password = Password::new("correct horse battery staple");
+    /// # let registration = Registration { username: Some("kvothe".into()), password: password.clone(), ..Registration::default() };
+    /// # let user = auth.register_user(registration, &client).await?;
+    /// use auth_core::AuthError;
+    ///
+    /// let kvothe = Identifier::Username("Kvothe".into());
+    /// let checked = auth.valid_login(&kvothe, &password, &client).await?;
+    /// assert_eq!(checked.id, user.id);
+    ///
+    /// let wrong = Password::new("not the password at all");
+    /// assert!(matches!(
+    ///     auth.valid_login(&kvothe, &wrong, &client).await,
+    ///     Err(AuthError::InvalidCredentials)
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn valid_login(
+        &self,
+        identifier: &Identifier,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> AuthResult<User> {
+        let verified = self
+            .check_password(Claimant::Name(identifier), password, client)
+            .await?;
+        let (_, user) = self
+            .commit_verified_step(verified, None, client, |conn, user| {
+                // Only a completed login clears the count of an account with
+                // a second factor.
+                Ok((
+                    (),
+                    !crate::second_factors::has_second_factor(conn, &user.id)?,
+                ))
+            })
+            .await?;
+        Ok(User::from_row(user))
+    }
+
     /// Logs in: checks the password and opens a new session, only if the
     /// password is still the account's when the session is written. A token
     /// presented with the login is ended, never reused.

@@ -1,4 +1,4 @@
-//! Login: the password check behind the per-account throttle, failures that
+//! The password check behind the per-account throttle, failures that
 //! take the same time whatever was wrong, and the commit of whatever a right
 //! password decides (a session, a device check, a password change) only if
 //! that password is still the account's.
@@ -18,10 +18,10 @@ use auth_db::{
     DbConnection, DbResult, EventRow, SlotClaim, SlotRequest, ThrottleRow, UserLookup, UserRow,
 };
 
-use crate::account::{ClientInfo, Identifier, User};
+use crate::account::{ClientInfo, Identifier};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::password::normalize;
+use crate::password_rules::normalize;
 use crate::secret::Password;
 use crate::service::{user_lookup, Auth};
 use crate::throttle::{delay_after, FORGET_AFTER_SECS, FREE_FAILURES};
@@ -106,62 +106,6 @@ enum Committed<T> {
 }
 
 impl Auth {
-    /// Checks a login, with the per-account throttle (the Holberton `valid_login`).
-    ///
-    /// Opens no session: pair it with [`Auth::create_session`], or use
-    /// [`Auth::login`], which does both and asks for the second step of an
-    /// account with a second factor. Any wrong name or password is the one
-    /// [`AuthError::InvalidCredentials`](crate::AuthError::InvalidCredentials),
-    /// in the same time; repeated failures get
-    /// [`AuthError::Throttled`](crate::AuthError::Throttled).
-    ///
-    /// ```
-    /// # use auth_core::{Auth, ClientInfo, Config, Identifier, Password, Registration, SecretKey};
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// # let url = format!("sqlite://{}", dir.path().join("auth.db").display());
-    /// # let auth = Auth::open(&url, SecretKey::generate(), Config { bcrypt_cost: 4, ..Config::default() }).await?;
-    /// # let client = ClientInfo::default();
-    /// # let password = Password::new("correct horse battery staple");
-    /// # let registration = Registration { username: Some("kvothe".into()), password: password.clone(), ..Registration::default() };
-    /// # let user = auth.register_user(registration, &client).await?;
-    /// use auth_core::AuthError;
-    ///
-    /// let kvothe = Identifier::Username("Kvothe".into());
-    /// let checked = auth.valid_login(&kvothe, &password, &client).await?;
-    /// assert_eq!(checked.id, user.id);
-    ///
-    /// let wrong = Password::new("not the password at all");
-    /// assert!(matches!(
-    ///     auth.valid_login(&kvothe, &wrong, &client).await,
-    ///     Err(AuthError::InvalidCredentials)
-    /// ));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn valid_login(
-        &self,
-        identifier: &Identifier,
-        password: &Password,
-        client: &ClientInfo,
-    ) -> AuthResult<User> {
-        let verified = self
-            .check_password(Claimant::Name(identifier), password, client)
-            .await?;
-        let (_, user) = self
-            .commit_verified_step(verified, None, client, |conn, user| {
-                // Only a completed login clears the count of an account with
-                // a second factor.
-                Ok((
-                    (),
-                    !crate::second_factors::has_second_factor(conn, &user.id)?,
-                ))
-            })
-            .await?;
-        Ok(User::from_row(user))
-    }
-
     /// The throttle key of an account: a keyed hash of its id, so every name
     /// of the account shares one count.
     pub(crate) fn account_throttle_key(&self, user_id: &str) -> String {
