@@ -2,14 +2,13 @@
 
 use auth_core::{Identifier, Password, Registration, Session, User};
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::app::{json, redirect, respond, with_cookie, App};
+use crate::bodies::{rfc3339, AccountMessage};
 use crate::config::ResetDelivery;
 use crate::error::{
     ApiError, BadRequest, CrossOrigin, ErrorBody, Forbidden, Internal, LoginUnauthorized, NotFound,
@@ -848,37 +847,4 @@ impl PasswordChange {
 #[schema(example = json!({"message": "Bienvenue"}))]
 pub(crate) struct Message {
     message: &'static str,
-}
-
-/// The account's identifiers (`email`, `username` or both: as registered,
-/// or as given to a reset) and a message.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"email": "bob@example.com", "message": "user created"}))]
-pub(crate) struct AccountMessage<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    email: Option<&'a str>,
-    message: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    username: Option<&'a str>,
-}
-
-impl<'a> AccountMessage<'a> {
-    /// The identifiers the account has, with `message`.
-    pub(crate) fn of(user: &'a User, message: &'static str) -> Self {
-        AccountMessage {
-            email: user.email.as_deref(),
-            message,
-            username: user.username.as_deref(),
-        }
-    }
-}
-
-/// Unix seconds as RFC 3339 UTC.
-pub(crate) fn rfc3339(unix_seconds: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }

@@ -2,6 +2,7 @@
 
 mod api;
 mod app;
+mod bodies;
 mod check;
 mod config;
 mod csrf;
@@ -11,6 +12,7 @@ mod metrics;
 mod mfa;
 mod openapi;
 mod ops;
+mod page_kit;
 mod pages;
 mod passkeys;
 mod request;
@@ -18,6 +20,7 @@ mod request_id;
 pub mod server;
 mod strict_json;
 mod web;
+mod wording;
 
 use auth_core::Auth;
 use warp::filters::path::FullPath;

@@ -9,8 +9,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use crate::api::AccountMessage;
 use crate::app::{json, respond, with_cookie, App};
+use crate::bodies::AccountMessage;
 use crate::error::{
     ApiError, BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
     SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,

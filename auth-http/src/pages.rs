@@ -6,7 +6,6 @@
 use askama::Template;
 use auth_core::{
     human_duration, parse_reset_link_token, AuthError, Authenticated, Identifier, Password,
-    PasswordRule,
 };
 use warp::filters::BoxedFilter;
 use warp::http::header::{self, HeaderValue};
@@ -16,17 +15,15 @@ use warp::Filter;
 
 use crate::app::{redirect, with_cookie, App};
 use crate::csrf::CsrfScope;
-use crate::error::{retry_after_secs, ApiError};
-use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
-use crate::web::{
+use crate::error::ApiError;
+use crate::page_kit::{
     checked_form, error_page, flash_cookie, human_time, maybe_with_cookie, page_result,
     pre_session_nonce, render, with_retry_after, ErrorPage, Guard, FLASH_COOKIE,
+    FLASH_PASSWORD_CHANGED, FLASH_PASSWORD_UPDATED,
 };
+use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::wording::sentence;
 
-/// The notice of a password set with a reset link, shown by `GET /login`.
-pub(crate) const FLASH_PASSWORD_UPDATED: &str = "password_updated";
-/// The notice of a changed password, shown by `GET /me`.
-pub(crate) const FLASH_PASSWORD_CHANGED: &str = "password_changed";
 /// The notices of `GET /me/sessions`.
 const FLASH_SESSION_ENDED: &str = "session_ended";
 const FLASH_OTHERS_ENDED: &str = "others_ended";
@@ -56,80 +53,6 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .or(security_actions(app))
         .unify()
         .boxed()
-}
-
-// ----- the wording -----
-
-/// What a page says about a failed `Auth` call: one sentence per outcome,
-/// the same on every page.
-pub(crate) fn sentence(error: &AuthError) -> String {
-    match error {
-        AuthError::MissingIdentifier => "Enter a username.".into(),
-        AuthError::InvalidField { field, message } => {
-            sentence_of(&format!("{} {message}", field_label(field)))
-        }
-        AuthError::InvalidUsername => "Username must be 1 to 64 characters long and may use only \
-             letters, digits, dots, underscores, hyphens, @ and +."
-            .into(),
-        AuthError::InvalidEmail => {
-            "E-mail address must have exactly one @ and at most 254 characters.".into()
-        }
-        AuthError::PasswordRejected(rule) => password_sentence(rule),
-        AuthError::AlreadyRegistered(auth_core::IdentifierKind::Username) => {
-            "That username is already registered.".into()
-        }
-        AuthError::AlreadyRegistered(auth_core::IdentifierKind::Email) => {
-            "That e-mail address is already registered.".into()
-        }
-        AuthError::InvalidCredentials => "Wrong username or password.".into(),
-        AuthError::MfaRequired { .. } => {
-            "Enter the code from your authenticator app, or a recovery code.".into()
-        }
-        AuthError::InvalidCode => "That code is wrong, expired or already used.".into(),
-        AuthError::Throttled { retry_after } => match retry_after_secs(*retry_after) {
-            1 => "Too many attempts. Try again in 1 second.".into(),
-            n => format!("Too many attempts. Try again in {n} seconds."),
-        },
-        AuthError::NotAuthenticated => "You are not logged in. Log in and try again.".into(),
-        AuthError::UnknownAccount | AuthError::InvalidResetToken => {
-            "This password reset link is unknown, has expired or has already been used.".into()
-        }
-        AuthError::NotFound => "That session has already ended.".into(),
-        AuthError::MachineMismatch | AuthError::MachineTaken => sentence_of(&error.to_string()),
-        AuthError::Unavailable
-        | AuthError::Overloaded { .. }
-        | AuthError::DeliveryFailed
-        | AuthError::Internal(_) => "The service is unavailable right now. Try again later.".into(),
-    }
-}
-
-fn password_sentence(rule: &PasswordRule) -> String {
-    sentence_of(&rule.message())
-}
-
-fn field_label(field: &str) -> &str {
-    match field {
-        "username" => "Username",
-        "email" => "E-mail address",
-        "full_name" => "Full name",
-        "mothers_favorite_search_engine" => "Mother's favorite search engine",
-        other => other,
-    }
-}
-
-/// An API message (`password must be at least 15 characters long`) as a
-/// sentence: a capital first letter and a full stop.
-pub(crate) fn sentence_of(message: &str) -> String {
-    let message = message.trim();
-    let mut chars = message.chars();
-    let mut out: String = match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => return String::new(),
-    };
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
 }
 
 // ----- the templates -----
@@ -268,7 +191,7 @@ async fn handle_forgot(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
     let name = name.trim().to_owned();
     if name.is_empty() {
         let nonce = ctx
-            .cookie(crate::web::pre_session_cookie(&app))
+            .cookie(crate::page_kit::pre_session_cookie(&app))
             .unwrap_or_default();
         let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
         let page = forgot_page(
@@ -416,7 +339,7 @@ fn reset(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_reset(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
     let nonce = ctx
-        .cookie(crate::web::pre_session_cookie(&app))
+        .cookie(crate::page_kit::pre_session_cookie(&app))
         .unwrap_or_default();
     let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
     let link = text_field(&fields, "token").map_err(error_page)?;
@@ -1074,25 +997,6 @@ pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_messages_become_sentences() {
-        assert_eq!(
-            sentence(&AuthError::PasswordRejected(PasswordRule::TooShort {
-                min: 15
-            })),
-            "Password must be at least 15 characters long."
-        );
-        assert_eq!(sentence_of("done."), "Done.");
-        assert_eq!(sentence_of(""), "");
-        assert_eq!(
-            sentence(&AuthError::InvalidField {
-                field: "full_name",
-                message: "must be at most 200 characters".into()
-            }),
-            "Full name must be at most 200 characters."
-        );
-    }
 
     #[test]
     fn one_token_per_query() {

@@ -15,8 +15,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use crate::api::AccountMessage;
 use crate::app::{json, respond, with_cookie, App};
+use crate::bodies::AccountMessage;
 use crate::error::ApiError;
 use crate::error::{
     BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
@@ -71,8 +71,8 @@ impl From<PasskeyInfo> for PasskeyBody {
         PasskeyBody {
             id: info.id,
             name: info.name,
-            created_at: crate::api::rfc3339(info.created_at),
-            last_used_at: info.last_used_at.map(crate::api::rfc3339),
+            created_at: crate::bodies::rfc3339(info.created_at),
+            last_used_at: info.last_used_at.map(crate::bodies::rfc3339),
         }
     }
 }
