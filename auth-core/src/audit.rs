@@ -64,6 +64,7 @@ impl Auth {
     }
 
     /// Counts audit events of one kind (for operators and tests).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_events(&self, kind: &str) -> crate::error::AuthResult<i64> {
         let kind = kind.to_owned();
         self.db(move |conn| EventRow::count_kind(conn, &kind)).await

@@ -39,6 +39,7 @@ fn replace_password(
 impl Auth {
     /// Makes a reset token for an account, voiding any earlier one (the
     /// Holberton `get_reset_password_token`). Delivering it is the caller's job.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn get_reset_password_token(
         &self,
         identifier: &Identifier,
@@ -71,6 +72,7 @@ impl Auth {
     /// The account a reset token is live for, if it is: a reset page checks
     /// its link with this, without using the token up (mail scanners open
     /// links too).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reset_token_holder(&self, reset_token: &str) -> AuthResult<Option<User>> {
         let Some(token) = ResetToken::parse(reset_token) else {
             return Ok(None);
@@ -90,6 +92,7 @@ impl Auth {
     /// Sets a new password with a reset token (the Holberton `update_password`):
     /// the token is used up, every session of the user ends and the failed-login
     /// count is cleared. A password that breaks a rule leaves the token usable.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn update_password(
         &self,
         identifier: &Identifier,
@@ -146,6 +149,7 @@ impl Auth {
     /// Every session of the user ends, this one included; the returned session
     /// replaces it. Of concurrent changes on one session exactly one
     /// succeeds: the others find their session ended (`NotAuthenticated`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn change_password(
         &self,
         token: &str,
@@ -212,6 +216,7 @@ impl Auth {
 
     /// Sets a user's password as an operator: the rules still apply, every
     /// session of the user ends and an outstanding reset token is void.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn set_password(
         &self,
         identifier: &Identifier,

@@ -404,6 +404,7 @@ impl Auth {
     /// refuses. It holds what the database holds, hashes included, and
     /// no secret the database does not keep (no password, no raw token).
     /// Returns the row count of each table.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn dump(&self, mut writer: impl Write) -> AuthResult<Vec<TableCount>> {
         let snapshot = self.db(Snapshot::load).await?;
         let Statements { text, counts } = render(&snapshot);

@@ -182,11 +182,15 @@ impl PasswordHasher {
                 retry_after: OVERLOADED_RETRY_AFTER,
             });
         }
+        // The caller's span goes with the job to the hashing thread.
+        let span = tracing::Span::current();
         let job: HashJob = Box::new(move || {
+            let _entered = span.enter();
             waiting.fetch_sub(1, Ordering::Relaxed);
             // Nobody waits for it any more (the request went away): skip it.
             if !answer.is_closed() {
                 let _ = answer.send(work());
+                tracing::trace!("password hash work done");
             }
         });
         if self.jobs.send(job).is_err() {

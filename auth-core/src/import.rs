@@ -265,6 +265,7 @@ impl Auth {
     /// the first acceptable one wins and the others are `already_registered`.
     /// Should the database fail, the rows not yet started are reported as
     /// `not_attempted` instead of each waiting for it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn import(
         &self,
         rows: impl IntoIterator<Item = ImportRow>,

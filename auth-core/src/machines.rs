@@ -55,6 +55,7 @@ impl Auth {
     /// bcrypt hash but still confirms in the database that the user's
     /// credential version and binding are unchanged, so a password change or an
     /// unbind on any server takes effect at once.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn check_machine(
         &self,
         username: &str,
@@ -159,6 +160,7 @@ impl Auth {
 
     /// Frees a user's machine so they can bind a new one; the old machine is
     /// free again. Returns whether the user had one.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn unbind_machine(
         &self,
         identifier: &Identifier,
@@ -188,6 +190,7 @@ impl Auth {
     }
 
     /// The machine a user is bound to, if any.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn machine_of(&self, user: &User) -> AuthResult<Option<String>> {
         let user_id = user.id.clone();
         Ok(self

@@ -277,12 +277,14 @@ impl Auth {
     }
 
     /// The passkeys of the signed-in user, oldest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_passkeys(&self, session_token: &str) -> AuthResult<Vec<PasskeyInfo>> {
         let signed_in = self.get_user_from_session_id(session_token).await?;
         self.passkeys_of(&signed_in.user.id).await
     }
 
     /// The passkeys of an account (for operators), oldest first.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn passkeys_of(&self, user_id: &str) -> AuthResult<Vec<PasskeyInfo>> {
         let user_id = user_id.to_owned();
         let rows = self
@@ -295,6 +297,7 @@ impl Auth {
     /// of `origin` (`--public-url`, or the request's own origin), given the
     /// account's `password`: a passkey signs in on its own and outlives a
     /// password reset, so a stolen session alone must not be able to add one.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn begin_passkey_registration(
         &self,
         session_token: &str,
@@ -361,6 +364,7 @@ impl Auth {
     /// `PublicKeyCredential` from `navigator.credentials.create`), under
     /// `name` (trimmed; empty gives "Passkey"). The ceremony must be this
     /// session's, live and unused; it is spent whatever the outcome.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn finish_passkey_registration(
         &self,
         session_token: &str,
@@ -458,6 +462,7 @@ impl Auth {
     /// (checked as a login is, behind the same throttle): a stolen session
     /// alone cannot strip an account of its factors. `NotFound` if the user
     /// has no such passkey.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn remove_passkey(
         &self,
         session_token: &str,
@@ -499,6 +504,7 @@ impl Auth {
 
     /// Starts a sign-in with a passkey alone (no name typed: the browser
     /// offers the discoverable credentials it has for this site).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn begin_passkey_login(&self, origin: &str) -> AuthResult<PasskeyChallenge> {
         let rp = relying_party(origin)?;
         let (options, state) = rp
@@ -518,6 +524,7 @@ impl Auth {
     /// is required here. A failed assertion guesses no secret, so it does not
     /// count toward the throttle; and a password throttle does not hold a
     /// passkey back.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn finish_passkey_login(
         &self,
         ceremony: &str,
@@ -603,6 +610,7 @@ impl Auth {
     /// Starts the second step of a login with a passkey: the options list
     /// the account's passkeys. `InvalidCode` for a used or expired token, or
     /// an account without passkeys.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn begin_passkey_second_step(
         &self,
         mfa_token: &str,

@@ -18,6 +18,7 @@ impl Auth {
     /// token did not go out. An account the notifier cannot reach (no
     /// e-mail address) gets the same answer as one it reached, and a warning
     /// in the log.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn send_password_reset(
         &self,
         identifier: &Identifier,

@@ -51,6 +51,7 @@ impl Auth {
     /// # Ok(())
     /// # }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn register_user(
         &self,
         registration: Registration,
@@ -139,6 +140,7 @@ impl Auth {
     }
 
     /// Every account, oldest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_users(&self) -> AuthResult<Vec<User>> {
         Ok(self
             .db(UserRow::list)
@@ -149,6 +151,7 @@ impl Auth {
     }
 
     /// Deletes an account with its names, sessions, reset token and machine.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn delete_user(
         &self,
         identifier: &Identifier,

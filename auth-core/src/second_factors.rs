@@ -282,6 +282,7 @@ impl Auth {
     }
 
     /// Which second factors an account has.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn second_factors(&self, user_id: &str) -> AuthResult<FactorStatus> {
         let user_id = user_id.to_owned();
         self.db(move |conn| factor_status(conn, &user_id)).await
@@ -289,6 +290,7 @@ impl Auth {
 
     /// Starts (or restarts) an authenticator-app enrolment for the signed-in
     /// user. Refused while one is already enabled: remove it first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn begin_totp(&self, session_token: &str) -> AuthResult<TotpEnrolment> {
         let signed_in = self.get_user_from_session_id(session_token).await?;
         let mut secret = [0u8; TOTP_SECRET_BYTES];
@@ -338,6 +340,7 @@ impl Auth {
 
     /// Enables the pending authenticator app with its first code (which
     /// counts as used) and hands out ten recovery codes, shown once.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn confirm_totp(
         &self,
         session_token: &str,
@@ -384,6 +387,7 @@ impl Auth {
     /// Removes the signed-in user's authenticator app (and with it the
     /// recovery codes, which only stand in for it), given the password.
     /// `NotFound` if there is none.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn remove_totp(
         &self,
         session_token: &str,
@@ -420,6 +424,7 @@ impl Auth {
 
     /// Replaces every recovery code of the signed-in user, given the
     /// password. `NotFound` without an enabled authenticator app.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn replace_recovery_codes(
         &self,
         session_token: &str,
@@ -466,6 +471,7 @@ impl Auth {
 
     /// Removes every second factor of a user, as an operator (a lost
     /// phone), and ends every session of the user.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn mfa_reset(&self, identifier: &Identifier, client: &ClientInfo) -> AuthResult<()> {
         let user = self
             .find_user(identifier)

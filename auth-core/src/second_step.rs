@@ -35,6 +35,7 @@ impl Auth {
     /// move forward, is `InvalidCode` and counts toward the account's
     /// throttle as a wrong code does; a used or expired token or ceremony is
     /// `InvalidCode` too.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn complete_mfa_passkey(
         &self,
         mfa_token: &str,
@@ -87,6 +88,7 @@ impl Auth {
     /// `InvalidCode` and counts toward the account's throttle (429 after);
     /// a used or expired token, or one whose password has changed since,
     /// is `InvalidCode`. A token presented as a session is ended.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn complete_mfa(
         &self,
         mfa_token: &str,
@@ -116,6 +118,7 @@ impl Auth {
 
     /// The methods a live second step accepts (what its page offers); empty
     /// for a used or expired token.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn second_step_methods(&self, mfa_token: &str) -> AuthResult<Vec<MfaMethod>> {
         let Some(token) = MfaToken::parse(mfa_token) else {
             return Ok(Vec::new());

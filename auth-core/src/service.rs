@@ -119,6 +119,7 @@ impl Auth {
     /// # Ok(())
     /// # }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn open(
         database_url: &str,
         key: SecretKey,
@@ -128,6 +129,7 @@ impl Auth {
     }
 
     /// Like [`Auth::open`], reading the time from `clock` (tests move it by hand).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn open_with_clock(
         database_url: &str,
         key: SecretKey,
@@ -202,11 +204,13 @@ impl Auth {
     }
 
     /// Whether the database answers.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn health(&self) -> bool {
         self.db(auth_db::ping).await.is_ok()
     }
 
     /// Finds an account.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn find_user(&self, identifier: &Identifier) -> AuthResult<Option<User>> {
         let (kind, key) = (identifier.clone(), identifier.key());
         Ok(self
@@ -217,6 +221,7 @@ impl Auth {
 
     /// Deletes dead sessions, expired reset tokens and forgotten failure
     /// counts; returns how many rows went.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn purge_expired(&self) -> AuthResult<usize> {
         let (now, now_ms) = (self.now(), self.now_ms());
         let live = self.liveness(now);
@@ -266,9 +271,21 @@ impl Auth {
             return Err(AuthError::Unavailable);
         };
         let pool = self.inner.pool.clone();
+        // The request's span goes with the work, so a slow query's log line
+        // carries the request id.
+        let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let started = std::time::Instant::now();
             let mut conn = pool.get()?;
-            work(&mut conn)
+            let result = work(&mut conn);
+            let elapsed_ms = started.elapsed().as_millis();
+            if elapsed_ms >= SLOW_DATABASE_WORK_MS {
+                tracing::warn!(elapsed_ms, "slow database work");
+            } else {
+                tracing::trace!(elapsed_ms, "database work done");
+            }
+            result
         })
         .await
         .map_err(|e| AuthError::Internal(format!("database task failed: {e}")))?;
@@ -301,6 +318,10 @@ impl Auth {
         self.inner.clock.now_ms()
     }
 }
+
+/// Database work (waiting for a connection included) that takes this long
+/// is logged as a warning, with the request's id from its span.
+const SLOW_DATABASE_WORK_MS: u128 = 500;
 
 /// The first part of every [`Auth::keyed_mac`]: the service's own uses of
 /// the key start with other labels, so no caller can compute one of them.

@@ -45,6 +45,7 @@ impl Auth {
     /// # Ok(())
     /// # }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn valid_login(
         &self,
         identifier: &Identifier,
@@ -70,6 +71,7 @@ impl Auth {
     /// Logs in: checks the password and opens a new session, only if the
     /// password is still the account's when the session is written. A token
     /// presented with the login is ended, never reused.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login(
         &self,
         identifier: &Identifier,
@@ -117,6 +119,7 @@ impl Auth {
     /// It checks nothing: call it after [`Auth::valid_login`] (or use
     /// [`Auth::login`]). The token is handed out once and only its hash is
     /// stored; [`Auth::get_user_from_session_id`] shows both in an example.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     pub async fn create_session(
         &self,
         user_id: &str,
@@ -168,6 +171,7 @@ impl Auth {
     /// # Ok(())
     /// # }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn get_user_from_session_id(&self, token: &str) -> AuthResult<Authenticated> {
         let token = SessionToken::parse(token).ok_or(AuthError::NotAuthenticated)?;
         let now = self.now();
@@ -192,6 +196,7 @@ impl Auth {
     }
 
     /// Ends the session of a token (the Holberton `destroy_session`).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn destroy_session(&self, token: &str, client: &ClientInfo) -> AuthResult<()> {
         let signed_in = self.get_user_from_session_id(token).await?;
         let session_id = signed_in.session.id.clone();
@@ -203,6 +208,7 @@ impl Auth {
     }
 
     /// The live sessions of the token's user, newest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_sessions(&self, token: &str) -> AuthResult<(Authenticated, Vec<Session>)> {
         let signed_in = self.get_user_from_session_id(token).await?;
         let live = self.liveness(self.now());
@@ -220,6 +226,7 @@ impl Auth {
     }
 
     /// Ends one session of the token's user; `NotFound` if the user has no such session.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn end_session(
         &self,
         token: &str,

@@ -98,6 +98,7 @@ pub enum StoreError {
 /// Opens the store at `database_url` on one connection: applies pending
 /// migrations under the database's lock, then finds the key and checks it
 /// against the store's fingerprint (recording the fingerprint the first time).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn prepare_store(
     database_url: &str,
     key_source: KeySource,

@@ -18,4 +18,5 @@ mod passwords;
 mod races;
 mod second_factors;
 mod sessions;
+mod spans;
 mod throttle;

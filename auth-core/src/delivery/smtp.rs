@@ -147,6 +147,7 @@ impl SmtpNotifier {
     /// Sends the reset link with `link_token` to `address`, the e-mail of
     /// `account`; `ttl` is how long the link works. Gives up after
     /// [`SEND_TIMEOUT`].
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn send_reset_token(
         &self,
         address: &str,
