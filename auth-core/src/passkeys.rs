@@ -29,7 +29,7 @@ use webauthn_rs::prelude::{
 use crate::account::{ClientInfo, LoginSuccess, Session};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::password_check::Claimant;
+use crate::password_check::Reauthenticated;
 use crate::secret::Password;
 use crate::service::Auth;
 use crate::token::{CeremonyToken, MfaToken, SessionToken};
@@ -305,13 +305,12 @@ impl Auth {
         origin: &str,
         client: &ClientInfo,
     ) -> AuthResult<PasskeyChallenge> {
-        let signed_in = self.get_user_from_session_id(session_token).await?;
+        self.get_user_from_session_id(session_token).await?;
         let rp = relying_party(origin)?;
-        let claimant = Claimant::Session {
-            user_id: &signed_in.user.id,
-            session_id: &signed_in.session.id,
-        };
-        let verified = self.check_password(claimant, password, client).await?;
+        let Reauthenticated {
+            signed_in,
+            verified,
+        } = self.reauthenticate(session_token, password, client).await?;
         let user_handle = Uuid::parse_str(&signed_in.user.id)
             .map_err(|e| AuthError::Internal(format!("account id is not a UUID: {e}")))?;
         let user_id = signed_in.user.id.clone();
@@ -470,36 +469,21 @@ impl Auth {
         password: &Password,
         client: &ClientInfo,
     ) -> AuthResult<()> {
-        let signed_in = self.get_user_from_session_id(session_token).await?;
+        // A dead session is told first, then an id that names no passkey,
+        // before any password is checked (and counted).
+        self.get_user_from_session_id(session_token).await?;
         if uuid::Uuid::parse_str(passkey_id).is_err() {
             return Err(AuthError::NotFound);
         }
-        let claimant = Claimant::Session {
-            user_id: &signed_in.user.id,
-            session_id: &signed_in.session.id,
-        };
-        let verified = self.check_password(claimant, password, client).await?;
-        let removed_event = self.event(event::PASSKEY_REMOVED, Some(&signed_in.user.id), client);
+        let reauthenticated = self.reauthenticate(session_token, password, client).await?;
         let passkey_id = passkey_id.to_owned();
-        let (removed, _) = self
-            .commit_verified(
-                verified,
-                Some(signed_in.session.id.clone()),
-                client,
-                move |conn, user| {
-                    let removed = PasskeyRow::delete_for_user(conn, &passkey_id, &user.id)?;
-                    if removed > 0 {
-                        EventRow::record(conn, &removed_event)?;
-                    }
-                    Ok(removed > 0)
-                },
-            )
-            .await?;
-        if !removed {
-            return Err(AuthError::NotFound);
-        }
-        log_event(event::PASSKEY_REMOVED, Some(&signed_in.user.id), client);
-        Ok(())
+        self.commit_audited_change(
+            reauthenticated,
+            event::PASSKEY_REMOVED,
+            client,
+            move |conn, user| Ok(PasskeyRow::delete_for_user(conn, &passkey_id, &user.id)? > 0),
+        )
+        .await
     }
 
     /// Starts a sign-in with a passkey alone (no name typed: the browser

@@ -18,7 +18,7 @@ use auth_db::{
     DbConnection, DbResult, EventRow, SlotClaim, SlotRequest, ThrottleRow, UserLookup, UserRow,
 };
 
-use crate::account::{ClientInfo, Identifier};
+use crate::account::{Authenticated, ClientInfo, Identifier};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
 use crate::password_rules::normalize;
@@ -433,6 +433,80 @@ impl Auth {
             }
             Err(error) => tracing::warn!(%error, "could not store rehashed password"),
         }
+    }
+}
+
+/// A signed-in user who has just typed their password again: the session,
+/// and the password found right but not committed yet (see
+/// [`Auth::reauthenticate`]).
+pub(crate) struct Reauthenticated {
+    /// The session the request came with.
+    pub(crate) signed_in: Authenticated,
+    /// The password check, holding its throttle slot.
+    pub(crate) verified: VerifiedPassword,
+}
+
+impl Auth {
+    /// The first half of every change a signed-in user makes with their
+    /// password (turning off the app, new recovery codes, adding or
+    /// removing a passkey): the session must be live, and the password is
+    /// checked as a login checks it, throttle included, so a stolen session
+    /// cannot guess it faster. Commit what it decides with
+    /// [`Auth::commit_verified`] or [`Auth::commit_audited_change`].
+    pub(crate) async fn reauthenticate(
+        &self,
+        session_token: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> AuthResult<Reauthenticated> {
+        let signed_in = self.get_user_from_session_id(session_token).await?;
+        let claimant = Claimant::Session {
+            user_id: &signed_in.user.id,
+            session_id: &signed_in.session.id,
+        };
+        let verified = self.check_password(claimant, password, client).await?;
+        Ok(Reauthenticated {
+            signed_in,
+            verified,
+        })
+    }
+
+    /// Commits a change decided on a re-entered password: `change` runs in
+    /// the transaction that checks the session and the credential version
+    /// are still the ones the password proved, the audit row of `kind` is
+    /// written beside it when it changed something, and the security log
+    /// line follows. `NotFound` when `change` found nothing to change.
+    pub(crate) async fn commit_audited_change(
+        &self,
+        reauthenticated: Reauthenticated,
+        kind: &'static str,
+        client: &ClientInfo,
+        change: impl FnOnce(&mut DbConnection, &UserRow) -> DbResult<bool> + Send + 'static,
+    ) -> AuthResult<()> {
+        let Reauthenticated {
+            signed_in,
+            verified,
+        } = reauthenticated;
+        let audit_row = self.event(kind, Some(&signed_in.user.id), client);
+        let (changed, _) = self
+            .commit_verified(
+                verified,
+                Some(signed_in.session.id.clone()),
+                client,
+                move |conn, user| {
+                    let changed = change(conn, user)?;
+                    if changed {
+                        EventRow::record(conn, &audit_row)?;
+                    }
+                    Ok(changed)
+                },
+            )
+            .await?;
+        if !changed {
+            return Err(AuthError::NotFound);
+        }
+        log_event(kind, Some(&signed_in.user.id), client);
+        Ok(())
     }
 }
 

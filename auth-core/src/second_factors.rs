@@ -25,7 +25,6 @@ use crate::account::{ClientInfo, Identifier};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
 pub use crate::mfa_method::MfaMethod;
-use crate::password_check::Claimant;
 use crate::secret::Password;
 use crate::service::Auth;
 
@@ -394,32 +393,14 @@ impl Auth {
         password: &Password,
         client: &ClientInfo,
     ) -> AuthResult<()> {
-        let signed_in = self.get_user_from_session_id(session_token).await?;
-        let claimant = Claimant::Session {
-            user_id: &signed_in.user.id,
-            session_id: &signed_in.session.id,
-        };
-        let verified = self.check_password(claimant, password, client).await?;
-        let removed_event = self.event(event::MFA_FACTOR_REMOVED, Some(&signed_in.user.id), client);
-        let (removed, _) = self
-            .commit_verified(
-                verified,
-                Some(signed_in.session.id.clone()),
-                client,
-                move |conn, user| {
-                    let removed = remove_factors(conn, &user.id)?;
-                    if removed > 0 {
-                        EventRow::record(conn, &removed_event)?;
-                    }
-                    Ok(removed > 0)
-                },
-            )
-            .await?;
-        if !removed {
-            return Err(AuthError::NotFound);
-        }
-        log_event(event::MFA_FACTOR_REMOVED, Some(&signed_in.user.id), client);
-        Ok(())
+        let reauthenticated = self.reauthenticate(session_token, password, client).await?;
+        self.commit_audited_change(
+            reauthenticated,
+            event::MFA_FACTOR_REMOVED,
+            client,
+            |conn, user| Ok(remove_factors(conn, &user.id)? > 0),
+        )
+        .await
     }
 
     /// Replaces every recovery code of the signed-in user, given the
@@ -431,41 +412,21 @@ impl Auth {
         password: &Password,
         client: &ClientInfo,
     ) -> AuthResult<RecoveryCodes> {
-        let signed_in = self.get_user_from_session_id(session_token).await?;
-        let claimant = Claimant::Session {
-            user_id: &signed_in.user.id,
-            session_id: &signed_in.session.id,
-        };
-        let verified = self.check_password(claimant, password, client).await?;
-        let (codes, rows) = self.new_recovery_codes(&signed_in.user.id, self.now());
-        let replaced_event = self.event(
+        let reauthenticated = self.reauthenticate(session_token, password, client).await?;
+        let (codes, rows) = self.new_recovery_codes(&reauthenticated.signed_in.user.id, self.now());
+        self.commit_audited_change(
+            reauthenticated,
             event::RECOVERY_CODES_REPLACED,
-            Some(&signed_in.user.id),
             client,
-        );
-        let (replaced, _) = self
-            .commit_verified(
-                verified,
-                Some(signed_in.session.id.clone()),
-                client,
-                move |conn, user| {
-                    if !factor_status(conn, &user.id)?.totp {
-                        return Ok(false);
-                    }
-                    RecoveryCodeRow::replace_all(conn, &user.id, &rows)?;
-                    EventRow::record(conn, &replaced_event)?;
-                    Ok(true)
-                },
-            )
-            .await?;
-        if !replaced {
-            return Err(AuthError::NotFound);
-        }
-        log_event(
-            event::RECOVERY_CODES_REPLACED,
-            Some(&signed_in.user.id),
-            client,
-        );
+            move |conn, user| {
+                if !factor_status(conn, &user.id)?.totp {
+                    return Ok(false);
+                }
+                RecoveryCodeRow::replace_all(conn, &user.id, &rows)?;
+                Ok(true)
+            },
+        )
+        .await?;
         Ok(codes)
     }
 
