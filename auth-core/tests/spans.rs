@@ -45,6 +45,18 @@ struct SpanText(String);
 
 struct Collector;
 
+/// A span as `name{fields}`.
+fn described<S: for<'a> LookupSpan<'a>>(
+    span: &tracing_subscriber::registry::SpanRef<'_, S>,
+) -> String {
+    let fields = span
+        .extensions()
+        .get::<SpanText>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default();
+    format!("{}{{{}}}", span.name(), fields)
+}
+
 impl Collector {
     fn keep(seen: Seen) {
         if seen.scope.iter().any(|s| s.contains(REQUEST_ID)) || seen.fields.contains(REQUEST_ID) {
@@ -67,17 +79,7 @@ where
         attrs.record(&mut text);
         let Some(span) = ctx.span(id) else { return };
         span.extensions_mut().insert(SpanText(text.0.clone()));
-        let scope: Vec<String> = span
-            .scope()
-            .map(|s| {
-                let fields = s
-                    .extensions()
-                    .get::<SpanText>()
-                    .map(|t| t.0.clone())
-                    .unwrap_or_default();
-                format!("{}{{{}}}", s.name(), fields)
-            })
-            .collect();
+        let scope: Vec<String> = span.scope().map(|s| described(&s)).collect();
         Collector::keep(Seen {
             what: format!("span {}", span.name()),
             fields: text.0,
@@ -105,18 +107,7 @@ where
         event.record(&mut text);
         let scope = ctx
             .event_scope(event)
-            .map(|scope| {
-                scope
-                    .map(|s| {
-                        let fields = s
-                            .extensions()
-                            .get::<SpanText>()
-                            .map(|t| t.0.clone())
-                            .unwrap_or_default();
-                        format!("{}{{{}}}", s.name(), fields)
-                    })
-                    .collect()
-            })
+            .map(|scope| scope.map(|s| described(&s)).collect())
             .unwrap_or_default();
         Collector::keep(Seen {
             what: format!("event {}", event.metadata().target()),

@@ -61,7 +61,20 @@ async fn app_with(recorder: Arc<Recorder>, delivery: ResetDelivery) -> TestApp {
         reset_delivery: delivery,
         ..http_config()
     };
-    TestApp::with(config, http).await
+    let app = TestApp::with(config, http).await;
+    app.register("kvothe@example.com", "correct horse battery staple")
+        .await;
+    app
+}
+
+/// `POST /reset_password` for kvothe's address.
+async fn ask_reset(app: &TestApp) -> Res {
+    app.send(json(
+        "POST",
+        "/reset_password",
+        &json!({"email": "kvothe@example.com"}),
+    ))
+    .await
 }
 
 async fn seen_soon(recorder: &Recorder, count: usize) -> Vec<Seen> {
@@ -79,16 +92,8 @@ async fn seen_soon(recorder: &Recorder, count: usize) -> Vec<Seen> {
 async fn the_json_api_and_the_website_deliver_through_the_same_notifier() {
     let recorder = Arc::new(Recorder::default());
     let app = app_with(recorder.clone(), ResetDelivery::Log).await;
-    app.register("kvothe@example.com", "correct horse battery staple")
-        .await;
 
-    let res = app
-        .send(json(
-            "POST",
-            "/reset_password",
-            &json!({"email": "kvothe@example.com"}),
-        ))
-        .await;
+    let res = ask_reset(&app).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(
         res.json(),
@@ -144,15 +149,7 @@ async fn a_failed_delivery_is_503_on_the_json_api_and_silent_on_the_page() {
         ..Recorder::default()
     });
     let app = app_with(recorder.clone(), ResetDelivery::Smtp).await;
-    app.register("kvothe@example.com", "correct horse battery staple")
-        .await;
-    let res = app
-        .send(json(
-            "POST",
-            "/reset_password",
-            &json!({"email": "kvothe@example.com"}),
-        ))
-        .await;
+    let res = ask_reset(&app).await;
     let message = res.assert_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     assert_eq!(
         message,
@@ -165,15 +162,7 @@ async fn a_failed_delivery_is_503_on_the_json_api_and_silent_on_the_page() {
 async fn the_response_delivery_answers_with_the_token_and_delivers_nothing() {
     let recorder = Arc::new(Recorder::default());
     let app = app_with(recorder.clone(), ResetDelivery::Response).await;
-    app.register("kvothe@example.com", "correct horse battery staple")
-        .await;
-    let res = app
-        .send(json(
-            "POST",
-            "/reset_password",
-            &json!({"email": "kvothe@example.com"}),
-        ))
-        .await;
+    let res = ask_reset(&app).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert!(res.json()["reset_token"].is_string(), "{}", res.text());
     tokio::time::sleep(Duration::from_millis(100)).await;
