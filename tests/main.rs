@@ -36,6 +36,8 @@ mod logs;
 mod mfa;
 #[path = "postgres.rs"]
 mod postgres;
+#[path = "postgres_tls.rs"]
+mod postgres_tls;
 #[path = "request_ids.rs"]
 mod request_ids;
 #[path = "smtp_reset.rs"]
