@@ -42,6 +42,8 @@ enum Store {
         base: String,
         schema: String,
         url: String,
+        /// A database (not a schema) of its own, for PgBouncer.
+        database: bool,
     },
 }
 
@@ -58,13 +60,40 @@ impl Store {
         let base = std::env::var("AUTHD_TEST_POSTGRES_URL")
             .expect("AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server for this test");
         let schema = format!("store_{}", uuid::Uuid::new_v4().simple());
+        if std::env::var_os("AUTHD_TEST_POSTGRES_DATABASE_PER_TEST").is_some() {
+            // PgBouncer drops the options parameter that picks a schema;
+            // authd's own prepared_statements=off is not libpq's to read.
+            let libpq_base = base.replace("prepared_statements=off", "");
+            let libpq_base = libpq_base.trim_end_matches(['?', '&']).to_owned();
+            PgConnection::establish(&libpq_base)
+                .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"))
+                .batch_execute(&format!("CREATE DATABASE {schema}"))
+                .expect("create database");
+            let (before_query, query) = base.split_once('?').unwrap_or((&base, ""));
+            let server = &before_query[..before_query.rfind('/').expect("a database name")];
+            let url = match query {
+                "" => format!("{server}/{schema}"),
+                query => format!("{server}/{schema}?{query}"),
+            };
+            return Store::Postgres {
+                base: libpq_base,
+                schema,
+                url,
+                database: true,
+            };
+        }
         PgConnection::establish(&base)
             .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"))
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
             .expect("create schema");
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
-        Store::Postgres { base, schema, url }
+        Store::Postgres {
+            base,
+            schema,
+            url,
+            database: false,
+        }
     }
 
     /// Where the key file is by default: beside a SQLite file, or in the
@@ -85,9 +114,20 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Store::Postgres { base, schema, .. } = self {
+        if let Store::Postgres {
+            base,
+            schema,
+            database,
+            ..
+        } = self
+        {
             if let Ok(mut conn) = PgConnection::establish(base) {
-                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                let drop = if *database {
+                    format!("DROP DATABASE IF EXISTS {schema} WITH (FORCE)")
+                } else {
+                    format!("DROP SCHEMA IF EXISTS {schema} CASCADE")
+                };
+                let _ = conn.batch_execute(&drop);
             }
         }
     }
