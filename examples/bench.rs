@@ -75,6 +75,10 @@ struct Args {
     /// Worker threads of the load generator's runtime (1: a current-thread runtime).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// The database of the first server: a `postgres://…` URL of an empty
+    /// database measures PostgreSQL [default: a SQLite file in a temporary folder].
+    #[arg(long)]
+    database: Option<String>,
 }
 
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -105,7 +109,11 @@ fn main() -> anyhow::Result<()> {
             .build()?
     };
     let tempdir = tempfile::tempdir()?;
-    let server = Server::start(&authd, tempdir.path(), args.bcrypt_cost, &[])?;
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", tempdir.path().join("auth.db").display()));
+    let server = Server::start(&authd, tempdir.path(), &database, args.bcrypt_cost, &[])?;
     let sampler = Sampler::start(server.pid());
     let result = runtime.block_on(run(&args, &server, &sampler));
     let peak_rss_kib = proc_status_kib(server.pid(), "VmHWM:");
@@ -121,7 +129,14 @@ fn main() -> anyhow::Result<()> {
         "--tls-key".to_owned(),
         key.display().to_string(),
     ];
-    let tls_server = Server::start(&authd, tls_dir.path(), args.bcrypt_cost, &tls_args)?;
+    let tls_database = format!("sqlite://{}", tls_dir.path().join("auth.db").display());
+    let tls_server = Server::start(
+        &authd,
+        tls_dir.path(),
+        &tls_database,
+        args.bcrypt_cost,
+        &tls_args,
+    )?;
     let tls_sampler = Sampler::start(tls_server.pid());
     let tls_result = runtime.block_on(run_tls(&args, &tls_server, &tls_sampler, ca));
     report.tls_peak_rss_kib = proc_status_kib(tls_server.pid(), "VmHWM:");
@@ -156,8 +171,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(authd: &Path, dir: &Path, cost: u32, extra: &[String]) -> anyhow::Result<Server> {
-        let database = format!("sqlite://{}", dir.join("auth.db").display());
+    fn start(
+        authd: &Path,
+        dir: &Path,
+        database: &str,
+        cost: u32,
+        extra: &[String],
+    ) -> anyhow::Result<Server> {
         let mut command = Command::new(authd);
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("AUTHD_") {
@@ -169,7 +189,7 @@ impl Server {
         command
             .current_dir(dir)
             .env("RUST_LOG", "warn,authd::serve=info")
-            .args(["serve", "--bind", "127.0.0.1:0", "--database", &database])
+            .args(["serve", "--bind", "127.0.0.1:0", "--database", database])
             .args(["--ip-rate-limit", "off", "--password-min-length", "8"])
             .args(["--bcrypt-cost", &cost.to_string()])
             .args(extra)

@@ -23,12 +23,17 @@ struct Schema {
     base: String,
     name: String,
     url: String,
+    /// A database (not a schema) of its own.
+    database: bool,
 }
 
 impl Schema {
     fn create() -> Schema {
         let base = std::env::var("AUTHD_TEST_POSTGRES_URL")
             .expect("AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server for this test");
+        if std::env::var_os("AUTHD_TEST_POSTGRES_DATABASE_PER_TEST").is_some() {
+            return Schema::create_database(base);
+        }
         let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::establish(&base)
             .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"));
@@ -36,14 +41,49 @@ impl Schema {
             .expect("create schema");
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options=-csearch_path%3D{name}");
-        Schema { base, name, url }
+        Schema {
+            base,
+            name,
+            url,
+            database: false,
+        }
+    }
+
+    /// A database of its own instead of a schema, for a pooler (PgBouncer
+    /// drops the `options` parameter that picks a schema). `base` may carry
+    /// authd's own `prepared_statements=off`, which libpq itself refuses.
+    fn create_database(base: String) -> Schema {
+        let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+        let libpq_base = base.replace("prepared_statements=off", "");
+        let mut conn = PgConnection::establish(libpq_base.trim_end_matches(['?', '&']))
+            .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"));
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let (before_query, query) = base.split_once('?').unwrap_or((&base, ""));
+        let server = &before_query[..before_query.rfind('/').expect("a database name")];
+        let url = match query {
+            "" => format!("{server}/{name}"),
+            query => format!("{server}/{name}?{query}"),
+        };
+        let base = libpq_base.trim_end_matches(['?', '&']).to_owned();
+        Schema {
+            base,
+            name,
+            url,
+            database: true,
+        }
     }
 }
 
 impl Drop for Schema {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&self.base) {
-            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+            let drop = if self.database {
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
+            } else {
+                format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)
+            };
+            let _ = conn.batch_execute(&drop);
         }
     }
 }

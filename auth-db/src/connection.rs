@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use std::time::Instant;
+
+use diesel::connection::{CacheSize, Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -22,13 +25,33 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-/// Which backend a URL names, decided from its scheme.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which backend a URL names, decided from its scheme. Its `Debug` hides
+/// the password, as [`redact_url`] does.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// `sqlite://PATH`: a file path (relative to the working directory unless absolute).
     Sqlite(String),
-    /// `postgres://…` or `postgresql://…`, passed to libpq as it is.
+    /// `postgres://…` or `postgresql://…`, passed to libpq as it is, except
+    /// authd's own parameter `prepared_statements=off`, taken out.
     Postgres(String),
+}
+
+/// authd's own query parameter of a PostgreSQL URL (libpq refuses unknown
+/// ones, so it is removed before libpq sees the URL): `off` sends every
+/// statement unprepared (parse, plan and run in one round trip), for a pooler
+/// in transaction mode that cannot keep prepared statements (PgBouncer before
+/// 1.21, or without `max_prepared_statements`).
+pub const PREPARED_STATEMENTS_PARAM: &str = "prepared_statements";
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            DatabaseUrl::Postgres(url) => {
+                f.debug_tuple("Postgres").field(&redact_url(url)).finish()
+            }
+        }
+    }
 }
 
 impl DatabaseUrl {
@@ -53,6 +76,17 @@ impl DatabaseUrl {
             }
             Ok(DatabaseUrl::Sqlite(path.to_owned()))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if let Some((_, query)) = url.split_once('?') {
+                for param in query.split('&') {
+                    if let Some(("prepared_statements", value)) = param.split_once('=') {
+                        if !matches!(value, "on" | "off") {
+                            return Err(DbError::UnsupportedUrl(format!(
+                                "{PREPARED_STATEMENTS_PARAM}={value}: expected on or off"
+                            )));
+                        }
+                    }
+                }
+            }
             Ok(DatabaseUrl::Postgres(url.to_owned()))
         } else {
             Err(DbError::UnsupportedUrl(redact_url(url)))
@@ -71,7 +105,8 @@ impl DatabaseUrl {
     pub fn establish(&self) -> DbResult<DbConnection> {
         match self {
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(path)?;
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(|e| DbError::Connect(one_line(&e.to_string())))?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a
                 // writer wait for the lock instead of failing at once.
                 while_locked(|| {
@@ -85,9 +120,185 @@ impl DatabaseUrl {
                 })?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgres(PgConnection::establish(url)?)),
+            DatabaseUrl::Postgres(url) => {
+                // libpq quotes parts of the URL in some of its messages (a
+                // bad percent-escape in the password, for one): the message
+                // loses every password of the URL before it goes anywhere.
+                let (libpq_url, prepared) = split_prepared_statements(url);
+                let mut conn = PgConnection::establish(&libpq_url)
+                    .map_err(|e| DbError::Connect(scrub(&e.to_string(), url)))?;
+                if !prepared {
+                    // Diesel then sends each statement with its parameters in
+                    // one PQsendQueryParams: nothing outlives the statement.
+                    conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+                }
+                conn.set_instrumentation(LinkWatch::default());
+                Ok(DbConnection::Postgres(conn))
+            }
         }
     }
+}
+
+/// The URL for libpq (without authd's own parameter), and whether
+/// statements are prepared and kept (the default).
+fn split_prepared_statements(url: &str) -> (String, bool) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), true);
+    };
+    let mut prepared = true;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|param| match param.split_once('=') {
+            Some((PREPARED_STATEMENTS_PARAM, value)) => {
+                prepared = value != "off";
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    if kept.is_empty() {
+        (base.to_owned(), prepared)
+    } else {
+        (format!("{base}?{}", kept.join("&")), prepared)
+    }
+}
+
+/// What a PostgreSQL connection has seen of its link to the server, from
+/// Diesel's instrumentation: when a statement last succeeded, and whether
+/// one failed because the connection itself is gone.
+#[derive(Debug)]
+struct LinkWatch {
+    last_ok: Instant,
+    broken: bool,
+}
+
+impl Default for LinkWatch {
+    fn default() -> Self {
+        LinkWatch {
+            last_ok: Instant::now(),
+            broken: false,
+        }
+    }
+}
+
+impl Instrumentation for LinkWatch {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery { error, .. } = event {
+            match error {
+                None => self.last_ok = Instant::now(),
+                Some(error) if link_lost(error) => self.broken = true,
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// True for the errors after which a connection is of no further use: the
+/// server closed it, or it could not be written to, or an unclassified
+/// failure (an administrator's termination, a restart).
+fn link_lost(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand
+                | DatabaseErrorKind::Unknown,
+            _
+        )
+    )
+}
+
+/// A PostgreSQL connection used successfully this recently is not tested
+/// with a query at checkout: under load every checkout would otherwise pay a
+/// round trip for `SELECT 1`, and a dead link still shows at its next
+/// statement (then [`LinkWatch`] drops it).
+const CHECKOUT_TEST_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// The [`LinkWatch`] of a PostgreSQL connection.
+fn link_watch(conn: &mut DbConnection) -> Option<&LinkWatch> {
+    match conn {
+        DbConnection::Postgres(c) => c.instrumentation().downcast_ref::<LinkWatch>(),
+        DbConnection::Sqlite(_) => None,
+    }
+}
+
+/// `message` on one line (libpq adds hints on lines of their own), with every
+/// password of `url` replaced by `[redacted]`, as it is written and as
+/// percent-decoded.
+pub fn scrub(message: &str, url: &str) -> String {
+    let mut scrubbed = one_line(message);
+    for password in url_passwords(url) {
+        if password.is_empty() {
+            continue;
+        }
+        let decoded = percent_decode(&password);
+        for secret in [password, decoded] {
+            if !secret.is_empty() {
+                scrubbed = scrubbed.replace(&secret, "[redacted]");
+            }
+        }
+    }
+    scrubbed
+}
+
+/// The lines of `message`, trimmed and joined by spaces.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The passwords a URL holds, as written: in `user:password@` and in any
+/// `password=` query parameter.
+fn url_passwords(url: &str) -> Vec<String> {
+    let mut passwords = Vec::new();
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return passwords;
+    };
+    let after_scheme = &url[scheme_end..];
+    let authority_len = after_scheme.find('/').unwrap_or(after_scheme.len());
+    if let Some(at) = after_scheme[..authority_len].rfind('@') {
+        if let Some((_user, password)) = after_scheme[..at].split_once(':') {
+            passwords.push(password.to_owned());
+        }
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        for param in query.split('&') {
+            if let Some((name, value)) = param.split_once('=') {
+                if name.eq_ignore_ascii_case("password") {
+                    passwords.push(value.to_owned());
+                }
+            }
+        }
+    }
+    passwords
+}
+
+/// `%XX` escapes decoded where they are valid; anything else kept as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// Hides the passwords of a URL before it goes into a message: the one in
@@ -148,11 +359,15 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        if link_watch(conn).is_some_and(|watch| watch.last_ok.elapsed() < CHECKOUT_TEST_AFTER_IDLE)
+        {
+            return Ok(());
+        }
         conn.batch_execute("SELECT 1").map_err(DbError::from)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        link_watch(conn).is_some_and(|watch| watch.broken)
     }
 }
 
@@ -175,8 +390,8 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> DbResul
         .min_idle(Some(1))
         // A SQLite connection is an open file of this process: it cannot be
         // dropped by a server or a network the way a PostgreSQL one can, so
-        // it is not tested with a query at every checkout (a session check
-        // would pay for two statements instead of one).
+        // it is not tested at checkout. A PostgreSQL one is tested only after
+        // a second unused (see `is_valid`).
         .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
         .connection_timeout(timeout)
         .error_handler(Box::new(LogErrorHandler))
@@ -202,8 +417,8 @@ pub const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_6420_6d69;
 /// that servers starting at once on one fresh database do not race to create
 /// the same tables; returns how many ran (0 for the ones that waited).
 ///
-/// PostgreSQL: a session advisory lock on [`MIGRATION_LOCK_KEY`], held on this
-/// connection until the migrations are done. SQLite: one `BEGIN IMMEDIATE`
+/// PostgreSQL: one transaction, under a transaction-level advisory lock on
+/// [`MIGRATION_LOCK_KEY`] (so it holds through PgBouncer in transaction mode). SQLite: one `BEGIN IMMEDIATE`
 /// transaction (the database's write lock) around them all.
 pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
     let migration_error =
@@ -216,19 +431,20 @@ pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
                     .map_err(migration_error)
             })
         }),
-        DbConnection::Postgres(c) => {
-            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
-            let applied = c
-                .run_pending_migrations(MIGRATIONS)
+        // One transaction holding a transaction-level advisory lock: behind
+        // PgBouncer in transaction mode a session-level lock would be taken
+        // on one server connection and the migrations run on others, so it
+        // would hold nothing; a transaction stays on one server connection.
+        // PostgreSQL's DDL is transactional, so a failed migration leaves
+        // nothing half-made (each one is a savepoint inside).
+        DbConnection::Postgres(c) => c.transaction(|c| {
+            c.batch_execute(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))?;
+            c.run_pending_migrations(MIGRATIONS)
                 .map(|applied| applied.len())
-                .map_err(migration_error);
-            // The connection may go back to a pool: the lock must not stay with it.
-            let unlocked =
-                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
-            let applied = applied?;
-            unlocked?;
-            Ok(applied)
-        }
+                .map_err(migration_error)
+        }),
     }
 }
 

@@ -8,9 +8,10 @@ pub enum DbError {
     /// The database URL is not one this build understands.
     #[error("unsupported database URL (expected sqlite://PATH or postgres://…): {0}")]
     UnsupportedUrl(String),
-    /// A connection could not be opened; the message is the driver's own.
+    /// A connection could not be opened; the message is the driver's own,
+    /// on one line and without the URL's password.
     #[error("could not connect to the database: {0}")]
-    Connect(#[from] diesel::ConnectionError),
+    Connect(String),
     /// No pooled connection could be had in time (the database is down or overloaded).
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),

@@ -13,6 +13,12 @@ use crate::{DatabaseUrl, DbConnection};
 /// The variable that names the PostgreSQL server of the tests.
 pub const POSTGRES_ENV: &str = "AUTHD_TEST_POSTGRES_URL";
 
+/// When set, each test gets a database of its own instead of a schema: a
+/// pooler such as PgBouncer drops the `options` parameter that picks a
+/// schema. The URL may then carry authd's own `prepared_statements=off`,
+/// which is left out of the tests' own libpq connections.
+pub const DATABASE_PER_TEST_ENV: &str = "AUTHD_TEST_POSTGRES_DATABASE_PER_TEST";
+
 /// One test's own database; dropping it deletes the database.
 pub struct TestDb {
     /// The URL to open it with (`sqlite://…` or `postgres://…?options=…`).
@@ -26,10 +32,12 @@ enum Keep {
     Schema { _schema: PgSchema },
 }
 
-/// Drops the test's schema when the test ends, passed or failed.
+/// Drops the test's schema (or database) when the test ends, passed or failed.
 struct PgSchema {
     base_url: String,
     name: String,
+    /// A database of its own rather than a schema (see [`DATABASE_PER_TEST_ENV`]).
+    database: bool,
 }
 
 impl Drop for PgSchema {
@@ -37,8 +45,12 @@ impl Drop for PgSchema {
         let dropped = PgConnection::establish(&self.base_url)
             .map_err(|e| e.to_string())
             .and_then(|mut c| {
-                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-                    .map_err(|e| e.to_string())
+                let drop = if self.database {
+                    format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
+                } else {
+                    format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)
+                };
+                c.batch_execute(&drop).map_err(|e| e.to_string())
             });
         if let Err(e) = dropped {
             eprintln!("could not drop test schema {}: {e}", self.name);
@@ -63,6 +75,9 @@ impl TestDb {
     pub fn postgres() -> Option<TestDb> {
         let base_url = std::env::var(POSTGRES_ENV).ok()?;
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        if std::env::var_os(DATABASE_PER_TEST_ENV).is_some() {
+            return Some(TestDb::postgres_database(&base_url, name));
+        }
         let mut conn = PgConnection::establish(&base_url).unwrap_or_else(|e| {
             panic!(
                 "{POSTGRES_ENV} is set to {} but PostgreSQL does not answer: {e}",
@@ -76,9 +91,46 @@ impl TestDb {
         Some(TestDb {
             url,
             _keep: Keep::Schema {
-                _schema: PgSchema { base_url, name },
+                _schema: PgSchema {
+                    base_url,
+                    name,
+                    database: false,
+                },
             },
         })
+    }
+
+    /// A database `name` of its own on the server of `base_url`.
+    fn postgres_database(base_url: &str, name: String) -> TestDb {
+        let libpq_base = base_url.replace("prepared_statements=off", "");
+        let libpq_base = libpq_base.trim_end_matches(['?', '&']).to_owned();
+        PgConnection::establish(&libpq_base)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{POSTGRES_ENV} is set to {} but PostgreSQL does not answer: {e}",
+                    crate::redact_url(&libpq_base)
+                )
+            })
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("could not create test database {name}: {e}"));
+        let (before_query, query) = base_url.split_once('?').unwrap_or((base_url, ""));
+        let server = before_query
+            .rfind('/')
+            .map_or(before_query, |at| &before_query[..at]);
+        let url = match query {
+            "" => format!("{server}/{name}"),
+            query => format!("{server}/{name}?{query}"),
+        };
+        TestDb {
+            url,
+            _keep: Keep::Schema {
+                _schema: PgSchema {
+                    base_url: libpq_base,
+                    name,
+                    database: true,
+                },
+            },
+        }
     }
 
     /// A new connection, without migrations.

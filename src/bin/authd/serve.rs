@@ -123,7 +123,15 @@ pub async fn open_auth(
 
 /// Checks the store and its key; the messages name the key's location.
 async fn prepare(global: &GlobalOptions, access: StoreAccess) -> anyhow::Result<PreparedStore> {
-    let store = auth_core::prepare_store(&global.database, key_source(global)?, access).await?;
+    let store = match auth_core::prepare_store(&global.database, key_source(global)?, access).await
+    {
+        Ok(store) => store,
+        // The database layer's message is on one line and holds no password.
+        Err(error @ auth_core::StoreError::Database(_)) => {
+            return Err(anyhow::Error::new(error).context("--database"))
+        }
+        Err(error) => return Err(error.into()),
+    };
     if store.migrations_applied > 0 {
         tracing::info!(
             applied = store.migrations_applied,
