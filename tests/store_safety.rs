@@ -225,7 +225,14 @@ fn a_missing_key_is_not_replaced_when_the_store_holds_accounts(store: TestDb) {
     // With the key back, everything works and nothing was lost.
     std::fs::write(&key_path, key).unwrap();
     let list = authd(dir.path(), &store.url, &["user", "list"], "", &[]);
-    assert!(list.status.success(), "{}", text(&list.stderr));
+    // Once seen failing in CI with nothing on standard error: say the status.
+    assert!(
+        list.status.success(),
+        "{:?}: {}{}",
+        list.status,
+        text(&list.stderr),
+        text(&list.stdout)
+    );
     assert!(text(&list.stdout).contains("alice"));
 }
 
