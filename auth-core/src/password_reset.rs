@@ -38,7 +38,7 @@ impl Auth {
                 &user,
                 &token,
                 ResetChannel::JsonApi,
-                &link(&user, &token),
+                &reset_link_token(&user, &token),
             ))
             .await
             .map_err(|_| AuthError::DeliveryFailed)?;
@@ -97,7 +97,7 @@ impl Auth {
                 &user,
                 &token,
                 ResetChannel::Website,
-                &link(&user, &token),
+                &reset_link_token(&user, &token),
             ))
             .await;
     }
@@ -119,8 +119,4 @@ impl Auth {
             channel,
         }
     }
-}
-
-fn link(user: &User, token: &ResetToken) -> String {
-    reset_link_token(user, token)
 }
