@@ -9,84 +9,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::{client, session_cookie, Server};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a whole new pass phrase";
-
-/// A fresh schema on the test server, dropped at the end; its URL makes
-/// every connection use it.
-struct Schema {
-    base: String,
-    name: String,
-    url: String,
-    /// A database (not a schema) of its own.
-    database: bool,
-}
-
-impl Schema {
-    fn create() -> Schema {
-        let base = std::env::var("AUTHD_TEST_POSTGRES_URL")
-            .expect("AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server for this test");
-        if std::env::var_os("AUTHD_TEST_POSTGRES_DATABASE_PER_TEST").is_some() {
-            return Schema::create_database(base);
-        }
-        let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::establish(&base)
-            .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"));
-        conn.batch_execute(&format!("CREATE SCHEMA {name}"))
-            .expect("create schema");
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-csearch_path%3D{name}");
-        Schema {
-            base,
-            name,
-            url,
-            database: false,
-        }
-    }
-
-    /// A database of its own instead of a schema, for a pooler (PgBouncer
-    /// drops the `options` parameter that picks a schema). `base` may carry
-    /// authd's own `prepared_statements=off`, which libpq itself refuses.
-    fn create_database(base: String) -> Schema {
-        let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-        let libpq_base = base.replace("prepared_statements=off", "");
-        let mut conn = PgConnection::establish(libpq_base.trim_end_matches(['?', '&']))
-            .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"));
-        conn.batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create database");
-        let (before_query, query) = base.split_once('?').unwrap_or((&base, ""));
-        let server = &before_query[..before_query.rfind('/').expect("a database name")];
-        let url = match query {
-            "" => format!("{server}/{name}"),
-            query => format!("{server}/{name}?{query}"),
-        };
-        let base = libpq_base.trim_end_matches(['?', '&']).to_owned();
-        Schema {
-            base,
-            name,
-            url,
-            database: true,
-        }
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.base) {
-            let drop = if self.database {
-                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
-            } else {
-                format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)
-            };
-            let _ = conn.batch_execute(&drop);
-        }
-    }
-}
 
 fn check_header(username: &str, password: &str, machine: &str) -> String {
     let json =
@@ -102,7 +29,8 @@ async fn status_and_body(response: reqwest::Response) -> (StatusCode, Value) {
 #[tokio::test]
 #[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
 async fn two_servers_share_sessions_throttle_machines_and_credentials() {
-    let schema = Schema::create();
+    let schema = auth_db::test_support::TestDb::postgres()
+        .expect("AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server for this test");
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("shared.key");
     let key_arg = key.display().to_string();

@@ -352,7 +352,7 @@ fn load_sql(store: &TestDb, sql: &str) -> Result<(), String> {
         Some(path) => diesel::SqliteConnection::establish(path)
             .map_err(|e| e.to_string())?
             .batch_execute(sql),
-        None => PgConnection::establish(url)
+        None => PgConnection::establish(&auth_db::libpq_url(url))
             .map_err(|e| e.to_string())?
             .batch_execute(sql),
     };

@@ -139,6 +139,19 @@ impl DatabaseUrl {
     }
 }
 
+/// A PostgreSQL URL as libpq (`psql`, `pg_dump`) takes it: authd's own
+/// `prepared_statements` parameter taken out.
+///
+/// ```
+/// assert_eq!(
+///     auth_db::libpq_url("postgres://db/authd?prepared_statements=off&sslmode=require"),
+///     "postgres://db/authd?sslmode=require"
+/// );
+/// ```
+pub fn libpq_url(url: &str) -> String {
+    split_prepared_statements(url).0
+}
+
 /// The URL for libpq (without authd's own parameter), and whether
 /// statements are prepared and kept (the default).
 fn split_prepared_statements(url: &str) -> (String, bool) {

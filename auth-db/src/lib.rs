@@ -17,8 +17,8 @@ pub mod throttle;
 pub mod users;
 
 pub use connection::{
-    open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection, DbPool,
-    PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,
+    libpq_url, open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection,
+    DbPool, PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,
 };
 pub use dump::Snapshot;
 pub use error::{DbError, DbResult};

@@ -102,8 +102,7 @@ impl TestDb {
 
     /// A database `name` of its own on the server of `base_url`.
     fn postgres_database(base_url: &str, name: String) -> TestDb {
-        let libpq_base = base_url.replace("prepared_statements=off", "");
-        let libpq_base = libpq_base.trim_end_matches(['?', '&']).to_owned();
+        let libpq_base = crate::libpq_url(base_url);
         PgConnection::establish(&libpq_base)
             .unwrap_or_else(|e| {
                 panic!(
