@@ -15,7 +15,7 @@ use crate::error::{
     ApiError, BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
     SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use crate::request::{ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::request::{ctx_with_authority, password, raw_body, RawBody, RequestCtx};
 
 /// Every second-factor route.
 pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
@@ -71,55 +71,31 @@ pub(crate) struct LoginFailure<'a> {
 }
 
 /// `POST /mfa/totp/confirm`: a code of the authenticator app.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"code": "492039"}))]
 pub(crate) struct MfaCode {
     /// Six digits.
     code: String,
 }
 
-impl MfaCode {
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        Ok(MfaCode {
-            code: fields.required("code")?,
-        })
-    }
-}
-
 /// `DELETE /mfa/totp`, `POST /mfa/recovery-codes`, `POST /mfa/passkeys/options`:
 /// the password.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"password": "tangerine rocket harbor 7"}))]
 pub(crate) struct PasswordOnly {
+    #[serde(deserialize_with = "password")]
     #[schema(value_type = String)]
     pub(crate) password: Password,
 }
 
-impl PasswordOnly {
-    pub(crate) fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        Ok(PasswordOnly {
-            password: Password::new(fields.required("password")?),
-        })
-    }
-}
-
 /// `POST /sessions/mfa`: the second-step token and a code.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"mfa_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5", "code": "492039"}))]
 pub(crate) struct MfaStep {
     /// From the 401 `mfa_required` of `POST /sessions`.
     mfa_token: String,
     /// A TOTP code (six digits) or a recovery code (dashes and case ignored).
     code: String,
-}
-
-impl MfaStep {
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        Ok(MfaStep {
-            mfa_token: fields.required("mfa_token")?,
-            code: fields.required("code")?,
-        })
-    }
 }
 
 /// `POST /mfa/totp`: the secret of a new enrolment.
@@ -219,7 +195,7 @@ async fn handle_confirm_totp(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let MfaCode { code } = MfaCode::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let MfaCode { code } = body.read(&ctx.headers)?;
     let codes = app
         .auth
         .confirm_totp(&token, &code, &app.client(&ctx))
@@ -275,7 +251,7 @@ async fn handle_remove_totp(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let PasswordOnly { password } = PasswordOnly::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let PasswordOnly { password } = body.read(&ctx.headers)?;
     app.auth
         .remove_totp(&token, &password, &app.client(&ctx))
         .await
@@ -327,7 +303,7 @@ async fn handle_replace_recovery_codes(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let PasswordOnly { password } = PasswordOnly::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let PasswordOnly { password } = body.read(&ctx.headers)?;
     let codes = app
         .auth
         .replace_recovery_codes(&token, &password, &app.client(&ctx))
@@ -398,7 +374,7 @@ async fn handle_complete_login(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let MfaStep { mfa_token, code } = MfaStep::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let MfaStep { mfa_token, code } = body.read(&ctx.headers)?;
     let presented = ctx.cookie(&app.config.cookie_name);
     let success = app
         .auth

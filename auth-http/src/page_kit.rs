@@ -13,7 +13,7 @@ use warp::Reply;
 
 use crate::app::{redirect, with_cookie, App};
 use crate::error::ApiError;
-use crate::request::{Fields, RawBody, RequestCtx, RequestOrigin};
+use crate::request::{Body, RawBody, RequestCtx, RequestOrigin};
 
 /// The cookie that carries a browser's pre-session nonce, to which the
 /// sign-up and login forms' CSRF tokens are bound.
@@ -52,6 +52,12 @@ pub(crate) enum Guard {
     Session,
 }
 
+/// The CSRF token every form carries, read before the form's own fields.
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    csrf_token: Option<String>,
+}
+
 /// The checks every form post passes before it may change anything: the
 /// per-address limit (sign-up and login), the `Origin`, the body, and the
 /// CSRF token in constant time.
@@ -60,7 +66,7 @@ pub(crate) async fn checked_form(
     body: RawBody,
     app: &App,
     guard: Guard,
-) -> Result<Fields, Response> {
+) -> Result<Body, Response> {
     if matches!(guard, Guard::PreSession) {
         app.rate_limit(ctx).map_err(|e| {
             let response = error_page(e.clone());
@@ -70,10 +76,11 @@ pub(crate) async fn checked_form(
     if !origin_allowed(ctx, app.config.public_url.as_deref()) {
         return Err(forbidden("This form was sent from another site."));
     }
-    let fields = Fields::parse(&ctx.headers, body).map_err(error_page)?;
+    let fields = Body::parse(&ctx.headers, body).map_err(error_page)?;
     let token = fields
-        .optional("csrf_token")
+        .read::<CsrfField>()
         .map_err(error_page)?
+        .csrf_token
         .unwrap_or_default();
     let valid = match guard {
         Guard::PreSession => ctx.cookie(pre_session_cookie(app)).is_some_and(|nonce| {

@@ -138,30 +138,20 @@ fn signup(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
-    let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
-    let username = fields
-        .optional("username")
-        .map_err(error_page)?
-        .unwrap_or_default();
-    let email = fields
-        .optional("email")
-        .map_err(error_page)?
-        .unwrap_or_default();
-    let full_name = fields.optional("full_name").map_err(error_page)?;
-    let search_engine = fields
-        .optional("mothers_favorite_search_engine")
+    let form: SignupForm = checked_form(&ctx, body, &app, Guard::PreSession)
+        .await?
+        .read()
         .map_err(error_page)?;
+    let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
+    let username = form.username.unwrap_or_default();
+    let email = form.email.unwrap_or_default();
+    let full_name = form.full_name;
+    let search_engine = form.mothers_favorite_search_engine;
     let registration = Registration {
         username: Some(username.clone()),
         // The form always sends the field; left empty it means no address.
         email: Some(email.clone()).filter(|e| !e.is_empty()),
-        password: Password::new(
-            fields
-                .optional("password")
-                .map_err(error_page)?
-                .unwrap_or_default(),
-        ),
+        password: Password::new(form.password.unwrap_or_default()),
         full_name: full_name.clone(),
         mothers_favorite_search_engine: search_engine.clone(),
     };
@@ -193,6 +183,30 @@ async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respo
             Err(with_retry_after(render(&page, form_status(&error)), &error))
         }
     }
+}
+
+/// The sign-up form (a field left out reads as empty).
+#[derive(serde::Deserialize)]
+struct SignupForm {
+    username: Option<String>,
+    email: Option<String>,
+    full_name: Option<String>,
+    mothers_favorite_search_engine: Option<String>,
+    password: Option<String>,
+}
+
+/// The login form.
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// The second step's form: the token of the first and a code.
+#[derive(serde::Deserialize)]
+struct LoginCodeForm {
+    mfa_token: Option<String>,
+    code: Option<String>,
 }
 
 /// GET /login
@@ -240,18 +254,13 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
+    let form: LoginForm = checked_form(&ctx, body, &app, Guard::PreSession)
+        .await?
+        .read()
+        .map_err(error_page)?;
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
-    let username = fields
-        .optional("username")
-        .map_err(error_page)?
-        .unwrap_or_default();
-    let password = Password::new(
-        fields
-            .optional("password")
-            .map_err(error_page)?
-            .unwrap_or_default(),
-    );
+    let username = form.username.unwrap_or_default();
+    let password = Password::new(form.password.unwrap_or_default());
     let presented = ctx.cookie(&app.config.cookie_name);
     let result = app
         .auth
@@ -324,16 +333,13 @@ fn login_code(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
+    let form: LoginCodeForm = checked_form(&ctx, body, &app, Guard::PreSession)
+        .await?
+        .read()
+        .map_err(error_page)?;
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
-    let mfa_token = fields
-        .optional("mfa_token")
-        .map_err(error_page)?
-        .unwrap_or_default();
-    let code = fields
-        .optional("code")
-        .map_err(error_page)?
-        .unwrap_or_default();
+    let mfa_token = form.mfa_token.unwrap_or_default();
+    let code = form.code.unwrap_or_default();
     let presented = ctx.cookie(&app.config.cookie_name);
     let result = app
         .auth

@@ -14,7 +14,7 @@ use crate::error::{
     ApiError, BadRequest, CrossOrigin, ErrorBody, Forbidden, Internal, LoginUnauthorized, NotFound,
     PayloadTooLarge, SignedInForbidden, TooManyRequests, Unavailable, UnsupportedMediaType,
 };
-use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::request::{ctx, ctx_with_authority, password, raw_body, Deferred, RawBody, RequestCtx};
 
 mod passwords;
 
@@ -120,7 +120,7 @@ fn register(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let new_user = NewUser::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let new_user: NewUser = body.read(&ctx.headers)?;
     let user = app
         .auth
         .register_user(new_user.into(), &app.client(&ctx))
@@ -131,15 +131,9 @@ async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Res
     ))
 }
 
-// The request bodies are read with `Fields` rather than a derived
-// `Deserialize`: one reader for both encodings that refuses a member given
-// twice and names a field of the wrong type, and the order in which
-// `from_fields` reads the fields decides which fault a client is told first
-// (tests/wire.rs holds it).
-
 /// `POST /users`: `username` and/or `email` (at least one), `password`,
 /// optional profile fields.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"email": "bob@example.com", "password": "tangerine rocket harbor 7"}))]
 pub(crate) struct NewUser {
     /// 1-64 characters of `A-Z a-z 0-9 . _ - @ +`; unique, case-insensitively.
@@ -156,6 +150,7 @@ pub(crate) struct NewUser {
     /// At least `--password-min-length` code points after NFC (15 by default), at
     /// most 1024 bytes, no control characters, not a common password, not the
     /// username or e-mail.
+    #[serde(deserialize_with = "password")]
     #[schema(value_type = String, min_length = 1, max_length = 1024)]
     password: Password,
     /// At most 200 characters; surrounding spaces are trimmed.
@@ -164,18 +159,6 @@ pub(crate) struct NewUser {
     /// At most 100 characters; surrounding spaces are trimmed.
     #[schema(nullable = false, max_length = 100)]
     mothers_favorite_search_engine: Option<String>,
-}
-
-impl NewUser {
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        Ok(NewUser {
-            username: fields.optional("username")?,
-            email: fields.optional("email")?,
-            password: Password::new(fields.required("password")?),
-            full_name: fields.optional("full_name")?,
-            mothers_favorite_search_engine: fields.optional("mothers_favorite_search_engine")?,
-        })
-    }
 }
 
 impl From<NewUser> for Registration {
@@ -236,8 +219,7 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let (identifier, password) =
-        Login::from_fields(&Fields::parse(&ctx.headers, body)?)?.into_parts()?;
+    let (identifier, password) = body.read::<Login>(&ctx.headers)?.into_parts()?;
     let presented = ctx.cookie(&app.config.cookie_name);
     let success = match app
         .auth
@@ -264,8 +246,9 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
     ))
 }
 
-/// `POST /sessions`: `username` or `email`, and `password`.
-#[derive(utoipa::ToSchema)]
+/// `POST /sessions`: `username` or `email`, and `password` (read after
+/// them: a missing identifier is told before anything about the password).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"email": "bob@example.com", "password": "tangerine rocket harbor 7"}))]
 pub(crate) struct Login {
     /// Used when given and not empty.
@@ -275,33 +258,23 @@ pub(crate) struct Login {
     #[schema(nullable = false)]
     email: Option<String>,
     #[schema(value_type = String)]
-    password: Password,
+    password: Deferred,
 }
 
 impl Login {
-    /// Reads the fields in the order of the answers: a missing identifier is
-    /// told before anything about the password.
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        let username = fields.optional_nonempty("username")?;
-        let email = fields.optional_nonempty("email")?;
-        if username.is_none() && email.is_none() {
-            return Err(no_login_identifier());
-        }
-        Ok(Login {
-            username,
-            email,
-            password: Password::new(fields.required("password")?),
-        })
-    }
-
-    /// The account to log in to (`username` first) and the password.
+    /// The account to log in to (`username` first; an empty one counts as
+    /// none, as a form sends it) and then the password.
     fn into_parts(self) -> Result<(Identifier, Password), ApiError> {
-        let identifier = match (self.username, self.email) {
+        let nonempty = |name: Option<String>| name.filter(|name| !name.is_empty());
+        let identifier = match (nonempty(self.username), nonempty(self.email)) {
             (Some(username), _) => Identifier::Username(username),
             (None, Some(email)) => Identifier::Email(email),
             (None, None) => return Err(no_login_identifier()),
         };
-        Ok((identifier, self.password))
+        Ok((
+            identifier,
+            Password::new(self.password.required("password")?),
+        ))
     }
 }
 

@@ -52,14 +52,15 @@ pub(crate) async fn handle_request_reset(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     app.rate_limit(&ctx)?;
-    let request = ResetRequest::from_fields(&Fields::parse(&ctx.headers, body)?)?;
-    let identifier = request.identifier()?;
+    let request: ResetRequest = body.read(&ctx.headers)?;
+    let (email, username) = request.account()?;
+    let identifier = reset_identifier(&email, &username)?;
     let client = app.client(&ctx);
     let mut body = ResetRequested {
-        email: request.email.as_deref(),
+        email: email.as_deref(),
         message: None,
         reset_token: None,
-        username: request.username.as_deref(),
+        username: username.as_deref(),
     };
     // `response` is the classroom exercise's: the answer carries the token.
     // Otherwise auth-core delivers it (log or e-mail), as for the pages.
@@ -80,36 +81,43 @@ pub(crate) async fn handle_request_reset(
 pub(crate) const RESET_TOKEN_SENT: &str = "reset token sent";
 
 /// `POST /reset_password`: `email` or `username`.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"email": "bob@example.com"}))]
 pub(crate) struct ResetRequest {
     /// Used when given and not empty.
     #[schema(nullable = false)]
     email: Option<String>,
-    /// Used when there is no `email`.
-    #[schema(nullable = false)]
-    username: Option<String>,
+    /// Used when there is no `email` (and then only: beside an `email` it is
+    /// not looked at, so its type does not matter).
+    #[schema(value_type = Option<String>, nullable = false)]
+    username: Deferred,
 }
 
 impl ResetRequest {
-    /// Reads `email`, and `username` only without one: a `username` beside
-    /// an `email` is not looked at, so its type does not matter.
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        let email = fields.optional_nonempty("email")?;
-        let username = match email {
-            Some(_) => None,
-            None => fields.optional_nonempty("username")?,
-        };
-        if email.is_none() && username.is_none() {
-            return Err(no_reset_identifier());
-        }
-        Ok(ResetRequest { email, username })
+    /// The account as given: a non-empty `email`, or else a non-empty
+    /// `username`; neither is a 400.
+    fn account(self) -> Result<(Option<String>, Option<String>), ApiError> {
+        reset_account(self.email, self.username)
     }
+}
 
-    /// The account named: `email`, or else `username`.
-    fn identifier(&self) -> Result<Identifier, ApiError> {
-        reset_identifier(&self.email, &self.username)
+/// The account a reset names, as given: a non-empty `email`, or else a
+/// non-empty `username` (read only then).
+fn reset_account(
+    email: Option<String>,
+    username: Deferred,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    let email = email.filter(|email| !email.is_empty());
+    let username = match email {
+        Some(_) => None,
+        None => username
+            .optional("username")?
+            .filter(|username| !username.is_empty()),
+    };
+    if email.is_none() && username.is_none() {
+        return Err(no_reset_identifier());
     }
+    Ok((email, username))
 }
 
 /// The account a reset names: `email`, or else `username`.
@@ -195,28 +203,28 @@ pub(crate) async fn handle_reset_password(
     app: App,
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
-    let reset = ResetPassword::from_fields(&Fields::parse(&ctx.headers, body)?)?;
-    let identifier = reset_identifier(&reset.email, &reset.username)?;
+    let reset: ResetPassword = body.read(&ctx.headers)?;
+    let (email, username) = reset_account(reset.email, reset.username)?;
+    let identifier = reset_identifier(&email, &username)?;
+    let reset_token = reset.reset_token.required("reset_token")?;
+    let new_password = Password::new(reset.new_password.required("new_password")?);
     app.auth
-        .update_password(
-            &identifier,
-            &reset.reset_token,
-            &reset.new_password,
-            &app.client(&ctx),
-        )
+        .update_password(&identifier, &reset_token, &new_password, &app.client(&ctx))
         .await?;
     Ok(json(
         &AccountMessage {
-            email: reset.email.as_deref(),
+            email: email.as_deref(),
             message: "Password updated",
-            username: reset.username.as_deref(),
+            username: username.as_deref(),
         },
         StatusCode::OK,
     ))
 }
 
-/// `PUT /reset_password`: `email` (or `username`), `reset_token`, `new_password`.
-#[derive(utoipa::ToSchema)]
+/// `PUT /reset_password`: `email` (or `username`), `reset_token`, `new_password`,
+/// read in that order: the account as a reset request reads it, then the
+/// token and the new password.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "email": "bob@example.com",
     "reset_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5",
@@ -227,26 +235,13 @@ pub(crate) struct ResetPassword {
     #[schema(nullable = false)]
     email: Option<String>,
     /// Used when there is no `email`.
-    #[schema(nullable = false)]
-    username: Option<String>,
-    reset_token: String,
+    #[schema(value_type = Option<String>, nullable = false)]
+    username: Deferred,
+    #[schema(value_type = String)]
+    reset_token: Deferred,
     /// Judged by the same rules as at registration.
     #[schema(value_type = String)]
-    new_password: Password,
-}
-
-impl ResetPassword {
-    /// Reads the account as a reset request does, then the token and the
-    /// new password.
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        let ResetRequest { email, username } = ResetRequest::from_fields(fields)?;
-        Ok(ResetPassword {
-            email,
-            username,
-            reset_token: fields.required("reset_token")?,
-            new_password: Password::new(fields.required("new_password")?),
-        })
-    }
+    new_password: Deferred,
 }
 
 /// POST /password
@@ -297,7 +292,7 @@ pub(crate) async fn handle_change_password(
 ) -> Result<Response, ApiError> {
     app.same_origin(&ctx)?;
     let token = app.session_token(&ctx)?;
-    let change = PasswordChange::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+    let change: PasswordChange = body.read(&ctx.headers)?;
     let success = app
         .auth
         .change_password(
@@ -320,24 +315,17 @@ pub(crate) async fn handle_change_password(
 }
 
 /// `POST /password`: the current password and the new one.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "current_password": "tangerine rocket harbor 7",
     "new_password": "orbital-pancake-lantern-42"
 }))]
 pub(crate) struct PasswordChange {
+    #[serde(deserialize_with = "password")]
     #[schema(value_type = String)]
     current_password: Password,
     /// Judged by the same rules as at registration.
+    #[serde(deserialize_with = "password")]
     #[schema(value_type = String)]
     new_password: Password,
-}
-
-impl PasswordChange {
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        Ok(PasswordChange {
-            current_password: Password::new(fields.required("current_password")?),
-            new_password: Password::new(fields.required("new_password")?),
-        })
-    }
 }

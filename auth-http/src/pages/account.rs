@@ -80,6 +80,14 @@ pub(super) fn change_password(app: &App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// The password form of `/me`: the current password and the new one twice.
+#[derive(serde::Deserialize)]
+struct NewPasswordForm {
+    current_password: Option<String>,
+    new_password: Option<String>,
+    new_password_again: Option<String>,
+}
+
 pub(super) async fn handle_change_password(
     ctx: RequestCtx,
     body: RawBody,
@@ -87,9 +95,10 @@ pub(super) async fn handle_change_password(
 ) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::Session).await?;
     let (token, signed_in) = signed_in(&ctx, &app).await?;
-    let current = text_field(&fields, "current_password").map_err(error_page)?;
-    let new_password = text_field(&fields, "new_password").map_err(error_page)?;
-    let again = text_field(&fields, "new_password_again").map_err(error_page)?;
+    let form: NewPasswordForm = fields.read().map_err(error_page)?;
+    let current = form.current_password.unwrap_or_default();
+    let new_password = form.new_password.unwrap_or_default();
+    let again = form.new_password_again.unwrap_or_default();
     let csrf_token = crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
     let form_again = |message: &str, status: StatusCode| {
         let page = PasswordPage {

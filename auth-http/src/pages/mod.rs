@@ -21,7 +21,7 @@ use crate::page_kit::{
     pre_session_nonce, render, with_retry_after, ErrorPage, Guard, FLASH_COOKIE,
     FLASH_PASSWORD_CHANGED, FLASH_PASSWORD_UPDATED,
 };
-use crate::request::{ctx, ctx_with_authority, raw_body, Fields, RawBody, RequestCtx};
+use crate::request::{ctx, ctx_with_authority, raw_body, RawBody, RequestCtx};
 use crate::wording::sentence;
 
 mod account;

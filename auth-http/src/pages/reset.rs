@@ -44,17 +44,22 @@ pub(super) fn forgot(app: &App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// The form of `/forgot`: the account, by username or e-mail address.
+#[derive(serde::Deserialize)]
+struct ForgotForm {
+    username: Option<String>,
+}
+
 pub(super) async fn handle_forgot(
     ctx: RequestCtx,
     body: RawBody,
     app: App,
 ) -> Result<Response, Response> {
-    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
-    let name = fields
-        .optional("username")
-        .map_err(error_page)?
-        .unwrap_or_default();
-    let name = name.trim().to_owned();
+    let form: ForgotForm = checked_form(&ctx, body, &app, Guard::PreSession)
+        .await?
+        .read()
+        .map_err(error_page)?;
+    let name = form.username.unwrap_or_default().trim().to_owned();
     if name.is_empty() {
         let nonce = ctx
             .cookie(crate::page_kit::pre_session_cookie(&app))
@@ -202,6 +207,16 @@ pub(super) fn reset(app: &App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// The form of the reset page: the link's token, the account typed again
+/// and the new password twice.
+#[derive(serde::Deserialize)]
+struct ResetForm {
+    token: Option<String>,
+    username: Option<String>,
+    new_password: Option<String>,
+    new_password_again: Option<String>,
+}
+
 pub(super) async fn handle_reset(
     ctx: RequestCtx,
     body: RawBody,
@@ -212,10 +227,11 @@ pub(super) async fn handle_reset(
         .cookie(crate::page_kit::pre_session_cookie(&app))
         .unwrap_or_default();
     let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
-    let link = text_field(&fields, "token").map_err(error_page)?;
-    let typed_account = text_field(&fields, "username").map_err(error_page)?;
-    let new_password = text_field(&fields, "new_password").map_err(error_page)?;
-    let again = text_field(&fields, "new_password_again").map_err(error_page)?;
+    let form: ResetForm = fields.read().map_err(error_page)?;
+    let link = form.token.unwrap_or_default();
+    let typed_account = form.username.unwrap_or_default();
+    let new_password = form.new_password.unwrap_or_default();
+    let again = form.new_password_again.unwrap_or_default();
     let dead = || {
         let page = reset_page(&app, &csrf_token, "", TokenState::Dead, "", None);
         render(&page, StatusCode::FORBIDDEN)
@@ -266,11 +282,6 @@ pub(super) async fn handle_reset(
         Err(error @ AuthError::PasswordRejected(_)) => Err(form_again(&sentence(&error))),
         Err(error) => Err(error_page(ApiError::from(error))),
     }
-}
-
-/// A form field as text, the empty string when it is absent.
-pub(super) fn text_field(fields: &Fields, name: &'static str) -> Result<String, ApiError> {
-    Ok(fields.optional(name)?.unwrap_or_default())
 }
 
 #[cfg(test)]

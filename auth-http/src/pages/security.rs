@@ -121,6 +121,14 @@ pub(super) enum SecurityAction {
     RemovePasskey(String),
 }
 
+/// What the forms of the security page send: the password (to remove a
+/// second factor or make new codes) or the app's code (to confirm it).
+#[derive(serde::Deserialize)]
+struct SecurityForm {
+    password: Option<String>,
+    code: Option<String>,
+}
+
 pub(super) async fn handle_security_action(
     action: SecurityAction,
     ctx: RequestCtx,
@@ -129,21 +137,15 @@ pub(super) async fn handle_security_action(
 ) -> Result<Response, Response> {
     let fields = checked_form(&ctx, body, &app, Guard::Session).await?;
     let (token, signed_in) = signed_in(&ctx, &app).await?;
+    let form: SecurityForm = fields.read().map_err(error_page)?;
+    let password = Password::new(form.password.unwrap_or_default());
     let csrf_token = crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
     let client = app.client(&ctx);
-    let field = |name: &'static str| -> Result<String, ApiError> {
-        Ok(fields.optional(name)?.unwrap_or_default())
-    };
     let outcome = match &action {
         SecurityAction::RemovePasskey(id) => {
             let removed = app
                 .auth
-                .remove_passkey(
-                    &token,
-                    id,
-                    &Password::new(field("password").map_err(error_page)?),
-                    &client,
-                )
+                .remove_passkey(&token, id, &password, &client)
                 .await;
             return match removed {
                 Ok(()) | Err(AuthError::NotFound) => Ok(with_cookie(
@@ -172,28 +174,16 @@ pub(super) async fn handle_security_action(
         }),
         SecurityAction::Confirm => app
             .auth
-            .confirm_totp(&token, &field("code").map_err(error_page)?, &client)
+            .confirm_totp(&token, &form.code.unwrap_or_default(), &client)
             .await
             .map(|codes| (None, Some(codes.0))),
         SecurityAction::NewCodes => app
             .auth
-            .replace_recovery_codes(
-                &token,
-                &Password::new(field("password").map_err(error_page)?),
-                &client,
-            )
+            .replace_recovery_codes(&token, &password, &client)
             .await
             .map(|codes| (None, Some(codes.0))),
         SecurityAction::Remove => {
-            return match app
-                .auth
-                .remove_totp(
-                    &token,
-                    &Password::new(field("password").map_err(error_page)?),
-                    &client,
-                )
-                .await
-            {
+            return match app.auth.remove_totp(&token, &password, &client).await {
                 Ok(()) | Err(AuthError::NotFound) => Ok(with_cookie(
                     redirect("/me/security", StatusCode::SEE_OTHER),
                     flash_cookie(FLASH_TOTP_REMOVED, 60),

@@ -23,7 +23,9 @@ use crate::error::{
     SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use crate::mfa::PasswordOnly;
-use crate::request::{ctx_with_authority, raw_body, Fields, RawBody, RequestCtx, RequestOrigin};
+use crate::request::{
+    ctx_with_authority, password, raw_body, JsonText, RawBody, RequestCtx, RequestOrigin,
+};
 
 mod sign_in;
 
@@ -112,7 +114,7 @@ impl From<PasskeyChallenge> for CeremonyBody {
 }
 
 /// `POST /mfa/passkeys`: the browser's answer to the options, and a name.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "ceremony": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5",
     "name": "Laptop",
@@ -128,21 +130,11 @@ pub(crate) struct AddPasskey {
     /// The `PublicKeyCredential` of `navigator.credentials.create`, binary
     /// members in base64url (a JSON object, or its text in a form field).
     #[schema(value_type = Object)]
-    credential: String,
-}
-
-impl AddPasskey {
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        Ok(AddPasskey {
-            ceremony: fields.required("ceremony")?,
-            name: fields.optional("name")?,
-            credential: fields.json_text("credential")?,
-        })
-    }
+    credential: JsonText,
 }
 
 /// `POST /sessions/passkey`: the browser's answer to the sign-in options.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "ceremony": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5",
     "credential": {"id": "AAEC", "rawId": "AAEC", "type": "public-key",
@@ -155,20 +147,11 @@ pub(crate) struct PasskeyAssertion {
     /// The `PublicKeyCredential` of `navigator.credentials.get`, binary
     /// members in base64url (a JSON object, or its text in a form field).
     #[schema(value_type = Object)]
-    credential: String,
-}
-
-impl PasskeyAssertion {
-    fn from_fields(fields: &Fields) -> Result<Self, ApiError> {
-        Ok(PasskeyAssertion {
-            ceremony: fields.required("ceremony")?,
-            credential: fields.json_text("credential")?,
-        })
-    }
+    credential: JsonText,
 }
 
 /// `POST /sessions/mfa/passkey/options`: the second-step token.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"mfa_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5"}))]
 pub(crate) struct MfaTokenOnly {
     /// From the 401 `mfa_required` of `POST /sessions`.
@@ -176,7 +159,7 @@ pub(crate) struct MfaTokenOnly {
 }
 
 /// `POST /sessions/mfa/passkey`: the second-step token and the answer.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "mfa_token": "x2b3Jd0Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5",
     "ceremony": "q8Hk0b2Yk0bLr0o7Jm4mP0nq4s8Q9mZ8z1fS2c3D4e5",
@@ -191,14 +174,16 @@ pub(crate) struct MfaPasskeyStep {
     ceremony: String,
     /// The `PublicKeyCredential` of `navigator.credentials.get`.
     #[schema(value_type = Object)]
-    credential: String,
+    credential: JsonText,
 }
 
 /// `DELETE /mfa/passkeys/{id}`: the password.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"password": "tangerine rocket harbor 7"}))]
 pub(crate) struct RemovePasskey {
-    password: String,
+    #[serde(deserialize_with = "password")]
+    #[schema(value_type = String)]
+    password: Password,
 }
 
 // ----- helpers -----
@@ -323,8 +308,7 @@ fn begin_registration(app: &App) -> BoxedFilter<(Response,)> {
                 async {
                     app.same_origin(&ctx)?;
                     let token = app.session_token(&ctx)?;
-                    let PasswordOnly { password } =
-                        PasswordOnly::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+                    let PasswordOnly { password } = body.read(&ctx.headers)?;
                     let origin = ceremony_origin(&app, &ctx)?;
                     let challenge = app
                         .auth
@@ -373,13 +357,13 @@ fn finish_registration(app: &App) -> BoxedFilter<(Response,)> {
                 async {
                     app.same_origin(&ctx)?;
                     let token = app.session_token(&ctx)?;
-                    let input = AddPasskey::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+                    let input: AddPasskey = body.read(&ctx.headers)?;
                     let added = app
                         .auth
                         .finish_passkey_registration(
                             &token,
                             &input.ceremony,
-                            &input.credential,
+                            &input.credential.0,
                             input.name.as_deref(),
                             &app.client(&ctx),
                         )
@@ -439,17 +423,9 @@ fn remove_passkey(app: &App) -> BoxedFilter<(Response,)> {
                     async {
                         app.same_origin(&ctx)?;
                         let token = app.session_token(&ctx)?;
-                        let fields = Fields::parse(&ctx.headers, body)?;
-                        let input = RemovePasskey {
-                            password: fields.required("password")?,
-                        };
+                        let input: RemovePasskey = body.read(&ctx.headers)?;
                         app.auth
-                            .remove_passkey(
-                                &token,
-                                &id,
-                                &Password::new(input.password),
-                                &app.client(&ctx),
-                            )
+                            .remove_passkey(&token, &id, &input.password, &app.client(&ctx))
                             .await
                             .map_err(no_passkey)?;
                         Ok(

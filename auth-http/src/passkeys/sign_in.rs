@@ -82,13 +82,13 @@ pub(crate) fn finish_sign_in(app: &App) -> BoxedFilter<(Response,)> {
                 async {
                     app.same_origin(&ctx)?;
                     app.rate_limit(&ctx)?;
-                    let input = PasskeyAssertion::from_fields(&Fields::parse(&ctx.headers, body)?)?;
+                    let input: PasskeyAssertion = body.read(&ctx.headers)?;
                     let presented = ctx.cookie(&app.config.cookie_name);
                     let success = app
                         .auth
                         .finish_passkey_login(
                             &input.ceremony,
-                            &input.credential,
+                            &input.credential.0,
                             presented.as_deref(),
                             &app.client(&ctx),
                         )
@@ -140,10 +140,7 @@ pub(crate) fn begin_second_step(app: &App) -> BoxedFilter<(Response,)> {
                 async {
                     app.same_origin(&ctx)?;
                     app.rate_limit(&ctx)?;
-                    let fields = Fields::parse(&ctx.headers, body)?;
-                    let input = MfaTokenOnly {
-                        mfa_token: fields.required("mfa_token")?,
-                    };
+                    let input: MfaTokenOnly = body.read(&ctx.headers)?;
                     let origin = ceremony_origin(&app, &ctx)?;
                     let challenge = app
                         .auth
@@ -197,19 +194,14 @@ pub(crate) fn finish_second_step(app: &App) -> BoxedFilter<(Response,)> {
                 async {
                     app.same_origin(&ctx)?;
                     app.rate_limit(&ctx)?;
-                    let fields = Fields::parse(&ctx.headers, body)?;
-                    let input = MfaPasskeyStep {
-                        mfa_token: fields.required("mfa_token")?,
-                        ceremony: fields.required("ceremony")?,
-                        credential: fields.json_text("credential")?,
-                    };
+                    let input: MfaPasskeyStep = body.read(&ctx.headers)?;
                     let presented = ctx.cookie(&app.config.cookie_name);
                     let success = app
                         .auth
                         .complete_mfa_passkey(
                             &input.mfa_token,
                             &input.ceremony,
-                            &input.credential,
+                            &input.credential.0,
                             presented.as_deref(),
                             &app.client(&ctx),
                         )

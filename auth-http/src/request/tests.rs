@@ -1,5 +1,11 @@
+use super::body::read_limited;
 use super::*;
-use warp::http::HeaderValue;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use warp::http::{HeaderValue, StatusCode};
+
+use crate::error::ApiError;
 
 fn headers(content_type: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -10,37 +16,161 @@ fn headers(content_type: &str) -> HeaderMap {
     h
 }
 
-fn parse(content_type: &str, body: &[u8]) -> Result<Fields, ApiError> {
-    Fields::parse(
+fn parse(content_type: &str, body: &[u8]) -> Result<Body, ApiError> {
+    Body::parse(
         &headers(content_type),
         RawBody(Ok(Bytes::copy_from_slice(body))),
     )
 }
 
+/// The body read into `T`.
+fn read<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Result<T, ApiError> {
+    parse(content_type, body)?.read()
+}
+
+#[derive(Debug, Deserialize)]
+struct A {
+    a: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Required {
+    a: String,
+}
+
 #[test]
 fn json_null_and_wrong_types_name_the_field() {
-    let fields = parse("application/json", br#"{"a": null, "b": 5, "c": "x"}"#).unwrap();
-    assert_eq!(fields.optional("a").unwrap_err().code, "invalid_field");
-    assert!(fields
-        .optional("a")
-        .unwrap_err()
-        .message
-        .contains("a must be a string, not null"));
-    assert_eq!(fields.optional("b").unwrap_err().code, "invalid_field");
-    assert_eq!(fields.optional("c").unwrap(), Some("x".into()));
-    assert_eq!(fields.required("d").unwrap_err().code, "missing_field");
+    let null = read::<A>("application/json", br#"{"a": null, "b": 5}"#).unwrap_err();
+    assert_eq!(null.code, "invalid_field");
+    assert_eq!(null.message, "a must be a string, not null");
+    for wrong in [
+        r#"{"a": 5}"#,
+        r#"{"a": true}"#,
+        r#"{"a": [1]}"#,
+        r#"{"a": {"k": 1}}"#,
+        r#"{"a": -1.5}"#,
+    ] {
+        let error = read::<A>("application/json", wrong.as_bytes()).unwrap_err();
+        assert_eq!(
+            (error.code, error.message.as_str()),
+            ("invalid_field", "a must be a string"),
+            "{wrong}"
+        );
+    }
+    let given = read::<A>("application/json", br#"{"a": "x", "b": 5}"#).unwrap();
+    assert_eq!(given.a.as_deref(), Some("x"));
+    assert_eq!(read::<A>("application/json", b"{}").unwrap().a, None);
+    let missing = read::<Required>("application/json", br#"{"b": "x"}"#).unwrap_err();
+    assert_eq!(
+        (missing.code, missing.message.as_str()),
+        ("missing_field", "a is required")
+    );
+}
+
+#[derive(Debug, Deserialize)]
+struct ThreeFields {
+    first: Option<String>,
+    second: String,
+    third: Option<String>,
+}
+
+#[test]
+fn faults_are_told_in_the_order_of_the_struct_not_of_the_body() {
+    // The body names `third` first; `first` is the fault told.
+    let error = read::<ThreeFields>(
+        "application/json",
+        br#"{"third": 5, "second": "x", "first": null}"#,
+    )
+    .unwrap_err();
+    assert_eq!(error.message, "first must be a string, not null");
+    // A missing field is told at its place, before a later wrong type.
+    let error = read::<ThreeFields>("application/json", br#"{"third": 5}"#).unwrap_err();
+    assert_eq!(
+        (error.code, error.message.as_str()),
+        ("missing_field", "second is required")
+    );
+    let error = read::<ThreeFields>("application/json", br#"{"first": 1}"#).unwrap_err();
+    assert_eq!(error.message, "first must be a string");
+    let form =
+        read::<ThreeFields>("application/x-www-form-urlencoded", b"third=3&second=2").unwrap();
+    assert_eq!(
+        (form.first, form.second.as_str(), form.third.as_deref()),
+        (None, "2", Some("3"))
+    );
+}
+
+#[derive(Debug, Deserialize)]
+struct Later {
+    gate: Option<String>,
+    later: Deferred,
+}
+
+#[test]
+fn a_deferred_field_tells_its_fault_only_when_read() {
+    let body = read::<Later>("application/json", br#"{"later": null}"#).unwrap();
+    assert_eq!(body.gate, None);
+    let error = body.later.required("later").unwrap_err();
+    assert_eq!(
+        (error.code, error.message.as_str()),
+        ("invalid_field", "later must be a string, not null")
+    );
+    let body = read::<Later>("application/json", br#"{"later": 7}"#).unwrap();
+    assert_eq!(
+        body.later.optional("later").unwrap_err().message,
+        "later must be a string"
+    );
+    let body = read::<Later>("application/json", b"{}").unwrap();
+    let error = body.later.required("later").unwrap_err();
+    assert_eq!(
+        (error.code, error.message.as_str()),
+        ("missing_field", "later is required")
+    );
+    let body = read::<Later>("application/x-www-form-urlencoded", b"later=x").unwrap();
+    assert_eq!(body.later.optional("later").unwrap().as_deref(), Some("x"));
+}
+
+#[derive(Debug, Deserialize)]
+struct Credential {
+    credential: JsonText,
+}
+
+#[test]
+fn a_json_text_field_takes_an_object_or_its_text() {
+    let object = read::<Credential>(
+        "application/json",
+        br#"{"credential": {"id": "AA", "n": [1, null]}}"#,
+    )
+    .unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&object.credential.0).unwrap();
+    assert_eq!(parsed, serde_json::json!({"id": "AA", "n": [1, null]}));
+    let text = read::<Credential>("application/json", br#"{"credential": "{\"id\":1}"}"#).unwrap();
+    assert_eq!(text.credential.0, r#"{"id":1}"#);
+    let form =
+        read::<Credential>("application/x-www-form-urlencoded", b"credential=%7B%7D").unwrap();
+    assert_eq!(form.credential.0, "{}");
+    let null = read::<Credential>("application/json", br#"{"credential": null}"#).unwrap_err();
+    assert_eq!(
+        null.message,
+        "credential must be a string (its JSON text) or an object, not null"
+    );
+    let number = read::<Credential>("application/json", br#"{"credential": 5}"#).unwrap_err();
+    assert_eq!(
+        number.message,
+        "credential must be a string (its JSON text) or an object"
+    );
+    let missing = read::<Credential>("application/json", b"{}").unwrap_err();
+    assert_eq!(
+        (missing.code, missing.message.as_str()),
+        ("missing_field", "credential is required")
+    );
 }
 
 #[test]
 fn the_string_null_is_a_string() {
-    let form = parse("application/x-www-form-urlencoded", b"password=null").unwrap();
-    assert_eq!(form.required("password").unwrap(), "null");
-    let json = parse(
-        "application/json; charset=utf-8",
-        br#"{"password": "null"}"#,
-    )
-    .unwrap();
-    assert_eq!(json.required("password").unwrap(), "null");
+    let form = read::<Required>("application/x-www-form-urlencoded", b"a=null").unwrap();
+    assert_eq!(form.a, "null");
+    let json = read::<Required>("application/json; charset=utf-8", br#"{"a": "null"}"#).unwrap();
+    assert_eq!(json.a, "null");
 }
 
 #[test]
@@ -57,7 +187,7 @@ fn bad_bodies_and_types() {
         parse("text/plain", b"a=b").unwrap_err().status,
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
-    let none = Fields::parse(&HeaderMap::new(), RawBody(Ok(Bytes::new())));
+    let none = Body::parse(&HeaderMap::new(), RawBody(Ok(Bytes::new())));
     assert_eq!(none.unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(
         parse("application/x-www-form-urlencoded", b"a=%FF")
@@ -71,10 +201,17 @@ fn bad_bodies_and_types() {
             .code,
         "invalid_body"
     );
-    let decoded = parse("application/x-www-form-urlencoded", b"a=%C3%A9+x%2B&b=&c").unwrap();
-    assert_eq!(decoded.required("a").unwrap(), "é x+");
-    assert_eq!(decoded.required("b").unwrap(), "");
-    assert_eq!(decoded.required("c").unwrap(), "");
+    #[derive(Deserialize)]
+    struct Abc {
+        a: String,
+        b: String,
+        c: String,
+    }
+    let decoded: Abc = read("application/x-www-form-urlencoded", b"a=%C3%A9+x%2B&b=&c").unwrap();
+    assert_eq!(
+        (decoded.a.as_str(), decoded.b.as_str(), decoded.c.as_str()),
+        ("é x+", "", "")
+    );
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(
         parse("application/json", deep.as_bytes()).unwrap_err().code,
@@ -120,17 +257,22 @@ fn a_field_or_member_given_twice_in_any_spelling_is_refused() {
     }
     // Names are case-sensitive: Username is another, unknown field, and
     // `username` is read from the one field of that name.
-    let form = parse(FORM, b"username=x&Username=y&USERNAME=z").unwrap();
-    assert_eq!(form.required("username").unwrap(), "x");
-    let json = parse("application/json", br#"{"username": "x", "Username": "y"}"#).unwrap();
-    assert_eq!(json.required("username").unwrap(), "x");
+    #[derive(Deserialize)]
+    struct Username {
+        username: String,
+    }
+    let form: Username = read(FORM, b"username=x&Username=y&USERNAME=z").unwrap();
+    assert_eq!(form.username, "x");
+    let json: Username =
+        read("application/json", br#"{"username": "x", "Username": "y"}"#).unwrap();
+    assert_eq!(json.username, "x");
     // Two content types are two readings of one body.
     let mut headers = headers(FORM);
     headers.append(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let error = Fields::parse(&headers, RawBody(Ok(Bytes::from_static(b"a=1")))).unwrap_err();
+    let error = Body::parse(&headers, RawBody(Ok(Bytes::from_static(b"a=1")))).unwrap_err();
     assert_eq!(error.code, "invalid_body");
 }
 
