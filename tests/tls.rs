@@ -11,58 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::ca::{Leaf, TestCa};
 use common::{session_cookie, sqlite_url, Run, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-/// A certificate authority made for one test.
-struct TestCa {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-}
-
-/// A server certificate and its key, as PEM.
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-}
-
-impl TestCa {
-    fn new(name: &str) -> TestCa {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        TestCa { cert, key }
-    }
-
-    /// A certificate for `localhost` and 127.0.0.1.
-    fn leaf(&self) -> Leaf {
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "localhost");
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-
-    fn reqwest_cert(&self) -> reqwest::Certificate {
-        reqwest::Certificate::from_pem(self.cert.pem().as_bytes()).unwrap()
-    }
-}
 
 /// Writes the pair into `dir` and returns the `--tls-cert`/`--tls-key` paths.
 fn write_pair(dir: &Path, leaf: &Leaf) -> (PathBuf, PathBuf) {
@@ -552,7 +504,7 @@ async fn authd_client_checks_over_https_trusting_a_private_ca() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let ca_path = files.path().join("ca.pem");
-    std::fs::write(&ca_path, ca.cert.pem()).unwrap();
+    std::fs::write(&ca_path, ca.cert_pem()).unwrap();
     let identity = files.path().join("machine-identity");
     std::fs::write(&identity, "the first computer of kvothe").unwrap();
     let (ca_path, identity) = (ca_path.to_str().unwrap(), identity.to_str().unwrap());
@@ -602,7 +554,7 @@ async fn authd_client_checks_over_https_trusting_a_private_ca() {
 
     // Another CA: refused the same way, the password never sent.
     let other = files.path().join("other-ca.pem");
-    std::fs::write(&other, TestCa::new("another CA").cert.pem()).unwrap();
+    std::fs::write(&other, TestCa::new("another CA").cert_pem()).unwrap();
     let out = desktop_client(
         &[
             "--server",
@@ -710,7 +662,7 @@ async fn the_web_login_in_headless_chromium_over_https_trusting_the_test_ca() {
     let files = tempfile::tempdir().unwrap();
     let leaf = ca.leaf();
     let chain = Leaf {
-        cert_pem: format!("{}{}", leaf.cert_pem, ca.cert.pem()),
+        cert_pem: format!("{}{}", leaf.cert_pem, ca.cert_pem()),
         key_pem: leaf.key_pem,
     };
     let (cert, key) = write_pair(files.path(), &chain);
@@ -723,8 +675,8 @@ async fn the_web_login_in_headless_chromium_over_https_trusting_the_test_ca() {
         "__Host-session",
     ]);
     let base = server.base_url.replace("127.0.0.1", "localhost");
-    let ca_pin = base64::engine::general_purpose::STANDARD
-        .encode(sha2::Sha256::digest(ca.key.public_key_der()));
+    let ca_pin =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(ca.public_key_der()));
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

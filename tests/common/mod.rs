@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod ca;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
