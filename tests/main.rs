@@ -22,6 +22,7 @@ mod import_dump;
 mod logs;
 mod mfa;
 mod postgres;
+mod postgres_outage;
 mod postgres_tls;
 mod request_ids;
 mod smtp_reset;

@@ -22,6 +22,13 @@ pub struct Config {
     pub pool_size: u32,
     /// How long a request waits for a database connection before failing with 503.
     pub database_timeout: Duration,
+    /// How long a request waits for the database's answer once it has a
+    /// connection before failing with 503: a pooler (PgBouncer) or a network
+    /// that keeps the connection open while the database is gone would
+    /// otherwise hold the request until the pooler gives up. Work cut off
+    /// this way may still finish in the database (as after any time-out);
+    /// its connection stays taken until it does. `authd dump` is not bound.
+    pub database_answer_timeout: Duration,
     /// Password hashes that may wait for a CPU; past it a hash fails at once
     /// with `AuthError::Overloaded`.
     pub hash_queue_limit: usize,
@@ -49,6 +56,9 @@ impl Default for Config {
             pool_size: 16,
             // Short enough that /healthz says 503 within 5 s of an outage.
             database_timeout: Duration::from_secs(3),
+            // Above SQLite's busy_timeout (5 s), so a write waiting for the
+            // lock is never cut off by it.
+            database_answer_timeout: Duration::from_secs(10),
             hash_queue_limit: DEFAULT_HASH_QUEUE_LIMIT,
             notifier: Arc::new(LogNotifier::default()),
         }
@@ -71,6 +81,7 @@ impl Config {
             ("session-idle-timeout", self.session_idle_timeout),
             ("session-max-age", self.session_max_age),
             ("reset-token-ttl", self.reset_token_ttl),
+            ("database answer timeout", self.database_answer_timeout),
         ] {
             if value.as_secs() == 0 {
                 return Err(format!("{name} must be at least one second"));

@@ -406,7 +406,7 @@ impl Auth {
     /// Returns the row count of each table.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn dump(&self, mut writer: impl Write) -> AuthResult<Vec<TableCount>> {
-        let snapshot = self.db(Snapshot::load).await?;
+        let snapshot = self.db_unbounded(Snapshot::load).await?;
         let Statements { text, counts } = render(&snapshot);
         writer
             .write_all(text.as_bytes())

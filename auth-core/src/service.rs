@@ -65,7 +65,7 @@ pub(crate) struct Inner {
     pub(crate) logins: LoginCounters,
     /// One permit per pooled connection: database work waits here, as a task,
     /// rather than as a blocking thread parked inside the pool.
-    pub(crate) db_permits: tokio::sync::Semaphore,
+    pub(crate) db_permits: Arc<tokio::sync::Semaphore>,
     /// Whether short reads may run on the calling task's thread: true for
     /// SQLite, whose indexed read costs microseconds, false for PostgreSQL,
     /// where every statement is a network round trip.
@@ -172,7 +172,7 @@ impl Auth {
                 clock,
                 check_cache: Default::default(),
                 logins: LoginCounters::default(),
-                db_permits: tokio::sync::Semaphore::new(pool_size as usize),
+                db_permits: Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
                 inline_reads,
             }),
         })
@@ -203,10 +203,13 @@ impl Auth {
         self.inner.hasher.hashes_done()
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers, within [`Config::database_timeout`]
+    /// (a health check is asked often and must answer soon).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn health(&self) -> bool {
-        self.db(auth_db::ping).await.is_ok()
+        self.db_within(Some(self.inner.config.database_timeout), auth_db::ping)
+            .await
+            .is_ok()
     }
 
     /// Finds an account.
@@ -253,9 +256,28 @@ impl Auth {
     // ----- helpers -----
 
     /// Runs blocking database work on tokio's blocking pool, at most one task
-    /// per pooled connection at a time.
+    /// per pooled connection at a time, and waits for its answer at most
+    /// [`Config::database_answer_timeout`].
     pub(crate) async fn db<T: Send + 'static>(
         &self,
+        work: impl FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
+    ) -> AuthResult<T> {
+        self.db_within(Some(self.inner.config.database_answer_timeout), work)
+            .await
+    }
+
+    /// [`Auth::db`] without a bound on the answer, for work whose length
+    /// grows with the store (a whole dump).
+    pub(crate) async fn db_unbounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
+    ) -> AuthResult<T> {
+        self.db_within(None, work).await
+    }
+
+    async fn db_within<T: Send + 'static>(
+        &self,
+        answer_within: Option<std::time::Duration>,
         work: impl FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
     ) -> AuthResult<T> {
         // Without the permit every waiting request would hold a blocking
@@ -263,10 +285,10 @@ impl Auth {
         // scheduling cost more than the queries.
         let permit = tokio::time::timeout(
             self.inner.config.database_timeout,
-            self.inner.db_permits.acquire(),
+            Arc::clone(&self.inner.db_permits).acquire_owned(),
         )
         .await;
-        let Ok(Ok(_permit)) = permit else {
+        let Ok(Ok(permit)) = permit else {
             tracing::warn!("no database connection became free in time");
             return Err(AuthError::Unavailable);
         };
@@ -274,7 +296,11 @@ impl Auth {
         // The request's span goes with the work, so a slow query's log line
         // carries the request id.
         let span = tracing::Span::current();
-        let result = tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
+            // Work cut off by the answer bound keeps its permit until it
+            // ends, so stuck statements never take more threads than the
+            // pool has connections.
+            let _permit = permit;
             let _entered = span.enter();
             let started = std::time::Instant::now();
             let mut conn = pool.get()?;
@@ -286,9 +312,22 @@ impl Auth {
                 tracing::trace!(elapsed_ms, "database work done");
             }
             result
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("database task failed: {e}")))?;
+        });
+        let joined = match answer_within {
+            Some(bound) => match tokio::time::timeout(bound, task).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    tracing::warn!(
+                        waited_ms = bound.as_millis(),
+                        "the database did not answer in time"
+                    );
+                    return Err(AuthError::Unavailable);
+                }
+            },
+            None => task.await,
+        };
+        let result =
+            joined.map_err(|e| AuthError::Internal(format!("database task failed: {e}")))?;
         result.map_err(log_db_error)
     }
 
