@@ -274,6 +274,39 @@ error_responses! {
         "`internal`: a fault on the server's side, never caused by the input.";
 }
 
+/// Responses that go together, each a reference to one of the reusable
+/// responses above, for the `responses(…)` of many operations.
+macro_rules! response_groups {
+    ($($(#[$doc:meta])* $name:ident: $(($status:literal, $response:ident)),*;)*) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<
+                String,
+                utoipa::openapi::RefOr<utoipa::openapi::Response>,
+            > {
+                [$(($status, stringify!($response))),*]
+                    .into_iter()
+                    .map(|(status, name)| {
+                        (
+                            status.to_owned(),
+                            utoipa::openapi::Ref::from_response_name(name).into(),
+                        )
+                    })
+                    .collect()
+            }
+        }
+    )*};
+}
+
+response_groups! {
+    /// What a route that reads a body may answer about it: 400, 413, 415.
+    BodyFaults: ("400", BadRequest), ("413", PayloadTooLarge), ("415", UnsupportedMediaType);
+    /// What any route that reaches the database may answer: 500, 503.
+    ServerFaults: ("500", Internal), ("503", Unavailable);
+}
+
 /// Turns any rejection that got past the routes into the contract's shape.
 /// Routes answer their own errors, so this sees only what warp itself rejects.
 pub(crate) async fn recover(rejection: Rejection) -> Result<Response, Infallible> {

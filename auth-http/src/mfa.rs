@@ -12,8 +12,8 @@ use warp::{Filter, Reply};
 use crate::app::{json, respond, with_cookie, App};
 use crate::bodies::AccountMessage;
 use crate::error::{
-    ApiError, BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
-    SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
+    ApiError, BadRequest, BodyFaults, CodeUnauthorized, CrossOrigin, NotFound, ServerFaults,
+    SignedInForbidden, TooManyRequests, Unauthorized,
 };
 use crate::request::{ctx_with_authority, password, raw_body, RawBody, RequestCtx};
 
@@ -128,8 +128,7 @@ pub(crate) struct RecoveryCodesBody {
         (status = 200, description = "The secret and its `otpauth://` URI.", body = TotpEnrolmentBody),
         (status = 400, response = BadRequest),
         (status = 403, response = SignedInForbidden),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn begin_totp(app: &App) -> BoxedFilter<(Response,)> {
@@ -169,13 +168,10 @@ async fn handle_begin_totp(ctx: RequestCtx, app: App) -> Result<Response, ApiErr
     ),
     responses(
         (status = 200, description = "Enabled.", body = RecoveryCodesBody),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = CodeUnauthorized),
         (status = 403, response = SignedInForbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn confirm_totp(app: &App) -> BoxedFilter<(Response,)> {
@@ -223,15 +219,12 @@ async fn handle_confirm_totp(
     ),
     responses(
         (status = 204, description = "Removed."),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = Unauthorized),
         (status = 403, response = SignedInForbidden),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn remove_totp(app: &App) -> BoxedFilter<(Response,)> {
@@ -273,15 +266,12 @@ async fn handle_remove_totp(
     ),
     responses(
         (status = 200, description = "The new codes.", body = RecoveryCodesBody),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = Unauthorized),
         (status = 403, response = SignedInForbidden),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn replace_recovery_codes(app: &App) -> BoxedFilter<(Response,)> {
@@ -347,14 +337,11 @@ fn no_factor(error: AuthError) -> ApiError {
             body = AccountMessage,
             headers(("Set-Cookie" = String, description = "The session cookie, as `POST /sessions` sets it.")),
             example = json!({"email": "bob@example.com", "message": "logged in"})),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = CodeUnauthorized),
         (status = 403, response = CrossOrigin),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn complete_login(app: &App) -> BoxedFilter<(Response,)> {

@@ -11,8 +11,8 @@ use crate::app::{json, redirect, respond, with_cookie, App};
 use crate::bodies::{rfc3339, AccountMessage};
 use crate::config::ResetDelivery;
 use crate::error::{
-    ApiError, BadRequest, CrossOrigin, ErrorBody, Forbidden, Internal, LoginUnauthorized, NotFound,
-    PayloadTooLarge, SignedInForbidden, TooManyRequests, Unavailable, UnsupportedMediaType,
+    ApiError, BodyFaults, CrossOrigin, ErrorBody, Forbidden, LoginUnauthorized, NotFound,
+    ServerFaults, SignedInForbidden, TooManyRequests,
 };
 use crate::request::{ctx, ctx_with_authority, password, raw_body, Deferred, RawBody, RequestCtx};
 
@@ -98,13 +98,10 @@ fn index() -> BoxedFilter<(Response,)> {
         (status = 200, description = "Created: the identifiers as given and `user created`.",
             body = AccountMessage,
             example = json!({"email": "bob@example.com", "message": "user created"})),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
+        BodyFaults,
         (status = 403, response = CrossOrigin),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn register(app: &App) -> BoxedFilter<(Response,)> {
@@ -196,14 +193,11 @@ impl From<NewUser> for Registration {
             headers(("Set-Cookie" = String, description = "`session_id=TOKEN; Path=/; HttpOnly; \
                 Secure; SameSite=Lax; Max-Age=SECONDS`")),
             example = json!({"email": "bob@example.com", "message": "logged in"})),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
+        BodyFaults,
         (status = 401, response = LoginUnauthorized),
         (status = 403, response = CrossOrigin),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn login(app: &App) -> BoxedFilter<(Response,)> {
@@ -297,8 +291,7 @@ fn no_login_identifier() -> ApiError {
                 ("Set-Cookie" = String, description = "The cleared session cookie (`Max-Age=0`)."),
             )),
         (status = 403, response = SignedInForbidden),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn logout(app: &App) -> BoxedFilter<(Response,)> {
@@ -331,8 +324,7 @@ async fn handle_logout(ctx: RequestCtx, app: App) -> Result<Response, ApiError> 
     responses(
         (status = 200, description = "The sessions.", body = [SessionView]),
         (status = 403, response = Forbidden),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn list_sessions(app: &App) -> BoxedFilter<(Response,)> {
@@ -392,8 +384,7 @@ async fn handle_list_sessions(ctx: RequestCtx, app: App) -> Result<Response, Api
         (status = 204, description = "The session has ended."),
         (status = 403, response = SignedInForbidden),
         (status = 404, response = NotFound),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn end_session(app: &App) -> BoxedFilter<(Response,)> {
@@ -432,8 +423,7 @@ async fn handle_end_session(id: String, ctx: RequestCtx, app: App) -> Result<Res
     responses(
         (status = 200, description = "The profile.", body = Profile),
         (status = 403, response = Forbidden),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn profile(app: &App) -> BoxedFilter<(Response,)> {

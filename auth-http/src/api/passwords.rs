@@ -24,15 +24,12 @@ use super::*;
         (status = 200, description = "The identifier as given, and the token or `reset token sent`.",
             body = ResetRequested,
             example = json!({"email": "bob@example.com", "message": "reset token sent"})),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
+        BodyFaults,
         (status = 403, description = "`not_found`: no account has that identifier; or \
             `cross_origin`: the `Origin` header names another origin than this site's (or \
             `null`), and nothing was done.", body = ErrorBody),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 pub(crate) fn request_reset(app: &App) -> BoxedFilter<(Response,)> {
@@ -176,15 +173,12 @@ pub(crate) struct ResetRequested<'a> {
         (status = 200, description = "Updated: the identifier as given and `Password updated`.",
             body = AccountMessage,
             example = json!({"email": "bob@example.com", "message": "Password updated"})),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
+        BodyFaults,
         (status = 403, description = "`invalid_reset_token`: the token is wrong, expired, used or \
             another account's (or `not_found`: no such account; or `cross_origin`: the `Origin` \
             header names another origin than this site's, or `null`, and nothing changed).",
             body = ErrorBody),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 pub(crate) fn reset_password(app: &App) -> BoxedFilter<(Response,)> {
@@ -264,15 +258,12 @@ pub(crate) struct ResetPassword {
         (status = 200, description = "Changed; the new session's cookie is set.", body = Message,
             headers(("Set-Cookie" = String, description = "The new session cookie.")),
             example = json!({"message": "Password changed"})),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
+        BodyFaults,
         (status = 401, description = "`invalid_credentials`: the current password is wrong.",
             body = ErrorBody),
         (status = 403, response = SignedInForbidden),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 pub(crate) fn change_password(app: &App) -> BoxedFilter<(Response,)> {

@@ -19,8 +19,8 @@ use crate::app::{json, respond, with_cookie, App};
 use crate::bodies::AccountMessage;
 use crate::error::ApiError;
 use crate::error::{
-    BadRequest, CodeUnauthorized, CrossOrigin, Internal, NotFound, PayloadTooLarge,
-    SignedInForbidden, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
+    BadRequest, BodyFaults, CodeUnauthorized, CrossOrigin, NotFound, ServerFaults,
+    SignedInForbidden, TooManyRequests, Unauthorized,
 };
 use crate::mfa::PasswordOnly;
 use crate::request::{
@@ -242,8 +242,7 @@ fn logged_in(app: &App, success: auth_core::LoginSuccess) -> Response {
     responses(
         (status = 200, description = "The passkeys.", body = [PasskeyBody]),
         (status = 403, response = SignedInForbidden),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn list_passkeys(app: &App) -> BoxedFilter<(Response,)> {
@@ -287,14 +286,11 @@ fn list_passkeys(app: &App) -> BoxedFilter<(Response,)> {
     ),
     responses(
         (status = 200, description = "The ceremony.", body = CeremonyBody),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = Unauthorized),
         (status = 403, response = SignedInForbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn begin_registration(app: &App) -> BoxedFilter<(Response,)> {
@@ -338,12 +334,9 @@ fn begin_registration(app: &App) -> BoxedFilter<(Response,)> {
     ),
     responses(
         (status = 200, description = "Added.", body = PasskeyBody),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 403, response = SignedInForbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn finish_registration(app: &App) -> BoxedFilter<(Response,)> {
@@ -392,15 +385,12 @@ fn finish_registration(app: &App) -> BoxedFilter<(Response,)> {
     ),
     responses(
         (status = 204, description = "Removed."),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = Unauthorized),
         (status = 403, response = SignedInForbidden),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 fn remove_passkey(app: &App) -> BoxedFilter<(Response,)> {

@@ -18,8 +18,7 @@ use super::*;
         (status = 400, response = BadRequest),
         (status = 403, response = CrossOrigin),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 pub(crate) fn begin_sign_in(app: &App) -> BoxedFilter<(Response,)> {
@@ -61,14 +60,11 @@ pub(crate) fn begin_sign_in(app: &App) -> BoxedFilter<(Response,)> {
             body = AccountMessage,
             headers(("Set-Cookie" = String, description = "The session cookie, as `POST /sessions` sets it.")),
             example = json!({"email": "bob@example.com", "message": "logged in"})),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = Unauthorized),
         (status = 403, response = CrossOrigin),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 pub(crate) fn finish_sign_in(app: &App) -> BoxedFilter<(Response,)> {
@@ -119,14 +115,11 @@ pub(crate) fn finish_sign_in(app: &App) -> BoxedFilter<(Response,)> {
     ),
     responses(
         (status = 200, description = "The ceremony.", body = CeremonyBody),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = CodeUnauthorized),
         (status = 403, response = CrossOrigin),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 pub(crate) fn begin_second_step(app: &App) -> BoxedFilter<(Response,)> {
@@ -173,14 +166,11 @@ pub(crate) fn begin_second_step(app: &App) -> BoxedFilter<(Response,)> {
             body = AccountMessage,
             headers(("Set-Cookie" = String, description = "The session cookie, as `POST /sessions` sets it.")),
             example = json!({"email": "bob@example.com", "message": "logged in"})),
-        (status = 400, response = BadRequest),
+        BodyFaults,
         (status = 401, response = CodeUnauthorized),
         (status = 403, response = CrossOrigin),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServerFaults,
     ),
 )]
 pub(crate) fn finish_second_step(app: &App) -> BoxedFilter<(Response,)> {
