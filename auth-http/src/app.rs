@@ -1,18 +1,20 @@
 //! The state every handler shares, and the helpers that turn results into
 //! responses.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use auth_core::{Auth, AuthError, ClientInfo};
 use serde::Serialize;
+use warp::filters::BoxedFilter;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::{Filter, Rejection, Reply};
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
 use crate::limiter::AddressRateLimiter;
-use crate::request::{RequestCtx, RequestOrigin};
+use crate::request::{ctx_with_authority, raw_body, RawBody, RequestCtx, RequestOrigin};
 
 /// What the handlers share: the `Auth` service, the settings and the
 /// per-address limiter. Cheap to clone.
@@ -43,6 +45,30 @@ impl App {
             config,
             limiter,
         }))
+    }
+
+    /// A route that reads a body: `route` (its path and method), then the
+    /// request's parts with its host, the body and the state, answered by
+    /// `handler`, whose error `finish` turns into the answer.
+    pub fn body_route<H, F, E: 'static>(
+        &self,
+        route: impl Filter<Extract = (), Error = Rejection> + Clone + Send + Sync + 'static,
+        handler: H,
+        finish: fn(Result<Response, E>) -> Response,
+    ) -> BoxedFilter<(Response,)>
+    where
+        H: Fn(RequestCtx, RawBody, App) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response, E>> + Send + 'static,
+    {
+        route
+            .and(ctx_with_authority())
+            .and(raw_body())
+            .and(self.filter())
+            .then(move |ctx, body, app| {
+                let handler = handler.clone();
+                async move { finish(handler(ctx, body, app).await) }
+            })
+            .boxed()
     }
 
     /// A filter that hands a clone of the state to a handler.

@@ -15,7 +15,7 @@ use crate::error::{
     ApiError, BadRequest, BodyFaults, CodeUnauthorized, CrossOrigin, NotFound, ServerFaults,
     SignedInForbidden, TooManyRequests, Unauthorized,
 };
-use crate::request::{ctx_with_authority, password, raw_body, RawBody, RequestCtx};
+use crate::request::{ctx_with_authority, password, RawBody, RequestCtx};
 
 /// Every second-factor route.
 pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
@@ -175,13 +175,11 @@ async fn handle_begin_totp(ctx: RequestCtx, app: App) -> Result<Response, ApiErr
     ),
 )]
 fn confirm_totp(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("mfa" / "totp" / "confirm")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_confirm_totp(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("mfa" / "totp" / "confirm").and(warp::post()),
+        handle_confirm_totp,
+        respond,
+    )
 }
 
 async fn handle_confirm_totp(
@@ -228,13 +226,11 @@ async fn handle_confirm_totp(
     ),
 )]
 fn remove_totp(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("mfa" / "totp")
-        .and(warp::delete())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_remove_totp(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("mfa" / "totp").and(warp::delete()),
+        handle_remove_totp,
+        respond,
+    )
 }
 
 async fn handle_remove_totp(
@@ -275,15 +271,11 @@ async fn handle_remove_totp(
     ),
 )]
 fn replace_recovery_codes(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("mfa" / "recovery-codes")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move {
-            respond(handle_replace_recovery_codes(ctx, body, app).await)
-        })
-        .boxed()
+    app.body_route(
+        warp::path!("mfa" / "recovery-codes").and(warp::post()),
+        handle_replace_recovery_codes,
+        respond,
+    )
 }
 
 async fn handle_replace_recovery_codes(
@@ -345,13 +337,11 @@ fn no_factor(error: AuthError) -> ApiError {
     ),
 )]
 fn complete_login(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("sessions" / "mfa")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_complete_login(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("sessions" / "mfa").and(warp::post()),
+        handle_complete_login,
+        respond,
+    )
 }
 
 async fn handle_complete_login(

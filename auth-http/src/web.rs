@@ -128,13 +128,11 @@ fn signup_form(app: &App) -> BoxedFilter<(Response,)> {
 
 /// POST /signup
 fn signup(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("signup")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { page_result(handle_signup(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("signup").and(warp::post()),
+        handle_signup,
+        page_result,
+    )
 }
 
 async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
@@ -244,13 +242,11 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
 
 /// POST /login
 fn login(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("login")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { page_result(handle_login(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("login").and(warp::post()),
+        handle_login,
+        page_result,
+    )
 }
 
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
@@ -323,13 +319,11 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
 
 /// POST /login/code
 fn login_code(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("login" / "code")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { page_result(handle_login_code(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("login" / "code").and(warp::post()),
+        handle_login_code,
+        page_result,
+    )
 }
 
 async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {

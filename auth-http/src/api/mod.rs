@@ -14,7 +14,7 @@ use crate::error::{
     ApiError, BodyFaults, CrossOrigin, ErrorBody, Forbidden, LoginUnauthorized, NotFound,
     ServerFaults, SignedInForbidden, TooManyRequests,
 };
-use crate::request::{ctx, ctx_with_authority, password, raw_body, Deferred, RawBody, RequestCtx};
+use crate::request::{ctx, ctx_with_authority, password, Deferred, RawBody, RequestCtx};
 
 mod passwords;
 
@@ -105,13 +105,11 @@ fn index() -> BoxedFilter<(Response,)> {
     ),
 )]
 fn register(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("users")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_register(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("users").and(warp::post()),
+        handle_register,
+        respond,
+    )
 }
 
 async fn handle_register(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {
@@ -201,13 +199,11 @@ impl From<NewUser> for Registration {
     ),
 )]
 fn login(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("sessions")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_login(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("sessions").and(warp::post()),
+        handle_login,
+        respond,
+    )
 }
 
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, ApiError> {

@@ -33,13 +33,11 @@ use super::*;
     ),
 )]
 pub(crate) fn request_reset(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("reset_password")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_request_reset(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("reset_password").and(warp::post()),
+        handle_request_reset,
+        respond,
+    )
 }
 
 pub(crate) async fn handle_request_reset(
@@ -182,13 +180,11 @@ pub(crate) struct ResetRequested<'a> {
     ),
 )]
 pub(crate) fn reset_password(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("reset_password")
-        .and(warp::put())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_reset_password(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("reset_password").and(warp::put()),
+        handle_reset_password,
+        respond,
+    )
 }
 
 pub(crate) async fn handle_reset_password(
@@ -267,13 +263,11 @@ pub(crate) struct ResetPassword {
     ),
 )]
 pub(crate) fn change_password(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("password")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { respond(handle_change_password(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("password").and(warp::post()),
+        handle_change_password,
+        respond,
+    )
 }
 
 pub(crate) async fn handle_change_password(

@@ -69,15 +69,11 @@ pub(super) fn password_form(app: &App) -> BoxedFilter<(Response,)> {
 
 /// POST /me/password
 pub(super) fn change_password(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("me" / "password")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move {
-            page_result(handle_change_password(ctx, body, app).await)
-        })
-        .boxed()
+    app.body_route(
+        warp::path!("me" / "password").and(warp::post()),
+        handle_change_password,
+        page_result,
+    )
 }
 
 /// The password form of `/me`: the current password and the new one twice.
@@ -308,13 +304,11 @@ pub(super) async fn handle_end_one(
 
 /// POST /me/sessions/end-others
 pub(super) fn end_other_sessions(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("me" / "sessions" / "end-others")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { page_result(handle_end_others(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("me" / "sessions" / "end-others").and(warp::post()),
+        handle_end_others,
+        page_result,
+    )
 }
 
 pub(super) async fn handle_end_others(

@@ -35,13 +35,11 @@ pub(super) fn forgot_page<'a>(
 
 /// POST /forgot
 pub(super) fn forgot(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("forgot")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { page_result(handle_forgot(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("forgot").and(warp::post()),
+        handle_forgot,
+        page_result,
+    )
 }
 
 /// The form of `/forgot`: the account, by username or e-mail address.
@@ -198,13 +196,11 @@ pub(super) fn reset_page<'a>(
 
 /// POST /reset
 pub(super) fn reset(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("reset")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx, body, app| async move { page_result(handle_reset(ctx, body, app).await) })
-        .boxed()
+    app.body_route(
+        warp::path!("reset").and(warp::post()),
+        handle_reset,
+        page_result,
+    )
 }
 
 /// The form of the reset page: the link's token, the account typed again

@@ -294,28 +294,21 @@ fn list_passkeys(app: &App) -> BoxedFilter<(Response,)> {
     ),
 )]
 fn begin_registration(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("mfa" / "passkeys" / "options")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx: RequestCtx, body: RawBody, app: App| async move {
-            respond(
-                async {
-                    app.same_origin(&ctx)?;
-                    let token = app.session_token(&ctx)?;
-                    let PasswordOnly { password } = body.read(&ctx.headers)?;
-                    let origin = ceremony_origin(&app, &ctx)?;
-                    let challenge = app
-                        .auth
-                        .begin_passkey_registration(&token, &password, &origin, &app.client(&ctx))
-                        .await?;
-                    Ok(json(&CeremonyBody::from(challenge), StatusCode::OK))
-                }
-                .await,
-            )
-        })
-        .boxed()
+    app.body_route(
+        warp::path!("mfa" / "passkeys" / "options").and(warp::post()),
+        |ctx: RequestCtx, body: RawBody, app: App| async move {
+            app.same_origin(&ctx)?;
+            let token = app.session_token(&ctx)?;
+            let PasswordOnly { password } = body.read(&ctx.headers)?;
+            let origin = ceremony_origin(&app, &ctx)?;
+            let challenge = app
+                .auth
+                .begin_passkey_registration(&token, &password, &origin, &app.client(&ctx))
+                .await?;
+            Ok(json(&CeremonyBody::from(challenge), StatusCode::OK))
+        },
+        respond,
+    )
 }
 
 /// POST /mfa/passkeys
@@ -340,33 +333,26 @@ fn begin_registration(app: &App) -> BoxedFilter<(Response,)> {
     ),
 )]
 fn finish_registration(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("mfa" / "passkeys")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx: RequestCtx, body: RawBody, app: App| async move {
-            respond(
-                async {
-                    app.same_origin(&ctx)?;
-                    let token = app.session_token(&ctx)?;
-                    let input: AddPasskey = body.read(&ctx.headers)?;
-                    let added = app
-                        .auth
-                        .finish_passkey_registration(
-                            &token,
-                            &input.ceremony,
-                            &input.credential.0,
-                            input.name.as_deref(),
-                            &app.client(&ctx),
-                        )
-                        .await?;
-                    Ok(json(&PasskeyBody::from(added), StatusCode::OK))
-                }
-                .await,
-            )
-        })
-        .boxed()
+    app.body_route(
+        warp::path!("mfa" / "passkeys").and(warp::post()),
+        |ctx: RequestCtx, body: RawBody, app: App| async move {
+            app.same_origin(&ctx)?;
+            let token = app.session_token(&ctx)?;
+            let input: AddPasskey = body.read(&ctx.headers)?;
+            let added = app
+                .auth
+                .finish_passkey_registration(
+                    &token,
+                    &input.ceremony,
+                    &input.credential.0,
+                    input.name.as_deref(),
+                    &app.client(&ctx),
+                )
+                .await?;
+            Ok(json(&PasskeyBody::from(added), StatusCode::OK))
+        },
+        respond,
+    )
 }
 
 /// DELETE /mfa/passkeys/{id}

@@ -68,33 +68,26 @@ pub(crate) fn begin_sign_in(app: &App) -> BoxedFilter<(Response,)> {
     ),
 )]
 pub(crate) fn finish_sign_in(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("sessions" / "passkey")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx: RequestCtx, body: RawBody, app: App| async move {
-            respond(
-                async {
-                    app.same_origin(&ctx)?;
-                    app.rate_limit(&ctx)?;
-                    let input: PasskeyAssertion = body.read(&ctx.headers)?;
-                    let presented = ctx.cookie(&app.config.cookie_name);
-                    let success = app
-                        .auth
-                        .finish_passkey_login(
-                            &input.ceremony,
-                            &input.credential.0,
-                            presented.as_deref(),
-                            &app.client(&ctx),
-                        )
-                        .await?;
-                    Ok(logged_in(&app, success))
-                }
-                .await,
-            )
-        })
-        .boxed()
+    app.body_route(
+        warp::path!("sessions" / "passkey").and(warp::post()),
+        |ctx: RequestCtx, body: RawBody, app: App| async move {
+            app.same_origin(&ctx)?;
+            app.rate_limit(&ctx)?;
+            let input: PasskeyAssertion = body.read(&ctx.headers)?;
+            let presented = ctx.cookie(&app.config.cookie_name);
+            let success = app
+                .auth
+                .finish_passkey_login(
+                    &input.ceremony,
+                    &input.credential.0,
+                    presented.as_deref(),
+                    &app.client(&ctx),
+                )
+                .await?;
+            Ok(logged_in(&app, success))
+        },
+        respond,
+    )
 }
 
 // ----- a passkey as the second step -----
@@ -123,28 +116,21 @@ pub(crate) fn finish_sign_in(app: &App) -> BoxedFilter<(Response,)> {
     ),
 )]
 pub(crate) fn begin_second_step(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("sessions" / "mfa" / "passkey" / "options")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx: RequestCtx, body: RawBody, app: App| async move {
-            respond(
-                async {
-                    app.same_origin(&ctx)?;
-                    app.rate_limit(&ctx)?;
-                    let input: MfaTokenOnly = body.read(&ctx.headers)?;
-                    let origin = ceremony_origin(&app, &ctx)?;
-                    let challenge = app
-                        .auth
-                        .begin_passkey_second_step(&input.mfa_token, &origin)
-                        .await?;
-                    Ok(json(&CeremonyBody::from(challenge), StatusCode::OK))
-                }
-                .await,
-            )
-        })
-        .boxed()
+    app.body_route(
+        warp::path!("sessions" / "mfa" / "passkey" / "options").and(warp::post()),
+        |ctx: RequestCtx, body: RawBody, app: App| async move {
+            app.same_origin(&ctx)?;
+            app.rate_limit(&ctx)?;
+            let input: MfaTokenOnly = body.read(&ctx.headers)?;
+            let origin = ceremony_origin(&app, &ctx)?;
+            let challenge = app
+                .auth
+                .begin_passkey_second_step(&input.mfa_token, &origin)
+                .await?;
+            Ok(json(&CeremonyBody::from(challenge), StatusCode::OK))
+        },
+        respond,
+    )
 }
 
 /// POST /sessions/mfa/passkey
@@ -174,32 +160,25 @@ pub(crate) fn begin_second_step(app: &App) -> BoxedFilter<(Response,)> {
     ),
 )]
 pub(crate) fn finish_second_step(app: &App) -> BoxedFilter<(Response,)> {
-    warp::path!("sessions" / "mfa" / "passkey")
-        .and(warp::post())
-        .and(ctx_with_authority())
-        .and(raw_body())
-        .and(app.filter())
-        .then(|ctx: RequestCtx, body: RawBody, app: App| async move {
-            respond(
-                async {
-                    app.same_origin(&ctx)?;
-                    app.rate_limit(&ctx)?;
-                    let input: MfaPasskeyStep = body.read(&ctx.headers)?;
-                    let presented = ctx.cookie(&app.config.cookie_name);
-                    let success = app
-                        .auth
-                        .complete_mfa_passkey(
-                            &input.mfa_token,
-                            &input.ceremony,
-                            &input.credential.0,
-                            presented.as_deref(),
-                            &app.client(&ctx),
-                        )
-                        .await?;
-                    Ok(logged_in(&app, success))
-                }
-                .await,
-            )
-        })
-        .boxed()
+    app.body_route(
+        warp::path!("sessions" / "mfa" / "passkey").and(warp::post()),
+        |ctx: RequestCtx, body: RawBody, app: App| async move {
+            app.same_origin(&ctx)?;
+            app.rate_limit(&ctx)?;
+            let input: MfaPasskeyStep = body.read(&ctx.headers)?;
+            let presented = ctx.cookie(&app.config.cookie_name);
+            let success = app
+                .auth
+                .complete_mfa_passkey(
+                    &input.mfa_token,
+                    &input.ceremony,
+                    &input.credential.0,
+                    presented.as_deref(),
+                    &app.client(&ctx),
+                )
+                .await?;
+            Ok(logged_in(&app, success))
+        },
+        respond,
+    )
 }
