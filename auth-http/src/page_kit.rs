@@ -58,15 +58,19 @@ struct CsrfField {
     csrf_token: Option<String>,
 }
 
+/// A form whose only field is its CSRF token (log out, end sessions).
+#[derive(serde::Deserialize)]
+pub(crate) struct NoFields {}
+
 /// The checks every form post passes before it may change anything: the
 /// per-address limit (sign-up and login), the `Origin`, the body, and the
-/// CSRF token in constant time.
-pub(crate) async fn checked_form(
+/// CSRF token in constant time; then the form read into `T`.
+pub(crate) async fn checked_form<T: serde::de::DeserializeOwned>(
     ctx: &RequestCtx,
     body: RawBody,
     app: &App,
     guard: Guard,
-) -> Result<Body, Response> {
+) -> Result<T, Response> {
     if matches!(guard, Guard::PreSession) {
         app.rate_limit(ctx).map_err(|e| {
             let response = error_page(e.clone());
@@ -121,7 +125,7 @@ pub(crate) async fn checked_form(
             "This form has expired. Reload the page and try again."
         }));
     }
-    Ok(fields)
+    fields.read().map_err(error_page)
 }
 
 /// A form may come from this site only: its `Origin`, when it names one,

@@ -136,10 +136,7 @@ fn signup(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_signup(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let form: SignupForm = checked_form(&ctx, body, &app, Guard::PreSession)
-        .await?
-        .read()
-        .map_err(error_page)?;
+    let form: SignupForm = checked_form(&ctx, body, &app, Guard::PreSession).await?;
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = form.username.unwrap_or_default();
     let email = form.email.unwrap_or_default();
@@ -250,10 +247,7 @@ fn login(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let form: LoginForm = checked_form(&ctx, body, &app, Guard::PreSession)
-        .await?
-        .read()
-        .map_err(error_page)?;
+    let form: LoginForm = checked_form(&ctx, body, &app, Guard::PreSession).await?;
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = form.username.unwrap_or_default();
     let password = Password::new(form.password.unwrap_or_default());
@@ -327,10 +321,7 @@ fn login_code(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let form: LoginCodeForm = checked_form(&ctx, body, &app, Guard::PreSession)
-        .await?
-        .read()
-        .map_err(error_page)?;
+    let form: LoginCodeForm = checked_form(&ctx, body, &app, Guard::PreSession).await?;
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let mfa_token = form.mfa_token.unwrap_or_default();
     let code = form.code.unwrap_or_default();
@@ -426,7 +417,7 @@ fn logout(app: &App) -> BoxedFilter<(Response,)> {
         .and(raw_body())
         .and(app.filter())
         .then(|ctx: RequestCtx, body, app: App| async move {
-            match checked_form(&ctx, body, &app, Guard::Session).await {
+            match checked_form::<NoFields>(&ctx, body, &app, Guard::Session).await {
                 Ok(_) => end_session(ctx, app).await,
                 Err(response) => response,
             }

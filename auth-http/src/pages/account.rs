@@ -89,9 +89,8 @@ pub(super) async fn handle_change_password(
     body: RawBody,
     app: App,
 ) -> Result<Response, Response> {
-    let fields = checked_form(&ctx, body, &app, Guard::Session).await?;
+    let form: NewPasswordForm = checked_form(&ctx, body, &app, Guard::Session).await?;
     let (token, signed_in) = signed_in(&ctx, &app).await?;
-    let form: NewPasswordForm = fields.read().map_err(error_page)?;
     let current = form.current_password.unwrap_or_default();
     let new_password = form.new_password.unwrap_or_default();
     let again = form.new_password_again.unwrap_or_default();
@@ -276,7 +275,7 @@ pub(super) async fn handle_end_one(
     body: RawBody,
     app: App,
 ) -> Result<Response, Response> {
-    checked_form(&ctx, body, &app, Guard::Session).await?;
+    checked_form::<NoFields>(&ctx, body, &app, Guard::Session).await?;
     let (token, signed_in) = signed_in(&ctx, &app).await?;
     if id == signed_in.session.id {
         // Ending this very session is logging out.
@@ -316,7 +315,7 @@ pub(super) async fn handle_end_others(
     body: RawBody,
     app: App,
 ) -> Result<Response, Response> {
-    checked_form(&ctx, body, &app, Guard::Session).await?;
+    checked_form::<NoFields>(&ctx, body, &app, Guard::Session).await?;
     let Some(token) = ctx.cookie(&app.config.cookie_name) else {
         return Err(redirect("/login", StatusCode::SEE_OTHER));
     };

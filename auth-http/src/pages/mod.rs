@@ -18,7 +18,7 @@ use crate::csrf::CsrfScope;
 use crate::error::ApiError;
 use crate::page_kit::{
     checked_form, error_page, flash_cookie, human_time, maybe_with_cookie, page_result,
-    pre_session_nonce, render, with_retry_after, ErrorPage, Guard, FLASH_COOKIE,
+    pre_session_nonce, render, with_retry_after, ErrorPage, Guard, NoFields, FLASH_COOKIE,
     FLASH_PASSWORD_CHANGED, FLASH_PASSWORD_UPDATED,
 };
 use crate::request::{ctx, ctx_with_authority, raw_body, RawBody, RequestCtx};

@@ -53,10 +53,7 @@ pub(super) async fn handle_forgot(
     body: RawBody,
     app: App,
 ) -> Result<Response, Response> {
-    let form: ForgotForm = checked_form(&ctx, body, &app, Guard::PreSession)
-        .await?
-        .read()
-        .map_err(error_page)?;
+    let form: ForgotForm = checked_form(&ctx, body, &app, Guard::PreSession).await?;
     let name = form.username.unwrap_or_default().trim().to_owned();
     if name.is_empty() {
         let nonce = ctx
@@ -218,12 +215,11 @@ pub(super) async fn handle_reset(
     body: RawBody,
     app: App,
 ) -> Result<Response, Response> {
-    let fields = checked_form(&ctx, body, &app, Guard::PreSession).await?;
+    let form: ResetForm = checked_form(&ctx, body, &app, Guard::PreSession).await?;
     let nonce = ctx
         .cookie(crate::page_kit::pre_session_cookie(&app))
         .unwrap_or_default();
     let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
-    let form: ResetForm = fields.read().map_err(error_page)?;
     let link = form.token.unwrap_or_default();
     let typed_account = form.username.unwrap_or_default();
     let new_password = form.new_password.unwrap_or_default();

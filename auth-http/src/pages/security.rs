@@ -135,9 +135,8 @@ pub(super) async fn handle_security_action(
     body: RawBody,
     app: App,
 ) -> Result<Response, Response> {
-    let fields = checked_form(&ctx, body, &app, Guard::Session).await?;
+    let form: SecurityForm = checked_form(&ctx, body, &app, Guard::Session).await?;
     let (token, signed_in) = signed_in(&ctx, &app).await?;
-    let form: SecurityForm = fields.read().map_err(error_page)?;
     let password = Password::new(form.password.unwrap_or_default());
     let csrf_token = crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
     let client = app.client(&ctx);
