@@ -4,7 +4,7 @@
 //! and every state-changing request from another origin is refused without
 //! changing anything. Also the `__Host-` pre-session cookie and /check's own
 //! 405. (Two `Cookie` or `Host` headers in one request cannot be built with
-//! `warp::test`; the unit tests of `request.rs` and `tests/hostile.rs` at the
+//! `warp::test`; the unit tests of `request.rs` and `tests/hostile/` at the
 //! workspace root send those.)
 
 mod check_method;

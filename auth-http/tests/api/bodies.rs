@@ -365,7 +365,7 @@ async fn malformed_requests_get_4xx_json_errors_never_500() {
         (
             "weird accept",
             // A JSON route answers JSON whatever the Accept (an unknown path
-            // answers a browser-looking Accept with a page: see tests/web_account.rs).
+            // answers a browser-looking Accept with a page: see tests/web_account/navigation.rs).
             get("/profile").header("accept", "text/html;q=bogus"),
         ),
     ];
