@@ -47,13 +47,7 @@ async fn enrolled(app: &TestApp) -> (String, Vec<u8>, Vec<String>) {
 
 /// `POST /sessions` with the right password: 401 `mfa_required` and no cookie.
 async fn mfa_token(app: &TestApp) -> String {
-    let res = app
-        .send(form(
-            "POST",
-            "/sessions",
-            &[("email", EMAIL), ("password", PASSWORD)],
-        ))
-        .await;
+    let res = app.send(login_form(EMAIL, PASSWORD)).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text());
     assert!(res.header("set-cookie").is_none());
     let body = res.json();
@@ -86,8 +80,7 @@ async fn log_in_with_an_authenticator_app() {
 
     let code = totp_code(&secret, app.clock.now());
     let res = second_step(&app, &token, &code).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    assert_eq!(res.json(), j!({"email": EMAIL, "message": "logged in"}));
+    res.assert_ok_json(j!({"email": EMAIL, "message": "logged in"}));
     let session = res.session_cookie();
     assert_eq!(app.profile_status(&session).await, StatusCode::OK);
 
@@ -220,13 +213,7 @@ async fn bad_requests_and_methods() {
     .await
     .assert_error(StatusCode::UNAUTHORIZED, "invalid_code");
     // Without a factor the login is the Holberton one.
-    let res = app
-        .send(form(
-            "POST",
-            "/sessions",
-            &[("email", EMAIL), ("password", PASSWORD)],
-        ))
-        .await;
+    let res = app.send(login_form(EMAIL, PASSWORD)).await;
     assert_eq!(res.json(), j!({"email": EMAIL, "message": "logged in"}));
     let _: Value = res.json();
 }

@@ -112,13 +112,7 @@ async fn add_sign_in_second_step_and_remove_over_http() {
     res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
 
     // After the password: mfa_required with "passkey", then the passkey.
-    let res = app
-        .send(form(
-            "POST",
-            "/sessions",
-            &[("email", "bob@example.com"), ("password", PASSWORD)],
-        ))
-        .await;
+    let res = app.send(login_form("bob@example.com", PASSWORD)).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let body = res.json();
     assert_eq!(body["error"], "mfa_required");

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -180,6 +182,15 @@ pub fn form(method: &str, path: &str, fields: &[(&str, &str)]) -> RequestBuilder
     request(method, path)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
+}
+
+/// `POST /sessions` with an e-mail and a password, as a form.
+pub fn login_form(email: &str, password: &str) -> RequestBuilder {
+    form(
+        "POST",
+        "/sessions",
+        &[("email", email), ("password", password)],
+    )
 }
 
 /// A request with a JSON body.
@@ -374,6 +385,12 @@ impl Res {
             .unwrap_or_else(|| panic!("error body without a message string: {body}"));
         assert!(!message.is_empty(), "empty message in {body}");
         message.to_owned()
+    }
+
+    /// Checks a 200 answer and its JSON body.
+    pub fn assert_ok_json(&self, expected: Value) {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text());
+        assert_eq!(self.json(), expected);
     }
 
     /// The one `Set-Cookie` of the response.

@@ -1,0 +1,183 @@
+//! A passkey added on /me/security with a virtual authenticator, then a
+//! sign-in with it alone.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::common::Server;
+use fantoccini::{Client, Locator};
+
+use super::*;
+
+/// The WebDriver WebAuthn extension's "Add Virtual Authenticator": a
+/// platform-like authenticator that keeps discoverable credentials and
+/// verifies its user (chromedriver implements it).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (warp::http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        (warp::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// The text of an element that appears once the script's navigation is
+/// done (a wait that a navigation aborts is tried again).
+async fn text_after_navigation(browser: &Client, css: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                return text;
+            }
+        }
+        if Instant::now() > deadline {
+            return text_of(browser, css).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits for a passkey button the script has shown, and clicks it.
+async fn click_passkey_button(browser: &Client, id: &str) {
+    click(
+        browser,
+        Locator::Css(&format!("#{id}:not([hidden]):not([disabled])")),
+    )
+    .await;
+}
+
+/// A passkey added on /me/security with a virtual authenticator, then a
+/// sign-in with it alone, then as the second step after the password;
+/// screenshots of the security page with the passkey listed and of the
+/// second-step page, at both widths.
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
+async fn a_person_adds_a_passkey_and_signs_in_with_it() {
+    require_browser();
+    // WebAuthn wants a domain for its relying party, not an IP address:
+    // the browser opens http://localhost:PORT (a secure context), and
+    // --public-url says so.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://localhost:{port}");
+    let dir = tempfile::tempdir().expect("a server folder");
+    let database = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let bind = format!("127.0.0.1:{port}");
+    let _server = Server::launch(
+        dir.path(),
+        &[
+            "--bind",
+            &bind,
+            "--database",
+            &database,
+            "--public-url",
+            &base,
+        ],
+    );
+    let (_driver, driver_port) = start_driver();
+    let profile = tempfile::tempdir().expect("a browser profile folder");
+    let browser = open_browser(driver_port, profile.path()).await;
+    browser
+        .issue_cmd(AddVirtualAuthenticator)
+        .await
+        .expect("a virtual authenticator");
+    set_viewport(&browser, 1280, 900).await;
+    let password = "Qw4#copper-lantern-meadow";
+
+    browser
+        .goto(&format!("{base}/signup"))
+        .await
+        .expect("signup page");
+    fill(&browser, "username", "elodin").await;
+    fill(&browser, "password", password).await;
+    submit(&browser).await;
+    text_of(&browser, ".flash.notice").await;
+    log_in(&browser, &base, "elodin", password).await;
+
+    // Add a passkey on /me/security.
+    click(&browser, Locator::LinkText("Security")).await;
+    text_of(&browser, "#no-passkeys").await;
+    fill(&browser, "passkey-name", "This laptop").await;
+    fill(&browser, "passkey-add-password", password).await;
+    click_passkey_button(&browser, "add-passkey").await;
+    assert_eq!(
+        text_after_navigation(&browser, ".passkey-name").await,
+        "This laptop"
+    );
+    assert!(browser.find(Locator::Id("no-second-factor")).await.is_err());
+    snap_both(&browser, "passkey-1-security-listed").await;
+
+    // Log out; sign in with the passkey alone, no name typed.
+    browser
+        .goto(&format!("{base}/logout"))
+        .await
+        .expect("logout");
+    browser
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("login page");
+    click_passkey_button(&browser, "passkey-login").await;
+    assert_eq!(text_after_navigation(&browser, "#whoami").await, "elodin");
+    assert_eq!(path_of(&browser).await, "/me");
+
+    // Log out; the password now leads to the second step, done with the passkey.
+    browser
+        .goto(&format!("{base}/logout"))
+        .await
+        .expect("logout");
+    browser
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("login page");
+    fill(&browser, "username", "elodin").await;
+    fill(&browser, "password", password).await;
+    submit(&browser).await;
+    text_of(&browser, "#passkey-second-step:not([hidden])").await;
+    assert!(
+        browser.find(Locator::Id("code")).await.is_err(),
+        "no code field for an account with only a passkey"
+    );
+    snap_both(&browser, "passkey-2-second-step").await;
+    click_passkey_button(&browser, "passkey-second-step").await;
+    assert_eq!(text_after_navigation(&browser, "#whoami").await, "elodin");
+    assert_eq!(path_of(&browser).await, "/me");
+
+    // Remove it again (a plain form, with the password).
+    browser
+        .goto(&format!("{base}/me/security"))
+        .await
+        .expect("security");
+    text_of(&browser, "li.passkey-item p").await;
+    snap_both(&browser, "passkey-3-security-used").await;
+    fill(&browser, "passkey-password-1", password).await;
+    click(&browser, Locator::Css("li.passkey-item button.secondary")).await;
+    // Not the script's hidden status line (also `.flash.notice`) of the page
+    // the click leaves: found there, it goes stale as the next page loads.
+    assert_eq!(
+        text_after_navigation(&browser, ".flash.notice:not(#passkey-status)").await,
+        "The passkey is removed."
+    );
+    text_of(&browser, "#no-passkeys").await;
+    browser.close().await.expect("the browser closes");
+}
