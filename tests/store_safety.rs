@@ -410,7 +410,13 @@ fn a_store_restored_from_a_dump_refuses_another_key(store: TestDb) {
         "",
         &[("AUTHD_SECRET_KEY", &right)],
     );
-    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert!(
+        listed.status.success(),
+        "{:?}\nstdout: {}\nstderr: {}",
+        listed.status,
+        text(&listed.stdout),
+        text(&listed.stderr)
+    );
     assert!(
         text(&listed.stdout).contains("alice"),
         "{}",

@@ -121,6 +121,13 @@ impl DatabaseUrl {
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
+                // libpq initialises OpenSSL without OPENSSL_INIT_NO_ATEXIT,
+                // so OpenSSL freed its state at process exit while an r2d2
+                // worker could still be in a TLS handshake: a segfault of
+                // `r2d2-worker-2` in CI, and `authd user list` failing with
+                // nothing on standard error. rust-openssl's init, when it is
+                // the first, opts out of that clean-up for the process.
+                openssl::init();
                 // libpq quotes parts of the URL in some of its messages (a
                 // bad percent-escape in the password, for one): the message
                 // loses every password of the URL before it goes anywhere.

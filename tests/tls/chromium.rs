@@ -56,8 +56,8 @@ async fn the_web_login_in_headless_chromium_over_https_trusting_the_test_ca() {
         "__Host-session",
     ]);
     let base = server.base_url.replace("127.0.0.1", "localhost");
-    let ca_pin = base64::engine::general_purpose::STANDARD
-        .encode(sha2::Sha256::digest(ca.public_key_der()));
+    let ca_pin =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(ca.public_key_der()));
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
