@@ -8,7 +8,7 @@
 //! (beside each handler, with `utoipa::ToSchema`), so the description cannot
 //! drift from the wire. This module only lists them; no handler module
 //! depends on it. `tests/openapi.rs` checks the document against
-//! [`crate::API_ROUTES`], `tests/wire.rs` the bytes of the answers, and CI
+//! [`crate::API_ROUTES`], `tests/wire/` the bytes of the answers, and CI
 //! runs schemathesis against a server.
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! contract's faults (docs/contract/3-json-api.md "Bad input").
 //!
 //! Which fault a client is told first is part of the contract (the
-//! transcript of `tests/wire.rs` holds it), so the fields are read in the
+//! transcript of `tests/wire/` holds it), so the fields are read in the
 //! order the struct declares them, not in the order the body gives them:
 //! every declared field is visited, present or not, and the first that is
 //! missing (a field that is not an `Option`) or of the wrong type is the one
