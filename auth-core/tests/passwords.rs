@@ -155,13 +155,7 @@ async fn reset_ends_sessions_and_clears_the_throttle(db: TestDb) {
         let result = if attempt % 2 == 0 {
             login(&auth, "mia", OTHER).await
         } else {
-            auth.login(
-                &Identifier::Email("mia@example.com".into()),
-                &pw(OTHER),
-                None,
-                &client(),
-            )
-            .await
+            login_by_email(&auth, "mia@example.com", OTHER).await
         };
         assert!(matches!(result, Err(AuthError::InvalidCredentials)));
     }
@@ -169,14 +163,7 @@ async fn reset_ends_sessions_and_clears_the_throttle(db: TestDb) {
         login(&auth, "mia", GOOD).await,
         Err(AuthError::Throttled { .. })
     ));
-    let by_mail_throttled = auth
-        .login(
-            &Identifier::Email("MIA@EXAMPLE.COM".into()),
-            &pw(GOOD),
-            None,
-            &client(),
-        )
-        .await;
+    let by_mail_throttled = login_by_email(&auth, "MIA@EXAMPLE.COM", GOOD).await;
     assert!(matches!(
         by_mail_throttled,
         Err(AuthError::Throttled { .. })
@@ -197,14 +184,7 @@ async fn reset_ends_sessions_and_clears_the_throttle(db: TestDb) {
         signed_in_as(&auth, noahs.token.expose()).await,
         Some(neighbour.id)
     );
-    let old = auth
-        .login(
-            &Identifier::Email("mia@example.com".into()),
-            &pw(GOOD),
-            None,
-            &client(),
-        )
-        .await;
+    let old = login_by_email(&auth, "mia@example.com", GOOD).await;
     assert!(matches!(old, Err(AuthError::InvalidCredentials)), "{old:?}");
     login(&auth, "mia", OTHER).await.unwrap();
     // The count under the username was cleared too: five more plain failures.
@@ -308,11 +288,7 @@ async fn change_password_replaces_every_session(db: TestDb) {
 async fn change_password_of_a_mail_only_account(db: TestDb) {
     let (auth, _clock) = open(&db).await;
     register(&auth, "quinn@example.com", OTHER).await;
-    let same_name_as_email = Registration {
-        email: Some("Quinn@Example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let same_name_as_email = mailed("Quinn@Example.com", GOOD);
     let taken = auth.register_user(same_name_as_email, &client()).await;
     assert!(
         matches!(
@@ -321,17 +297,9 @@ async fn change_password_of_a_mail_only_account(db: TestDb) {
         ),
         "{taken:?}"
     );
-    let rae = Registration {
-        email: Some("rae@example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let rae = mailed("rae@example.com", GOOD);
     auth.register_user(rae, &client()).await.unwrap();
-    let same_email_as_name = Registration {
-        username: Some("RAE@example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let same_email_as_name = named("RAE@example.com", GOOD);
     let taken = auth.register_user(same_email_as_name, &client()).await;
     assert!(
         matches!(
@@ -341,19 +309,9 @@ async fn change_password_of_a_mail_only_account(db: TestDb) {
         "{taken:?}"
     );
 
-    let mail_only = Registration {
-        email: Some("solo@example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let mail_only = mailed("solo@example.com", GOOD);
     let quinn = auth.register_user(mail_only, &client()).await.unwrap();
-    let session = auth
-        .login(
-            &Identifier::Email("solo@example.com".into()),
-            &pw(GOOD),
-            None,
-            &client(),
-        )
+    let session = login_by_email(&auth, "solo@example.com", GOOD)
         .await
         .unwrap();
     assert_eq!(session.user.id, quinn.id);
@@ -367,13 +325,7 @@ async fn change_password_of_a_mail_only_account(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(changed.user.id, quinn.id);
-    let after = auth
-        .login(
-            &Identifier::Email("solo@example.com".into()),
-            &pw("a brand new passphrase"),
-            None,
-            &client(),
-        )
+    let after = login_by_email(&auth, "solo@example.com", "a brand new passphrase")
         .await
         .unwrap();
     assert_eq!(after.user.id, quinn.id);
