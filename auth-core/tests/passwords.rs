@@ -2,7 +2,9 @@
 
 use crate::common;
 
-use auth_core::{AuthError, Identifier, IdentifierKind, PasswordRule, Registration};
+use auth_core::{
+    Auth, AuthError, Identifier, IdentifierKind, PasswordRule, Registration, ResetToken,
+};
 use common::*;
 
 on_both_backends! {
@@ -14,6 +16,26 @@ on_both_backends! {
 
 fn user(name: &str) -> Identifier {
     Identifier::Username(name.into())
+}
+
+/// A reset token for the named account.
+async fn reset_token(auth: &Auth, name: &str) -> ResetToken {
+    let (_, token) = auth
+        .get_reset_password_token(&user(name), &client())
+        .await
+        .unwrap();
+    token
+}
+
+/// Asserts that this token no longer (or never did) reset the account's password.
+async fn assert_reset_refused(auth: &Auth, name: &str, token: &str, what: &str) {
+    let refused = auth
+        .update_password(&user(name), token, &pw(GOOD), &client())
+        .await;
+    assert!(
+        matches!(refused, Err(AuthError::InvalidResetToken)),
+        "{what}: {refused:?}"
+    );
 }
 
 async fn reset_token_lifecycle(db: TestDb) {
@@ -39,64 +61,28 @@ async fn reset_token_lifecycle(db: TestDb) {
     auth.update_password(&user("kate"), token.expose(), &pw(OTHER), &client())
         .await
         .unwrap();
-    let twice = auth
-        .update_password(&user("kate"), token.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(twice, Err(AuthError::InvalidResetToken)),
-        "{twice:?}"
-    );
+    assert_reset_refused(&auth, "kate", token.expose(), "twice").await;
     login(&auth, "kate", OTHER).await.unwrap();
 
     // Expires.
-    let (_, token) = auth
-        .get_reset_password_token(&user("kate"), &client())
-        .await
-        .unwrap();
+    let token = reset_token(&auth, "kate").await;
     clock.advance(auth.config().reset_token_ttl.as_secs() as i64);
-    let expired = auth
-        .update_password(&user("kate"), token.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(expired, Err(AuthError::InvalidResetToken)),
-        "{expired:?}"
-    );
+    assert_reset_refused(&auth, "kate", token.expose(), "expired").await;
 
     // A newer token voids the older one.
-    let (_, old) = auth
-        .get_reset_password_token(&user("kate"), &client())
-        .await
-        .unwrap();
-    let (_, new) = auth
-        .get_reset_password_token(&user("kate"), &client())
-        .await
-        .unwrap();
+    let old = reset_token(&auth, "kate").await;
+    let new = reset_token(&auth, "kate").await;
     assert_ne!(old.expose(), new.expose());
-    let superseded = auth
-        .update_password(&user("kate"), old.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(superseded, Err(AuthError::InvalidResetToken)),
-        "{superseded:?}"
-    );
+    assert_reset_refused(&auth, "kate", old.expose(), "superseded").await;
 
     // Another account's token, an unknown account and garbage are refused.
-    let (_, liams) = auth
-        .get_reset_password_token(&user("liam"), &client())
-        .await
-        .unwrap();
+    let liams = reset_token(&auth, "liam").await;
     for (name, presented) in [
         ("kate", liams.expose()),
         ("nobody", new.expose()),
         ("kate", "garbage"),
     ] {
-        let refused = auth
-            .update_password(&user(name), presented, &pw(GOOD), &client())
-            .await;
-        assert!(
-            matches!(refused, Err(AuthError::InvalidResetToken)),
-            "{name}: {refused:?}"
-        );
+        assert_reset_refused(&auth, name, presented, name).await;
     }
 
     // A new password that breaks a rule changes nothing and leaves the token usable.
@@ -240,10 +226,7 @@ async fn change_password_replaces_every_session(db: TestDb) {
         .is_some());
 
     // An outstanding reset token dies with the old password.
-    let (_, reset) = auth
-        .get_reset_password_token(&user("olga"), &client())
-        .await
-        .unwrap();
+    let reset = reset_token(&auth, "olga").await;
 
     let changed = auth
         .change_password(token, &pw(GOOD), &pw(OTHER), &client())
@@ -268,13 +251,7 @@ async fn change_password_replaces_every_session(db: TestDb) {
     assert!(matches!(old, Err(AuthError::InvalidCredentials)), "{old:?}");
     login(&auth, "olga", OTHER).await.unwrap();
 
-    let stale_reset = auth
-        .update_password(&user("olga"), reset.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(stale_reset, Err(AuthError::InvalidResetToken)),
-        "{stale_reset:?}"
-    );
+    assert_reset_refused(&auth, "olga", reset.expose(), "stale_reset").await;
 
     let dead = auth
         .change_password(token, &pw(OTHER), &pw(GOOD), &client())
