@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use common::{client, session_cookie, Server};
+use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 
 const MACHINE: &str = "logs-test-machine-0001";
@@ -97,95 +98,127 @@ async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// The client and server of one run: each request with an optional
+/// `cookie` header, sent and unwrapped.
+struct Api<'a> {
+    http: reqwest::Client,
+    server: &'a Server,
+}
+
+impl Api<'_> {
+    fn request(&self, method: Method, path: &str, cookie: Option<&str>) -> RequestBuilder {
+        let request = self.http.request(method, self.server.url(path));
+        match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, cookie: Option<&str>) -> Response {
+        self.request(method, path, cookie).send().await.unwrap()
+    }
+
+    async fn form(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Response {
+        let request = self.request(method, path, cookie).form(form);
+        request.send().await.unwrap()
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Value,
+    ) -> Response {
+        let request = self.request(method, path, cookie).json(&body);
+        request.send().await.unwrap()
+    }
+
+    /// `GET /check` with this `SEEK_CUSTOM_AUTH` header.
+    async fn check(&self, header: &str) -> Response {
+        let request = self.request(Method::GET, "/check", None);
+        request
+            .header("SEEK_CUSTOM_AUTH", header)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A `session_id` cookie header.
+fn session(token: &str) -> String {
+    format!("session_id={token}")
+}
+
+/// The base64 `SEEK_CUSTOM_AUTH` header for alice with this password.
+fn device_header(password: &str) -> String {
+    let header = json!({ "username": "alice", "password": password, "machine_id": MACHINE });
+    STANDARD.encode(header.to_string())
+}
+
 /// The JSON API, the device check and the website, end to end; returns every
 /// secret it used.
 async fn run_flows(server: &Server) -> Secrets {
-    let http = client();
-    let url = |path: &str| server.url(path);
+    let api = Api {
+        http: client(),
+        server,
+    };
     let mut secrets = Secrets::default();
 
     // Sign-up, login, profile, logout (JSON and form bodies).
     let first = secrets.password("alice at sign-up");
-    let created = http
-        .post(url("/users"))
-        .json(&json!({ "username": "alice", "email": "alice@example.com", "password": first }))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({ "username": "alice", "email": "alice@example.com", "password": first });
+    let created = api.json(Method::POST, "/users", None, body).await;
     assert_eq!(created.status(), 200);
-    let login = http
-        .post(url("/sessions"))
-        .form(&[("email", "alice@example.com"), ("password", &first)])
-        .send()
-        .await
-        .unwrap();
+    let form = [("email", "alice@example.com"), ("password", &first)];
+    let login = api.form(Method::POST, "/sessions", None, &form).await;
     assert_eq!(login.status(), 200);
     let token = secrets.add(
         "session token: alice's login",
         session_cookie(&login).unwrap(),
     );
-    let profile = http
-        .get(url("/profile"))
-        .header("cookie", format!("session_id={token}"))
-        .send()
-        .await
-        .unwrap();
+    let profile = api
+        .send(Method::GET, "/profile", Some(&session(&token)))
+        .await;
     let (status, body) = status_and_json(profile).await;
     assert_eq!((status, &body["username"]), (200, &json!("alice")));
-    let logout = http
-        .delete(url("/sessions"))
-        .header("cookie", format!("session_id={token}"))
-        .send()
-        .await
-        .unwrap();
+    let logout = api
+        .send(Method::DELETE, "/sessions", Some(&session(&token)))
+        .await;
     assert_eq!(logout.status(), 302);
 
     // Wrong logins until the throttle answers, for a known and an unknown name.
     let mallory = secrets.password("mallory at sign-up");
-    let created = http
-        .post(url("/users"))
-        .form(&[("username", "mallory"), ("password", &mallory)])
-        .send()
-        .await
-        .unwrap();
+    let form = [("username", "mallory"), ("password", &mallory)];
+    let created = api.form(Method::POST, "/users", None, &form).await;
     assert_eq!(created.status(), 200);
     for attempt in 1..=6 {
         let wrong = secrets.password(&format!("wrong guess {attempt} for mallory"));
-        let response = http
-            .post(url("/sessions"))
-            .form(&[("username", "mallory"), ("password", &wrong)])
-            .send()
-            .await
-            .unwrap();
+        let form = [("username", "mallory"), ("password", &wrong)];
+        let response = api.form(Method::POST, "/sessions", None, &form).await;
         let expected = if attempt <= 5 { 401 } else { 429 };
         assert_eq!(response.status(), expected, "wrong login {attempt}");
     }
     let wrong = secrets.password("a guess for an unknown account");
-    let response = http
-        .post(url("/sessions"))
-        .json(&json!({ "username": "nobody-here", "password": wrong }))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({ "username": "nobody-here", "password": wrong });
+    let response = api.json(Method::POST, "/sessions", None, body).await;
     assert_eq!(response.status(), 401);
 
     // A password typed into the username field by mistake.
     let typed = secrets.password("typed into the username field");
-    let response = http
-        .post(url("/sessions"))
-        .json(&json!({ "username": typed, "password": first }))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({ "username": typed, "password": first });
+    let response = api.json(Method::POST, "/sessions", None, body).await;
     assert_eq!(response.status(), 401);
 
     // Reset: the token from its one log line, then a new password.
-    let asked = http
-        .post(url("/reset_password"))
-        .form(&[("email", "alice@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let form = [("email", "alice@example.com")];
+    let asked = api.form(Method::POST, "/reset_password", None, &form).await;
     let (status, body) = status_and_json(asked).await;
     assert_eq!(
         (status, body),
@@ -198,171 +231,111 @@ async fn run_flows(server: &Server) -> Secrets {
     assert!(reset_token.len() >= 43, "a 32-byte token: {reset_token:?}");
     secrets.reset = Some(("alice".into(), reset_token.clone()));
     let second = secrets.password("alice after the reset");
-    let reset = http
-        .put(url("/reset_password"))
-        .form(&[
-            ("email", "alice@example.com"),
-            ("reset_token", &reset_token),
-            ("new_password", &second),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = [
+        ("email", "alice@example.com"),
+        ("reset_token", &reset_token),
+        ("new_password", &second),
+    ];
+    let reset = api.form(Method::PUT, "/reset_password", None, &form).await;
     assert_eq!(reset.status(), 200);
 
     // Change the password with POST /password.
-    let login = http
-        .post(url("/sessions"))
-        .json(&json!({ "username": "alice", "password": second }))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({ "username": "alice", "password": second });
+    let login = api.json(Method::POST, "/sessions", None, body).await;
     assert_eq!(login.status(), 200);
     let token = secrets.add(
         "session token: alice after the reset",
         session_cookie(&login).unwrap(),
     );
     let third = secrets.password("alice after POST /password");
-    let changed = http
-        .post(url("/password"))
-        .header("cookie", format!("session_id={token}"))
-        .json(&json!({ "current_password": second, "new_password": third }))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({ "current_password": second, "new_password": third });
+    let changed = api
+        .json(Method::POST, "/password", Some(&session(&token)), body)
+        .await;
     assert_eq!(changed.status(), 200);
     let token = secrets.add(
         "session token: from POST /password",
         session_cookie(&changed).unwrap(),
     );
-    let profile = http
-        .get(url("/profile"))
-        .header("cookie", format!("session_id={token}"))
-        .send()
-        .await
-        .unwrap();
+    let profile = api
+        .send(Method::GET, "/profile", Some(&session(&token)))
+        .await;
     assert_eq!(profile.status(), 200);
 
     // The device check, right and wrong.
-    let header = secrets.add(
-        "SEEK_CUSTOM_AUTH header",
-        STANDARD.encode(
-            json!({ "username": "alice", "password": third, "machine_id": MACHINE }).to_string(),
-        ),
-    );
-    let check = http
-        .get(url("/check"))
-        .header("SEEK_CUSTOM_AUTH", &header)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(check).await;
+    let header = secrets.add("SEEK_CUSTOM_AUTH header", device_header(&third));
+    let (status, body) = status_and_json(api.check(&header).await).await;
     assert_eq!((status, &body["status"]), (200, &json!("OK")), "{body}");
     let wrong = secrets.password("a wrong device password");
     let wrong_header = secrets.add(
         "SEEK_CUSTOM_AUTH header with a wrong password",
-        STANDARD.encode(
-            json!({ "username": "alice", "password": wrong, "machine_id": MACHINE }).to_string(),
-        ),
+        device_header(&wrong),
     );
-    let check = http
-        .get(url("/check"))
-        .header("SEEK_CUSTOM_AUTH", &wrong_header)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(check.status(), 401);
+    assert_eq!(api.check(&wrong_header).await.status(), 401);
 
     // The website: sign-up and login through the forms with their CSRF tokens.
-    let form = http.get(url("/signup")).send().await.unwrap();
+    let form = api.send(Method::GET, "/signup", None).await;
     let nonce = secrets.add(
         "pre-session cookie",
         set_cookie(&form, "authd_csrf").expect("GET /signup sets the pre-session cookie"),
     );
     let pre_cookie = format!("authd_csrf={nonce}");
+    let pre = Some(pre_cookie.as_str());
     let csrf = secrets.add(
         "CSRF token: sign-up form",
         csrf_token(&form.text().await.unwrap()),
     );
     let web_password = secrets.password("bob on the sign-up form");
-    let signed_up = http
-        .post(url("/signup"))
-        .header("cookie", &pre_cookie)
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("username", "bob"),
-            ("password", &web_password),
-            ("full_name", "Bob Example"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("username", "bob"),
+        ("password", &web_password),
+        ("full_name", "Bob Example"),
+    ];
+    let signed_up = api.form(Method::POST, "/signup", pre, &form).await;
     assert_eq!(signed_up.status(), 303);
     assert_eq!(signed_up.headers()["location"], "/login");
-    let form = http
-        .get(url("/login"))
-        .header("cookie", &pre_cookie)
-        .send()
-        .await
-        .unwrap();
+    let form = api.send(Method::GET, "/login", pre).await;
     assert_eq!(form.status(), 200);
     let csrf = secrets.add(
         "CSRF token: login form",
         csrf_token(&form.text().await.unwrap()),
     );
     let wrong = secrets.password("a wrong password on the login form");
-    let refused = http
-        .post(url("/login"))
-        .header("cookie", &pre_cookie)
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("username", "bob"),
-            ("password", &wrong),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let refused = web_login(&api, pre, &csrf, &wrong).await;
     assert_eq!(refused.status(), 401);
-    let logged_in = http
-        .post(url("/login"))
-        .header("cookie", &pre_cookie)
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("username", "bob"),
-            ("password", &web_password),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let logged_in = web_login(&api, pre, &csrf, &web_password).await;
     assert_eq!(logged_in.status(), 303);
     let token = secrets.add(
         "session token: bob's web login",
         session_cookie(&logged_in).unwrap(),
     );
-    let me = http
-        .get(url("/me"))
-        .header("cookie", format!("session_id={token}; {pre_cookie}"))
-        .send()
-        .await
-        .unwrap();
+    bobs_session(&api, secrets, &token, &pre_cookie).await
+}
+
+/// Bob's `POST /login` through the form, with this CSRF token and password.
+async fn web_login(api: &Api<'_>, pre: Option<&str>, csrf: &str, password: &str) -> Response {
+    let form = [
+        ("csrf_token", csrf),
+        ("username", "bob"),
+        ("password", password),
+    ];
+    api.form(Method::POST, "/login", pre, &form).await
+}
+
+/// Bob's session on the website: `/me`, logout, and `/me` again.
+async fn bobs_session(api: &Api<'_>, mut secrets: Secrets, token: &str, pre: &str) -> Secrets {
+    let cookie = format!("{}; {pre}", session(token));
+    let me = api.send(Method::GET, "/me", Some(&cookie)).await;
     assert_eq!(me.status(), 200);
     let csrf = secrets.add("CSRF token: /me", csrf_token(&me.text().await.unwrap()));
-    let logged_out = http
-        .post(url("/logout"))
-        .header("cookie", format!("session_id={token}"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let form = [("csrf_token", csrf.as_str())];
+    let logged_out = api
+        .form(Method::POST, "/logout", Some(&session(token)), &form)
+        .await;
     assert_eq!(logged_out.status(), 303);
-    let me = http
-        .get(url("/me"))
-        .header("cookie", format!("session_id={token}"))
-        .send()
-        .await
-        .unwrap();
+    let me = api.send(Method::GET, "/me", Some(&session(token))).await;
     assert_eq!(me.status(), 303, "the session ended");
-
     secrets
 }
 

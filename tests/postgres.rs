@@ -7,7 +7,7 @@ use crate::common;
 
 use base64::Engine;
 use common::{client, session_cookie, Server};
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -17,6 +17,37 @@ fn check_header(username: &str, password: &str, machine: &str) -> String {
     let json =
         serde_json::json!({"username": username, "password": password, "machine_id": machine});
     base64::engine::general_purpose::STANDARD.encode(json.to_string())
+}
+
+/// A `POST` of this form to `server`, sent.
+async fn post_form(
+    http: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let request = http.post(server.url(path)).form(fields);
+    request.send().await.unwrap()
+}
+
+/// The request with this `Cookie` header, sent.
+async fn with_cookie(request: RequestBuilder, cookie: &str) -> Response {
+    request.header("Cookie", cookie).send().await.unwrap()
+}
+
+/// `GET /check` on `server` for this username, password and machine.
+async fn check(
+    http: &reqwest::Client,
+    server: &Server,
+    username: &str,
+    password: &str,
+    machine: &str,
+) -> Response {
+    let header = check_header(username, password, machine);
+    let request = http
+        .get(server.url("/check"))
+        .header("SEEK_CUSTOM_AUTH", header);
+    request.send().await.unwrap()
 }
 
 async fn status_and_body(response: reqwest::Response) -> (StatusCode, Value) {
@@ -44,44 +75,31 @@ async fn two_servers_share_sessions_throttle_machines_and_credentials() {
     let b = Server::start_with(dir.path(), &schema.url, &options);
     let http = client();
     for name in ["kvothe", "denna", "simmon"] {
-        let r = http
-            .post(a.url("/users"))
-            .form(&[("username", name), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(
+            &http,
+            &a,
+            "/users",
+            &[("username", name), ("password", PASSWORD)],
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
 
     // A session made on A works on B; a logout on B is refused on A at once.
-    let login = http
-        .post(a.url("/sessions"))
-        .form(&[("username", "kvothe"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let login = post_form(
+        &http,
+        &a,
+        "/sessions",
+        &[("username", "kvothe"), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(login.status(), StatusCode::OK);
     let cookie = format!("session_id={}", session_cookie(&login).unwrap());
-    let on_b = http
-        .get(b.url("/profile"))
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let on_b = with_cookie(http.get(b.url("/profile")), &cookie).await;
     assert_eq!(on_b.status(), StatusCode::OK);
-    let logout = http
-        .delete(b.url("/sessions"))
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let logout = with_cookie(http.delete(b.url("/sessions")), &cookie).await;
     assert_eq!(logout.status(), StatusCode::FOUND);
-    let on_a = http
-        .get(a.url("/profile"))
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let on_a = with_cookie(http.get(a.url("/profile")), &cookie).await;
     assert_eq!(on_a.status(), StatusCode::FORBIDDEN);
 
     // Failed logins split across A and B add up to one throttle. Wrong
@@ -93,12 +111,13 @@ async fn two_servers_share_sessions_throttle_machines_and_credentials() {
     let mut throttled_after = None;
     for attempt in 0..8usize {
         let server = [&a, &b][attempt % 2];
-        let r = http
-            .post(server.url("/sessions"))
-            .form(&[("username", "denna"), ("password", "wrong password")])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(
+            &http,
+            server,
+            "/sessions",
+            &[("username", "denna"), ("password", "wrong password")],
+        )
+        .await;
         match r.status() {
             StatusCode::UNAUTHORIZED => failures[attempt % 2] += 1,
             StatusCode::TOO_MANY_REQUESTS => {
@@ -116,23 +135,10 @@ async fn two_servers_share_sessions_throttle_machines_and_credentials() {
     // Two users racing on A and B for one machine: exactly one wins.
     let machine = "shared-machine-0123456789";
     let (on_a, on_b) = tokio::join!(
-        http.get(a.url("/check"))
-            .header(
-                "SEEK_CUSTOM_AUTH",
-                check_header("kvothe", PASSWORD, machine)
-            )
-            .send(),
-        http.get(b.url("/check"))
-            .header(
-                "SEEK_CUSTOM_AUTH",
-                check_header("simmon", PASSWORD, machine)
-            )
-            .send(),
+        check(&http, &a, "kvothe", PASSWORD, machine),
+        check(&http, &b, "simmon", PASSWORD, machine),
     );
-    let outcomes = [
-        status_and_body(on_a.unwrap()).await,
-        status_and_body(on_b.unwrap()).await,
-    ];
+    let outcomes = [status_and_body(on_a).await, status_and_body(on_b).await];
     let bound: Vec<_> = outcomes
         .iter()
         .filter(|(s, _)| *s == StatusCode::OK)
@@ -148,20 +154,16 @@ async fn two_servers_share_sessions_throttle_machines_and_credentials() {
     // B caches the winner's verified triple; a password change on A stops
     // the old password on B's /check at once, inside the cache window.
     for _ in 0..2 {
-        let r = http
-            .get(b.url("/check"))
-            .header("SEEK_CUSTOM_AUTH", check_header(&winner, PASSWORD, machine))
-            .send()
-            .await
-            .unwrap();
+        let r = check(&http, &b, &winner, PASSWORD, machine).await;
         assert_eq!(r.status(), StatusCode::OK);
     }
-    let login = http
-        .post(a.url("/sessions"))
-        .form(&[("username", winner.as_str()), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let login = post_form(
+        &http,
+        &a,
+        "/sessions",
+        &[("username", winner.as_str()), ("password", PASSWORD)],
+    )
+    .await;
     let cookie = format!("session_id={}", session_cookie(&login).unwrap());
     let changed = http
         .post(a.url("/password"))
@@ -174,25 +176,12 @@ async fn two_servers_share_sessions_throttle_machines_and_credentials() {
         .await
         .unwrap();
     assert_eq!(changed.status(), StatusCode::OK);
-    let old = http
-        .get(b.url("/check"))
-        .header("SEEK_CUSTOM_AUTH", check_header(&winner, PASSWORD, machine))
-        .send()
-        .await
-        .unwrap();
+    let old = check(&http, &b, &winner, PASSWORD, machine).await;
     let (status, body) = status_and_body(old).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
     );
-    let new = http
-        .get(b.url("/check"))
-        .header(
-            "SEEK_CUSTOM_AUTH",
-            check_header(&winner, NEW_PASSWORD, machine),
-        )
-        .send()
-        .await
-        .unwrap();
+    let new = check(&http, &b, &winner, NEW_PASSWORD, machine).await;
     assert_eq!(new.status(), StatusCode::OK);
 }

@@ -162,11 +162,7 @@ async fn every_password_rule_has_its_code(db: TestDb) {
         assert_eq!(found, rule, "{password:?}");
         assert_eq!(found.code(), code);
     }
-    let by_mail = Registration {
-        email: Some("someone.long@example.com".into()),
-        password: pw("SOMEONE.LONG@example.com"),
-        ..Registration::default()
-    };
+    let by_mail = mailed("someone.long@example.com", "SOMEONE.LONG@example.com");
     let found = rejected(auth.register_user(by_mail, &client()).await);
     assert_eq!(found, PasswordRule::MatchesIdentifier);
     // 1024 bytes is the limit, not a byte less.
@@ -221,11 +217,7 @@ async fn identifiers_are_validated(db: TestDb) {
         matches!(bad_name, Err(AuthError::InvalidUsername)),
         "{bad_name:?}"
     );
-    let bad_mail = Registration {
-        email: Some("no-at-sign".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let bad_mail = mailed("no-at-sign", GOOD);
     let bad_mail = auth.register_user(bad_mail, &client()).await;
     assert!(
         matches!(bad_mail, Err(AuthError::InvalidEmail)),

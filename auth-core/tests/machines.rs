@@ -31,6 +31,34 @@ async fn check(
         })
 }
 
+/// Asserts that each `(username, password, machine)` check is refused as
+/// `expected` says.
+async fn assert_refused(
+    auth: &auth_core::Auth,
+    cases: &[(&str, &str, &str)],
+    expected: fn(&AuthError) -> bool,
+) {
+    for &(username, password, machine) in cases {
+        let result = check(auth, username, password, machine).await;
+        assert!(
+            matches!(&result, Err(error) if expected(error)),
+            "{username} with {password:?} on {machine}: {result:?}"
+        );
+    }
+}
+
+fn mismatch(error: &AuthError) -> bool {
+    matches!(error, AuthError::MachineMismatch)
+}
+
+fn taken(error: &AuthError) -> bool {
+    matches!(error, AuthError::MachineTaken)
+}
+
+fn invalid(error: &AuthError) -> bool {
+    matches!(error, AuthError::InvalidCredentials)
+}
+
 async fn the_first_check_binds_and_later_ones_know(db: TestDb) {
     let (auth, _clock) = open(&db).await;
     register(&auth, "kvothe", GOOD).await;
@@ -67,27 +95,19 @@ async fn another_machine_is_a_mismatch_and_a_bound_machine_is_taken(db: TestDb) 
     register(&auth, "kvothe", GOOD).await;
     register(&auth, "denna", GOOD).await;
     check(&auth, "kvothe", GOOD, LAPTOP).await.unwrap();
-    assert!(matches!(
-        check(&auth, "kvothe", GOOD, DESKTOP).await,
-        Err(AuthError::MachineMismatch)
-    ));
-    assert!(matches!(
-        check(&auth, "denna", GOOD, LAPTOP).await,
-        Err(AuthError::MachineTaken)
-    ));
+    assert_refused(&auth, &[("kvothe", GOOD, DESKTOP)], mismatch).await;
+    assert_refused(&auth, &[("denna", GOOD, LAPTOP)], taken).await;
     // The machine rules are only revealed to a caller who proved the password.
-    assert!(matches!(
-        check(&auth, "denna", OTHER, LAPTOP).await,
-        Err(AuthError::InvalidCredentials)
-    ));
-    assert!(matches!(
-        check(&auth, "kvothe", OTHER, DESKTOP).await,
-        Err(AuthError::InvalidCredentials)
-    ));
-    assert!(matches!(
-        check(&auth, "nobody", GOOD, DESKTOP).await,
-        Err(AuthError::InvalidCredentials)
-    ));
+    assert_refused(
+        &auth,
+        &[
+            ("denna", OTHER, LAPTOP),
+            ("kvothe", OTHER, DESKTOP),
+            ("nobody", GOOD, DESKTOP),
+        ],
+        invalid,
+    )
+    .await;
     // denna may still bind a machine of her own.
     assert_eq!(
         check(&auth, "denna", GOOD, DESKTOP).await.unwrap(),
@@ -101,14 +121,8 @@ async fn wrong_passwords_count_toward_the_throttle_refusals_do_not(db: TestDb) {
     register(&auth, "denna", GOOD).await;
     check(&auth, "kvothe", GOOD, LAPTOP).await.unwrap();
     for _ in 0..10 {
-        assert!(matches!(
-            check(&auth, "kvothe", GOOD, DESKTOP).await,
-            Err(AuthError::MachineMismatch)
-        ));
-        assert!(matches!(
-            check(&auth, "denna", GOOD, LAPTOP).await,
-            Err(AuthError::MachineTaken)
-        ));
+        assert_refused(&auth, &[("kvothe", GOOD, DESKTOP)], mismatch).await;
+        assert_refused(&auth, &[("denna", GOOD, LAPTOP)], taken).await;
     }
     login(&auth, "kvothe", GOOD)
         .await
@@ -117,10 +131,7 @@ async fn wrong_passwords_count_toward_the_throttle_refusals_do_not(db: TestDb) {
         .await
         .expect("refusals did not throttle denna");
     for _ in 0..5 {
-        assert!(matches!(
-            check(&auth, "kvothe", OTHER, LAPTOP).await,
-            Err(AuthError::InvalidCredentials)
-        ));
+        assert_refused(&auth, &[("kvothe", OTHER, LAPTOP)], invalid).await;
     }
     // The same per-account count as the login's.
     assert!(matches!(
@@ -171,10 +182,7 @@ async fn the_cache_answers_without_a_hash_until_something_changes(db: TestDb) {
     assert_eq!(auth.hashes_done(), hashes, "cache hits cost no hash");
     assert_eq!(auth.check_cache_hits(), 5);
     // A wrong password is never answered from the cache.
-    assert!(matches!(
-        check(&auth, "kvothe", OTHER, LAPTOP).await,
-        Err(AuthError::InvalidCredentials)
-    ));
+    assert_refused(&auth, &[("kvothe", OTHER, LAPTOP)], invalid).await;
 
     // After 60 seconds the triple is verified again.
     clock.advance(60);
@@ -191,10 +199,7 @@ async fn the_cache_answers_without_a_hash_until_something_changes(db: TestDb) {
         )
         .await
         .unwrap();
-    assert!(matches!(
-        check(&auth, "kvothe", GOOD, LAPTOP).await,
-        Err(AuthError::InvalidCredentials)
-    ));
+    assert_refused(&auth, &[("kvothe", GOOD, LAPTOP)], invalid).await;
     assert_eq!(
         check(&auth, "kvothe", OTHER, LAPTOP).await.unwrap(),
         MachineOutcome::Known
@@ -215,10 +220,7 @@ async fn unbinding_frees_both_sides(db: TestDb) {
         check(&auth, "denna", GOOD, LAPTOP).await.unwrap(),
         MachineOutcome::Bound
     );
-    assert!(matches!(
-        check(&auth, "kvothe", GOOD, LAPTOP).await,
-        Err(AuthError::MachineTaken)
-    ));
+    assert_refused(&auth, &[("kvothe", GOOD, LAPTOP)], taken).await;
     assert_eq!(
         check(&auth, "kvothe", GOOD, DESKTOP).await.unwrap(),
         MachineOutcome::Bound

@@ -2,7 +2,9 @@
 
 use crate::common;
 
-use auth_core::{AuthError, Identifier, IdentifierKind, PasswordRule, Registration};
+use auth_core::{
+    Auth, AuthError, Identifier, IdentifierKind, PasswordRule, Registration, ResetToken,
+};
 use common::*;
 
 on_both_backends! {
@@ -14,6 +16,26 @@ on_both_backends! {
 
 fn user(name: &str) -> Identifier {
     Identifier::Username(name.into())
+}
+
+/// A reset token for the named account.
+async fn reset_token(auth: &Auth, name: &str) -> ResetToken {
+    let (_, token) = auth
+        .get_reset_password_token(&user(name), &client())
+        .await
+        .unwrap();
+    token
+}
+
+/// Asserts that this token no longer (or never did) reset the account's password.
+async fn assert_reset_refused(auth: &Auth, name: &str, token: &str, what: &str) {
+    let refused = auth
+        .update_password(&user(name), token, &pw(GOOD), &client())
+        .await;
+    assert!(
+        matches!(refused, Err(AuthError::InvalidResetToken)),
+        "{what}: {refused:?}"
+    );
 }
 
 async fn reset_token_lifecycle(db: TestDb) {
@@ -39,64 +61,28 @@ async fn reset_token_lifecycle(db: TestDb) {
     auth.update_password(&user("kate"), token.expose(), &pw(OTHER), &client())
         .await
         .unwrap();
-    let twice = auth
-        .update_password(&user("kate"), token.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(twice, Err(AuthError::InvalidResetToken)),
-        "{twice:?}"
-    );
+    assert_reset_refused(&auth, "kate", token.expose(), "twice").await;
     login(&auth, "kate", OTHER).await.unwrap();
 
     // Expires.
-    let (_, token) = auth
-        .get_reset_password_token(&user("kate"), &client())
-        .await
-        .unwrap();
+    let token = reset_token(&auth, "kate").await;
     clock.advance(auth.config().reset_token_ttl.as_secs() as i64);
-    let expired = auth
-        .update_password(&user("kate"), token.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(expired, Err(AuthError::InvalidResetToken)),
-        "{expired:?}"
-    );
+    assert_reset_refused(&auth, "kate", token.expose(), "expired").await;
 
     // A newer token voids the older one.
-    let (_, old) = auth
-        .get_reset_password_token(&user("kate"), &client())
-        .await
-        .unwrap();
-    let (_, new) = auth
-        .get_reset_password_token(&user("kate"), &client())
-        .await
-        .unwrap();
+    let old = reset_token(&auth, "kate").await;
+    let new = reset_token(&auth, "kate").await;
     assert_ne!(old.expose(), new.expose());
-    let superseded = auth
-        .update_password(&user("kate"), old.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(superseded, Err(AuthError::InvalidResetToken)),
-        "{superseded:?}"
-    );
+    assert_reset_refused(&auth, "kate", old.expose(), "superseded").await;
 
     // Another account's token, an unknown account and garbage are refused.
-    let (_, liams) = auth
-        .get_reset_password_token(&user("liam"), &client())
-        .await
-        .unwrap();
+    let liams = reset_token(&auth, "liam").await;
     for (name, presented) in [
         ("kate", liams.expose()),
         ("nobody", new.expose()),
         ("kate", "garbage"),
     ] {
-        let refused = auth
-            .update_password(&user(name), presented, &pw(GOOD), &client())
-            .await;
-        assert!(
-            matches!(refused, Err(AuthError::InvalidResetToken)),
-            "{name}: {refused:?}"
-        );
+        assert_reset_refused(&auth, name, presented, name).await;
     }
 
     // A new password that breaks a rule changes nothing and leaves the token usable.
@@ -155,13 +141,7 @@ async fn reset_ends_sessions_and_clears_the_throttle(db: TestDb) {
         let result = if attempt % 2 == 0 {
             login(&auth, "mia", OTHER).await
         } else {
-            auth.login(
-                &Identifier::Email("mia@example.com".into()),
-                &pw(OTHER),
-                None,
-                &client(),
-            )
-            .await
+            login_by_email(&auth, "mia@example.com", OTHER).await
         };
         assert!(matches!(result, Err(AuthError::InvalidCredentials)));
     }
@@ -169,14 +149,7 @@ async fn reset_ends_sessions_and_clears_the_throttle(db: TestDb) {
         login(&auth, "mia", GOOD).await,
         Err(AuthError::Throttled { .. })
     ));
-    let by_mail_throttled = auth
-        .login(
-            &Identifier::Email("MIA@EXAMPLE.COM".into()),
-            &pw(GOOD),
-            None,
-            &client(),
-        )
-        .await;
+    let by_mail_throttled = login_by_email(&auth, "MIA@EXAMPLE.COM", GOOD).await;
     assert!(matches!(
         by_mail_throttled,
         Err(AuthError::Throttled { .. })
@@ -197,14 +170,7 @@ async fn reset_ends_sessions_and_clears_the_throttle(db: TestDb) {
         signed_in_as(&auth, noahs.token.expose()).await,
         Some(neighbour.id)
     );
-    let old = auth
-        .login(
-            &Identifier::Email("mia@example.com".into()),
-            &pw(GOOD),
-            None,
-            &client(),
-        )
-        .await;
+    let old = login_by_email(&auth, "mia@example.com", GOOD).await;
     assert!(matches!(old, Err(AuthError::InvalidCredentials)), "{old:?}");
     login(&auth, "mia", OTHER).await.unwrap();
     // The count under the username was cleared too: five more plain failures.
@@ -260,10 +226,7 @@ async fn change_password_replaces_every_session(db: TestDb) {
         .is_some());
 
     // An outstanding reset token dies with the old password.
-    let (_, reset) = auth
-        .get_reset_password_token(&user("olga"), &client())
-        .await
-        .unwrap();
+    let reset = reset_token(&auth, "olga").await;
 
     let changed = auth
         .change_password(token, &pw(GOOD), &pw(OTHER), &client())
@@ -288,13 +251,7 @@ async fn change_password_replaces_every_session(db: TestDb) {
     assert!(matches!(old, Err(AuthError::InvalidCredentials)), "{old:?}");
     login(&auth, "olga", OTHER).await.unwrap();
 
-    let stale_reset = auth
-        .update_password(&user("olga"), reset.expose(), &pw(GOOD), &client())
-        .await;
-    assert!(
-        matches!(stale_reset, Err(AuthError::InvalidResetToken)),
-        "{stale_reset:?}"
-    );
+    assert_reset_refused(&auth, "olga", reset.expose(), "stale_reset").await;
 
     let dead = auth
         .change_password(token, &pw(OTHER), &pw(GOOD), &client())
@@ -308,11 +265,7 @@ async fn change_password_replaces_every_session(db: TestDb) {
 async fn change_password_of_a_mail_only_account(db: TestDb) {
     let (auth, _clock) = open(&db).await;
     register(&auth, "quinn@example.com", OTHER).await;
-    let same_name_as_email = Registration {
-        email: Some("Quinn@Example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let same_name_as_email = mailed("Quinn@Example.com", GOOD);
     let taken = auth.register_user(same_name_as_email, &client()).await;
     assert!(
         matches!(
@@ -321,17 +274,9 @@ async fn change_password_of_a_mail_only_account(db: TestDb) {
         ),
         "{taken:?}"
     );
-    let rae = Registration {
-        email: Some("rae@example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let rae = mailed("rae@example.com", GOOD);
     auth.register_user(rae, &client()).await.unwrap();
-    let same_email_as_name = Registration {
-        username: Some("RAE@example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let same_email_as_name = named("RAE@example.com", GOOD);
     let taken = auth.register_user(same_email_as_name, &client()).await;
     assert!(
         matches!(
@@ -341,19 +286,9 @@ async fn change_password_of_a_mail_only_account(db: TestDb) {
         "{taken:?}"
     );
 
-    let mail_only = Registration {
-        email: Some("solo@example.com".into()),
-        password: pw(GOOD),
-        ..Registration::default()
-    };
+    let mail_only = mailed("solo@example.com", GOOD);
     let quinn = auth.register_user(mail_only, &client()).await.unwrap();
-    let session = auth
-        .login(
-            &Identifier::Email("solo@example.com".into()),
-            &pw(GOOD),
-            None,
-            &client(),
-        )
+    let session = login_by_email(&auth, "solo@example.com", GOOD)
         .await
         .unwrap();
     assert_eq!(session.user.id, quinn.id);
@@ -367,13 +302,7 @@ async fn change_password_of_a_mail_only_account(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(changed.user.id, quinn.id);
-    let after = auth
-        .login(
-            &Identifier::Email("solo@example.com".into()),
-            &pw("a brand new passphrase"),
-            None,
-            &client(),
-        )
+    let after = login_by_email(&auth, "solo@example.com", "a brand new passphrase")
         .await
         .unwrap();
     assert_eq!(after.user.id, quinn.id);

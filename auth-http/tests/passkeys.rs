@@ -24,38 +24,50 @@ fn with_session(request: RequestBuilder, token: &str) -> RequestBuilder {
     from_page(request).header("cookie", cookie(token))
 }
 
+/// A `POST` of this JSON body from a page, in the session of `token`.
+async fn post_in_session(app: &TestApp, token: &str, path: &str, body: &Value) -> Res {
+    app.send(with_session(json("POST", path, body), token))
+        .await
+}
+
+/// `POST /mfa/passkeys/options` with the password: a registration ceremony.
+async fn start_adding(app: &TestApp, token: &str) -> Res {
+    let body = json!({"password": PASSWORD});
+    post_in_session(app, token, "/mfa/passkeys/options", &body).await
+}
+
+/// `POST /mfa/passkeys` with this body.
+async fn finish_adding(app: &TestApp, token: &str, body: &Value) -> Res {
+    post_in_session(app, token, "/mfa/passkeys", body).await
+}
+
+/// A new authenticator's answer to a registration ceremony, as JSON.
+fn registration_answer(started: &Value) -> (TestAuthenticator, Value) {
+    let options = json!({"publicKey": started["publicKey"]});
+    let (key, answer) = TestAuthenticator::register(&options, ORIGIN, true);
+    (key, serde_json::from_str(&answer).unwrap())
+}
+
 /// Adds a passkey through the JSON routes; returns its authenticator and id.
 async fn add_passkey(app: &TestApp, token: &str, name: &str) -> (TestAuthenticator, String) {
-    let started = app
-        .send(with_session(
-            json(
-                "POST",
-                "/mfa/passkeys/options",
-                &json!({"password": PASSWORD}),
-            ),
-            token,
-        ))
-        .await;
+    let started = start_adding(app, token).await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.text());
     let body = started.json();
-    let options = json!({"publicKey": body["publicKey"]});
-    let (key, answer) = TestAuthenticator::register(&options, ORIGIN, true);
-    let answer: Value = serde_json::from_str(&answer).unwrap();
-    let added = app
-        .send(with_session(
-            json(
-                "POST",
-                "/mfa/passkeys",
-                &json!({"ceremony": body["ceremony"], "name": name, "credential": answer}),
-            ),
-            token,
-        ))
-        .await;
+    let (key, answer) = registration_answer(&body);
+    let body = json!({"ceremony": body["ceremony"], "name": name, "credential": answer});
+    let added = finish_adding(app, token, &body).await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.text());
     let added = added.json();
     assert_eq!(added["name"], name);
     assert_eq!(added["last_used_at"], Value::Null);
     (key, added["id"].as_str().unwrap().to_owned())
+}
+
+/// `POST /sessions/passkey` from a page: a sign-in with the passkey alone.
+async fn sign_in_alone(app: &TestApp, ceremony: &str, credential: &Value) -> Res {
+    let body = json!({"ceremony": ceremony, "credential": credential});
+    app.send(from_page(json("POST", "/sessions/passkey", &body)))
+        .await
 }
 
 /// Starts a ceremony and answers it with the authenticator.
@@ -87,13 +99,7 @@ async fn add_sign_in_second_step_and_remove_over_http() {
     // Alone, with no name typed: a login.
     key.counter = 1;
     let (ceremony, credential) = answer(&app, "/sessions/passkey/options", json!({}), &key).await;
-    let res = app
-        .send(from_page(json(
-            "POST",
-            "/sessions/passkey",
-            &json!({"ceremony": ceremony, "credential": credential}),
-        )))
-        .await;
+    let res = sign_in_alone(&app, &ceremony, &credential).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(
         res.json(),
@@ -102,13 +108,7 @@ async fn add_sign_in_second_step_and_remove_over_http() {
     let alone = res.session_cookie();
     assert_eq!(app.profile_status(&alone).await, StatusCode::OK);
     // The same answer again: the ceremony is spent.
-    let res = app
-        .send(from_page(json(
-            "POST",
-            "/sessions/passkey",
-            &json!({"ceremony": ceremony, "credential": credential}),
-        )))
-        .await;
+    let res = sign_in_alone(&app, &ceremony, &credential).await;
     res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
 
     // After the password: mfa_required with "passkey", then the passkey.
@@ -208,34 +208,17 @@ async fn bad_input_gets_the_contract_error_shape() {
     res.assert_error(StatusCode::FORBIDDEN, "not_authenticated");
     // And the password: a stolen session alone adds no passkey (one would
     // sign in on its own and outlive a password reset).
-    let res = app
-        .send(with_session(
-            json("POST", "/mfa/passkeys/options", &json!({})),
-            &token,
-        ))
-        .await;
+    let res = post_in_session(&app, &token, "/mfa/passkeys/options", &json!({})).await;
     res.assert_error(StatusCode::BAD_REQUEST, "missing_field");
-    let res = app
-        .send(with_session(
-            json(
-                "POST",
-                "/mfa/passkeys/options",
-                &json!({"password": "not the password at all"}),
-            ),
-            &token,
-        ))
-        .await;
+    let res = post_in_session(
+        &app,
+        &token,
+        "/mfa/passkeys/options",
+        &json!({"password": "not the password at all"}),
+    )
+    .await;
     res.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let res = app
-        .send(with_session(
-            json(
-                "POST",
-                "/mfa/passkeys/options",
-                &json!({"password": PASSWORD}),
-            ),
-            &token,
-        ))
-        .await;
+    let res = start_adding(&app, &token).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
 
     let ceremony = app
@@ -304,16 +287,12 @@ async fn bad_input_gets_the_contract_error_shape() {
         .await;
     res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     // A name too long.
-    let res = app
-        .send(with_session(
-            json(
-                "POST",
-                "/mfa/passkeys",
-                &json!({"ceremony": ceremony, "name": "x".repeat(65), "credential": {}}),
-            ),
-            &token,
-        ))
-        .await;
+    let res = finish_adding(
+        &app,
+        &token,
+        &json!({"ceremony": ceremony, "name": "x".repeat(65), "credential": {}}),
+    )
+    .await;
     res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     // The second step with a token that is none.
     let res = app
@@ -490,61 +469,27 @@ async fn origin_spellings_names_and_removal_attacks() {
         "{html}"
     );
     for name in ["a\u{0}b", "line\nbreak", "\u{1b}[31mred", &"x".repeat(65)] {
-        let started = app
-            .send(with_session(
-                json(
-                    "POST",
-                    "/mfa/passkeys/options",
-                    &json!({"password": PASSWORD}),
-                ),
-                &token,
-            ))
-            .await
-            .json();
-        let options = json!({"publicKey": started["publicKey"]});
-        let (_, answer) = TestAuthenticator::register(&options, ORIGIN, true);
-        let answer: Value = serde_json::from_str(&answer).unwrap();
-        let res = app
-            .send(with_session(
-                json(
-                    "POST",
-                    "/mfa/passkeys",
-                    &json!({"ceremony": started["ceremony"], "name": name, "credential": answer}),
-                ),
-                &token,
-            ))
-            .await;
+        let started = start_adding(&app, &token).await.json();
+        let (_, answer) = registration_answer(&started);
+        let body = json!({"ceremony": started["ceremony"], "name": name, "credential": answer});
+        let res = finish_adding(&app, &token, &body).await;
         let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
         assert!(message.starts_with("name"), "{name:?}: {message}");
     }
     // A credential id of 3000 bytes (WebAuthn allows 1023) fits the 16 KiB
     // body; on PostgreSQL its unique index entry would not fit: a 400 here.
-    let started = app
-        .send(with_session(
-            json(
-                "POST",
-                "/mfa/passkeys/options",
-                &json!({"password": PASSWORD}),
-            ),
-            &token,
-        ))
-        .await
-        .json();
+    let started = start_adding(&app, &token).await.json();
     let options = json!({"publicKey": started["publicKey"]});
     let (_, answer) = TestAuthenticator::register_with_id_len(&options, ORIGIN, true, 3000);
     let answer: Value = serde_json::from_str(&answer).unwrap();
     let body = json!({"ceremony": started["ceremony"], "credential": answer});
     assert!(body.to_string().len() < 16 * 1024);
-    let res = app
-        .send(with_session(json("POST", "/mfa/passkeys", &body), &token))
-        .await;
+    let res = finish_adding(&app, &token, &body).await;
     let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     assert!(message.starts_with("credential"), "{message}");
 
     let huge = json!({"ceremony": "x", "name": "n".repeat(10 << 20), "credential": {}});
-    let res = app
-        .send(with_session(json("POST", "/mfa/passkeys", &huge), &token))
-        .await;
+    let res = finish_adding(&app, &token, &huge).await;
     res.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     // Another account's passkey: with the right password of one's own

@@ -12,16 +12,10 @@ async fn a_person_signs_up_logs_in_and_logs_out() {
     require_browser();
     let server = Server::start(&[]);
     let base = server.base_url.clone();
-    let (_driver, port) = start_driver();
-    let profile = tempfile::tempdir().expect("a browser profile folder");
-    let browser = open_browser(port, profile.path()).await;
-    set_viewport(&browser, 1280, 900).await;
+    let (_driver, _port, _profile, browser) = desktop_browser().await;
 
     // Sign up.
-    browser
-        .goto(&format!("{base}/signup"))
-        .await
-        .expect("signup page");
+    visit(&browser, &base, "/signup", "signup page").await;
     snap(&browser, "desktop-1-signup").await;
     fill(&browser, "username", "kvothe").await;
     fill(&browser, "password", "3##Heel7sa*9-zRwT").await;
@@ -76,22 +70,13 @@ async fn a_person_signs_up_logs_in_and_logs_out() {
 
     // The same pages at a phone's width.
     set_viewport(&browser, 390, 844).await;
-    browser
-        .goto(&format!("{base}/signup"))
-        .await
-        .expect("signup page");
+    visit(&browser, &base, "/signup", "signup page").await;
     snap(&browser, "phone-1-signup").await;
-    browser
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("login page");
+    visit(&browser, &base, "/login", "login page").await;
     snap(&browser, "phone-2-login").await;
     log_in(&browser, &base, "kvothe", "3##Heel7sa*9-zRwT").await;
     snap(&browser, "phone-3-me").await;
-    browser
-        .goto(&format!("{base}/logout"))
-        .await
-        .expect("logout link");
+    visit(&browser, &base, "/logout", "logout link").await;
     assert_eq!(
         path_of(&browser).await,
         "/login",
@@ -111,19 +96,13 @@ async fn a_person_resets_changes_the_password_and_ends_another_session() {
     require_browser();
     let server = Server::start(&["--reset-delivery", "log"]);
     let base = server.base_url.clone();
-    let (_driver, port) = start_driver();
-    let profile = tempfile::tempdir().expect("a browser profile folder");
-    let browser = open_browser(port, profile.path()).await;
-    set_viewport(&browser, 1280, 900).await;
+    let (_driver, port, _profile, browser) = desktop_browser().await;
     let first = "Vq7#stone-harbor-kettle";
     let second = "Lk2!amber-violet-turtle";
     let third = "Zp5$quiet-meadow-lantern";
 
     // Sign up with an e-mail address.
-    browser
-        .goto(&format!("{base}/signup"))
-        .await
-        .expect("signup page");
+    visit(&browser, &base, "/signup", "signup page").await;
     fill(&browser, "username", "denna").await;
     fill(&browser, "password", first).await;
     fill(&browser, "email", "denna@example.com").await;
@@ -263,10 +242,7 @@ async fn a_person_resets_changes_the_password_and_ends_another_session() {
         "No second factor is set up yet."
     );
     snap_both(&browser, "account-13-security").await;
-    browser
-        .goto(&format!("{base}/no/such/page"))
-        .await
-        .expect("an unknown path");
+    visit(&browser, &base, "/no/such/page", "an unknown path").await;
     assert_eq!(text_of(&browser, "h1").await, "Page not found");
     snap_both(&browser, "account-14-not-found").await;
 

@@ -34,20 +34,10 @@ async fn a_person_sets_up_an_authenticator_app_and_logs_in_with_it() {
     require_browser();
     let server = Server::start(&[]);
     let base = server.base_url.clone();
-    let (_driver, port) = start_driver();
-    let profile = tempfile::tempdir().expect("a browser profile folder");
-    let browser = open_browser(port, profile.path()).await;
-    set_viewport(&browser, 1280, 900).await;
+    let (_driver, _port, _profile, browser) = desktop_browser().await;
     let password = "Qw4#copper-lantern-meadow";
 
-    browser
-        .goto(&format!("{base}/signup"))
-        .await
-        .expect("signup page");
-    fill(&browser, "username", "auri").await;
-    fill(&browser, "password", password).await;
-    submit(&browser).await;
-    text_of(&browser, ".flash.notice").await;
+    sign_up(&browser, &base, "auri", password).await;
     log_in(&browser, &base, "auri", password).await;
 
     click(&browser, Locator::LinkText("Security")).await;
@@ -75,10 +65,7 @@ async fn a_person_sets_up_an_authenticator_app_and_logs_in_with_it() {
         .expect("the codes");
     assert_eq!(codes.len(), 10);
     snap_both(&browser, "mfa-2-security-codes").await;
-    browser
-        .goto(&format!("{base}/me/security"))
-        .await
-        .expect("security");
+    visit(&browser, &base, "/me/security", "security").await;
     assert_eq!(
         text_of(&browser, "#codes-left").await,
         "10 recovery codes left."
@@ -86,14 +73,8 @@ async fn a_person_sets_up_an_authenticator_app_and_logs_in_with_it() {
     snap_both(&browser, "mfa-3-security-on").await;
 
     // Log out; the password alone now leads to the code page.
-    browser
-        .goto(&format!("{base}/logout"))
-        .await
-        .expect("logout");
-    browser
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("login page");
+    visit(&browser, &base, "/logout", "logout").await;
+    visit(&browser, &base, "/login", "login page").await;
     fill(&browser, "username", "auri").await;
     fill(&browser, "password", password).await;
     submit(&browser).await;

@@ -146,11 +146,32 @@ async fn text_of(browser: &Client, css: &str) -> String {
     }
 }
 
+/// chromedriver and a browser of its own (a fresh profile folder) at a
+/// desktop's viewport; the driver's port serves further browsers.
+async fn desktop_browser() -> (Driver, u16, tempfile::TempDir, Client) {
+    let (driver, port) = start_driver();
+    let profile = tempfile::tempdir().expect("a browser profile folder");
+    let browser = open_browser(port, profile.path()).await;
+    set_viewport(&browser, 1280, 900).await;
+    (driver, port, profile, browser)
+}
+
+/// Opens `path` of the site at `base`; `what` names the page if it fails.
+async fn visit(browser: &Client, base: &str, path: &str, what: &str) {
+    browser.goto(&format!("{base}{path}")).await.expect(what);
+}
+
+/// Signs up with a username and a password only, and waits for the notice.
+async fn sign_up(browser: &Client, base: &str, username: &str, password: &str) {
+    visit(browser, base, "/signup", "signup page").await;
+    fill(browser, "username", username).await;
+    fill(browser, "password", password).await;
+    submit(browser).await;
+    text_of(browser, ".flash.notice").await;
+}
+
 async fn log_in(browser: &Client, base: &str, username: &str, password: &str) {
-    browser
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("login page");
+    visit(browser, base, "/login", "login page").await;
     fill(browser, "username", username).await;
     fill(browser, "password", password).await;
     submit(browser).await;

@@ -105,14 +105,7 @@ async fn a_person_adds_a_passkey_and_signs_in_with_it() {
     set_viewport(&browser, 1280, 900).await;
     let password = "Qw4#copper-lantern-meadow";
 
-    browser
-        .goto(&format!("{base}/signup"))
-        .await
-        .expect("signup page");
-    fill(&browser, "username", "elodin").await;
-    fill(&browser, "password", password).await;
-    submit(&browser).await;
-    text_of(&browser, ".flash.notice").await;
+    sign_up(&browser, &base, "elodin", password).await;
     log_in(&browser, &base, "elodin", password).await;
 
     // Add a passkey on /me/security.
@@ -129,27 +122,15 @@ async fn a_person_adds_a_passkey_and_signs_in_with_it() {
     snap_both(&browser, "passkey-1-security-listed").await;
 
     // Log out; sign in with the passkey alone, no name typed.
-    browser
-        .goto(&format!("{base}/logout"))
-        .await
-        .expect("logout");
-    browser
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("login page");
+    visit(&browser, &base, "/logout", "logout").await;
+    visit(&browser, &base, "/login", "login page").await;
     click_passkey_button(&browser, "passkey-login").await;
     assert_eq!(text_after_navigation(&browser, "#whoami").await, "elodin");
     assert_eq!(path_of(&browser).await, "/me");
 
     // Log out; the password now leads to the second step, done with the passkey.
-    browser
-        .goto(&format!("{base}/logout"))
-        .await
-        .expect("logout");
-    browser
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("login page");
+    visit(&browser, &base, "/logout", "logout").await;
+    visit(&browser, &base, "/login", "login page").await;
     fill(&browser, "username", "elodin").await;
     fill(&browser, "password", password).await;
     submit(&browser).await;
@@ -164,10 +145,7 @@ async fn a_person_adds_a_passkey_and_signs_in_with_it() {
     assert_eq!(path_of(&browser).await, "/me");
 
     // Remove it again (a plain form, with the password).
-    browser
-        .goto(&format!("{base}/me/security"))
-        .await
-        .expect("security");
+    visit(&browser, &base, "/me/security", "security").await;
     text_of(&browser, "li.passkey-item p").await;
     snap_both(&browser, "passkey-3-security-used").await;
     fill(&browser, "passkey-password-1", password).await;

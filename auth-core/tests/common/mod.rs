@@ -67,6 +67,15 @@ pub fn named(username: &str, password: &str) -> Registration {
     }
 }
 
+/// A sign-up with an e-mail and a password only.
+pub fn mailed(email: &str, password: &str) -> Registration {
+    Registration {
+        email: Some(email.into()),
+        password: pw(password),
+        ..Registration::default()
+    }
+}
+
 /// Registers a username, panicking on failure.
 pub async fn register(auth: &Auth, username: &str, password: &str) -> User {
     auth.register_user(named(username, password), &client())
@@ -78,6 +87,17 @@ pub async fn register(auth: &Auth, username: &str, password: &str) -> User {
 pub async fn login(auth: &Auth, username: &str, password: &str) -> AuthResult<LoginSuccess> {
     auth.login(
         &Identifier::Username(username.into()),
+        &pw(password),
+        None,
+        &client(),
+    )
+    .await
+}
+
+/// Logs in by e-mail without presenting an old token.
+pub async fn login_by_email(auth: &Auth, email: &str, password: &str) -> AuthResult<LoginSuccess> {
+    auth.login(
+        &Identifier::Email(email.into()),
         &pw(password),
         None,
         &client(),

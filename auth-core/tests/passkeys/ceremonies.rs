@@ -21,20 +21,11 @@ async fn a_ceremony_finishes_on_another_server(db: TestDb) {
     let session = login(&one, "kvothe", GOOD).await.unwrap();
 
     // Added: started on one, finished on two.
-    let challenge = one
-        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
+    let challenge = begin_registration(&one, &session).await;
+    let (mut key, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
+    finish_registration(&two, &session, &challenge, &answer)
         .await
         .unwrap();
-    let (mut key, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
-    two.finish_passkey_registration(
-        session.token.expose(),
-        challenge.ceremony.expose(),
-        &answer,
-        None,
-        &client(),
-    )
-    .await
-    .unwrap();
     assert_eq!(
         one.list_passkeys(session.token.expose()).await.unwrap()[0].name,
         "Passkey"
@@ -44,27 +35,14 @@ async fn a_ceremony_finishes_on_another_server(db: TestDb) {
     let challenge = two.begin_passkey_login(ORIGIN).await.unwrap();
     key.counter = 1;
     let answer = key.assert(&challenge.options, ORIGIN);
-    let signed_in = one
-        .finish_passkey_login(challenge.ceremony.expose(), &answer, None, &client())
-        .await
-        .unwrap();
+    let signed_in = finish_sign_in(&one, &challenge, &answer).await.unwrap();
     assert_eq!(signed_in.user.id, user.id);
 
     // Another session of the same account cannot finish what this one began.
-    let challenge = one
-        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
+    let challenge = begin_registration(&one, &session).await;
     let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
     assert!(matches!(
-        two.finish_passkey_registration(
-            signed_in.token.expose(),
-            challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client(),
-        )
-        .await,
+        finish_registration(&two, &signed_in, &challenge, &answer).await,
         Err(AuthError::InvalidField {
             field: "ceremony",
             ..
@@ -80,12 +58,8 @@ async fn ceremonies_are_single_use_and_expire(db: TestDb) {
     let challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
     key.counter = 1;
     let answer = key.assert(&challenge.options, ORIGIN);
-    auth.finish_passkey_login(challenge.ceremony.expose(), &answer, None, &client())
-        .await
-        .unwrap();
-    let replay = auth
-        .finish_passkey_login(challenge.ceremony.expose(), &answer, None, &client())
-        .await;
+    finish_sign_in(&auth, &challenge, &answer).await.unwrap();
+    let replay = finish_sign_in(&auth, &challenge, &answer).await;
     assert!(void_ceremony(&replay), "{replay:?}");
 
     // Racing finishes of one ceremony (each with a counter that would do on
@@ -95,24 +69,10 @@ async fn ceremonies_are_single_use_and_expire(db: TestDb) {
         let racers: Vec<_> = (0..6u32)
             .map(|i| {
                 key.counter = 10 + round * 10 + i;
-                let answer = key.assert(&challenge.options, ORIGIN);
-                let (auth, ceremony) = (auth.clone(), challenge.ceremony.expose().to_owned());
-                tokio::spawn(async move {
-                    auth.finish_passkey_login(&ceremony, &answer, None, &client())
-                        .await
-                })
+                race_sign_in(&auth, &challenge, key.assert(&challenge.options, ORIGIN))
             })
             .collect();
-        let mut won = 0;
-        for racer in racers {
-            match racer.await.unwrap() {
-                Ok(_) => won += 1,
-                Err(AuthError::InvalidField {
-                    field: "ceremony", ..
-                }) => {}
-                Err(other) => panic!("{other:?}"),
-            }
-        }
+        let won = winners(racers, void).await;
         assert_eq!(won, 1, "round {round}: one ceremony, one session");
     }
 
@@ -121,9 +81,7 @@ async fn ceremonies_are_single_use_and_expire(db: TestDb) {
     let challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
     clock.advance(CEREMONY_TTL_SECS);
     let answer = key.assert(&challenge.options, ORIGIN);
-    let late = auth
-        .finish_passkey_login(challenge.ceremony.expose(), &answer, None, &client())
-        .await;
+    let late = finish_sign_in(&auth, &challenge, &answer).await;
     assert!(void_ceremony(&late), "{late:?}");
     assert!(auth.purge_expired().await.unwrap() >= 1);
 
@@ -138,23 +96,12 @@ async fn ceremonies_are_single_use_and_expire(db: TestDb) {
     .await
     .unwrap();
     let (_, answer) = TestAuthenticator::register(
-        &auth
-            .begin_passkey_registration(signed_in.token.expose(), &pw(GOOD), ORIGIN, &client())
-            .await
-            .unwrap()
-            .options,
+        &begin_registration(&auth, &signed_in).await.options,
         ORIGIN,
         true,
     );
     assert!(matches!(
-        auth.finish_passkey_registration(
-            signed_in.token.expose(),
-            challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client(),
-        )
-        .await,
+        finish_registration(&auth, &signed_in, &challenge, &answer).await,
         Err(AuthError::InvalidField {
             field: "ceremony",
             ..
@@ -173,21 +120,11 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
     // Denna's key answers kvothe's second step (her own credential, this
     // site, user verified): refused, and counted as a wrong answer.
     let token = first_step(&auth, "kvothe").await;
-    let challenge = auth
-        .begin_passkey_second_step(&token, ORIGIN)
-        .await
-        .unwrap();
+    let challenge = begin_second_step(&auth, &token).await;
     denna.counter = 1;
     let answer = denna.assert(&challenge.options, ORIGIN);
     assert!(matches!(
-        auth.complete_mfa_passkey(
-            &token,
-            challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_second_step(&auth, &token, &challenge, &answer).await,
         Err(AuthError::InvalidCode)
     ));
     assert_eq!(auth.count_events("passkey_failed").await.unwrap(), 1);
@@ -196,26 +133,14 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
     kvothe.counter = 1;
     let answer = kvothe.assert(&sign_in_challenge.options, ORIGIN);
     assert!(matches!(
-        auth.complete_mfa_passkey(
-            &token,
-            sign_in_challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_second_step(&auth, &token, &sign_in_challenge, &answer).await,
         Err(AuthError::InvalidCode)
     ));
     // Nor is a second-step ceremony a sign-in one.
-    let challenge = auth
-        .begin_passkey_second_step(&token, ORIGIN)
-        .await
-        .unwrap();
+    let challenge = begin_second_step(&auth, &token).await;
     let answer = kvothe.assert(&challenge.options, ORIGIN);
     assert!(void_ceremony(
-        &auth
-            .finish_passkey_login(challenge.ceremony.expose(), &answer, None, &client())
-            .await
+        &finish_sign_in(&auth, &challenge, &answer).await
     ));
     assert_eq!(auth.count_events("passkey_failed").await.unwrap(), 1);
     let kvothe_session = second_step(&auth, &token, &kvothe).await.unwrap();
@@ -223,10 +148,7 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
     // Kvothe's registration ceremony finished by Denna's session: void.
     denna.counter = 2;
     let denna_session = sign_in(&auth, &denna).await.unwrap();
-    let challenge = auth
-        .begin_passkey_registration(kvothe_session.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
+    let challenge = begin_registration(&auth, &kvothe_session).await;
     assert!(matches!(
         finish_with_new_key(&auth, &denna_session, &challenge).await,
         Err(AuthError::InvalidField {
@@ -237,10 +159,7 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
 
     // Denna's passkey removed while her second step is in flight.
     let denna_token = first_step(&auth, "denna").await;
-    let challenge = auth
-        .begin_passkey_second_step(&denna_token, ORIGIN)
-        .await
-        .unwrap();
+    let challenge = begin_second_step(&auth, &denna_token).await;
     let id = auth
         .list_passkeys(denna_session.token.expose())
         .await
@@ -253,36 +172,20 @@ async fn ceremonies_across_accounts_and_deleted_ones(db: TestDb) {
     denna.counter = 3;
     let answer = denna.assert(&challenge.options, ORIGIN);
     assert!(matches!(
-        auth.complete_mfa_passkey(
-            &denna_token,
-            challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_second_step(&auth, &denna_token, &challenge, &answer).await,
         Err(AuthError::InvalidCode)
     ));
 
     // Kvothe's account deleted with a sign-in and a registration in flight.
     let sign_in_challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
-    let registration = auth
-        .begin_passkey_registration(kvothe_session.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
+    let registration = begin_registration(&auth, &kvothe_session).await;
     auth.delete_user(&Identifier::Username("kvothe".into()), &client())
         .await
         .unwrap();
     kvothe.counter = 10;
     let answer = kvothe.assert(&sign_in_challenge.options, ORIGIN);
     assert!(matches!(
-        auth.finish_passkey_login(
-            sign_in_challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_sign_in(&auth, &sign_in_challenge, &answer).await,
         Err(AuthError::InvalidCredentials)
     ));
     assert!(matches!(
@@ -300,14 +203,7 @@ async fn one_ceremony_finished_by_racing_requests(db: TestDb) {
     key.counter = 1;
     let answer = key.assert(&challenge.options, ORIGIN);
     let racers: Vec<_> = (0..6)
-        .map(|_| {
-            let (auth, answer) = (auth.clone(), answer.clone());
-            let ceremony = challenge.ceremony.expose().to_owned();
-            tokio::spawn(async move {
-                auth.finish_passkey_login(&ceremony, &answer, None, &client())
-                    .await
-            })
-        })
+        .map(|_| race_sign_in(&auth, &challenge, answer.clone()))
         .collect();
     let mut won = 0;
     for racer in racers {
@@ -320,10 +216,7 @@ async fn one_ceremony_finished_by_racing_requests(db: TestDb) {
 
     register(&auth, "denna", GOOD).await;
     let session = login(&auth, "denna", GOOD).await.unwrap();
-    let challenge = auth
-        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
+    let challenge = begin_registration(&auth, &session).await;
     let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
     let racers: Vec<_> = (0..6)
         .map(|_| {
@@ -338,16 +231,7 @@ async fn one_ceremony_finished_by_racing_requests(db: TestDb) {
             })
         })
         .collect();
-    let mut added = 0;
-    for racer in racers {
-        match racer.await.unwrap() {
-            Ok(_) => added += 1,
-            Err(AuthError::InvalidField {
-                field: "ceremony", ..
-            }) => {}
-            Err(other) => panic!("{other:?}"),
-        }
-    }
+    let added = winners(racers, void).await;
     assert_eq!(added, 1);
     assert_eq!(
         auth.list_passkeys(session.token.expose())

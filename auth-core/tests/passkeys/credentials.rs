@@ -44,23 +44,9 @@ async fn counters_that_go_backwards_are_refused(db: TestDb) {
     key.counter = 7;
     let racers: Vec<_> = challenges
         .iter()
-        .map(|challenge| {
-            let answer = key.assert(&challenge.options, ORIGIN);
-            let (auth, ceremony) = (auth.clone(), challenge.ceremony.expose().to_owned());
-            tokio::spawn(async move {
-                auth.finish_passkey_login(&ceremony, &answer, None, &client())
-                    .await
-            })
-        })
+        .map(|challenge| race_sign_in(&auth, challenge, key.assert(&challenge.options, ORIGIN)))
         .collect();
-    let mut won = 0;
-    for racer in racers {
-        match racer.await.unwrap() {
-            Ok(_) => won += 1,
-            Err(AuthError::InvalidCredentials) => {}
-            Err(other) => panic!("{other:?}"),
-        }
-    }
+    let won = winners(racers, |e| matches!(e, AuthError::InvalidCredentials)).await;
     assert_eq!(won, 1, "one counter value, one sign-in");
 
     // An authenticator that keeps no counter (always 0) signs in each time.
@@ -151,10 +137,7 @@ async fn resets_and_removal(db: TestDb) {
         .unwrap()
         .unwrap();
     let pending = first_step(&auth, "denna").await;
-    let pending_challenge = auth
-        .begin_passkey_second_step(&pending, ORIGIN)
-        .await
-        .unwrap();
+    let pending_challenge = begin_second_step(&auth, &pending).await;
     auth.mfa_reset(&Identifier::Username("denna".into()), &client())
         .await
         .unwrap();
@@ -167,14 +150,7 @@ async fn resets_and_removal(db: TestDb) {
     ));
     let answer = other.assert(&pending_challenge.options, ORIGIN);
     assert!(matches!(
-        auth.complete_mfa_passkey(
-            &pending,
-            pending_challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_second_step(&auth, &pending, &pending_challenge, &answer).await,
         Err(AuthError::InvalidCode)
     ));
     login(&auth, "denna", GOOD)
@@ -225,21 +201,12 @@ async fn an_account_holds_a_bounded_number_of_passkeys(db: TestDb) {
     let one = login(&auth, "kvothe", GOOD).await.unwrap();
     let two = login(&auth, "kvothe", GOOD).await.unwrap();
     for _ in 1..MAX_PASSKEYS_PER_ACCOUNT {
-        let challenge = auth
-            .begin_passkey_registration(one.token.expose(), &pw(GOOD), ORIGIN, &client())
-            .await
-            .unwrap();
+        let challenge = begin_registration(&auth, &one).await;
         finish_with_new_key(&auth, &one, &challenge).await.unwrap();
     }
     // One place left, two ceremonies started for it.
-    let a = auth
-        .begin_passkey_registration(one.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
-    let b = auth
-        .begin_passkey_registration(two.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
+    let a = begin_registration(&auth, &one).await;
+    let b = begin_registration(&auth, &two).await;
     let (first, second) = tokio::join!(
         finish_with_new_key(&auth, &one, &a),
         finish_with_new_key(&auth, &two, &b)
@@ -288,10 +255,7 @@ async fn credential_ids_longer_than_webauthn_allows_are_refused(db: TestDb) {
     register(&auth, "kvothe", GOOD).await;
     let session = login(&auth, "kvothe", GOOD).await.unwrap();
     for (len, accepted) in [(1024, false), (3000, false), (1023, true)] {
-        let challenge = auth
-            .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
-            .await
-            .unwrap();
+        let challenge = begin_registration(&auth, &session).await;
         let (mut key, answer) =
             TestAuthenticator::register_with_id_len(&challenge.options, ORIGIN, true, len);
         let added = auth

@@ -95,12 +95,90 @@ async fn finish_with_new_key(
     challenge: &PasskeyChallenge,
 ) -> Result<auth_core::PasskeyInfo, AuthError> {
     let (_, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, true);
-    auth.finish_passkey_registration(
-        session.token.expose(),
-        challenge.ceremony.expose(),
-        &answer,
-        None,
-        &client(),
+    finish_registration(auth, session, challenge, &answer).await
+}
+
+/// Finishes a registration ceremony for `session` with `answer` (no name).
+async fn finish_registration(
+    auth: &Auth,
+    session: &LoginSuccess,
+    challenge: &PasskeyChallenge,
+    answer: &str,
+) -> Result<auth_core::PasskeyInfo, AuthError> {
+    let (token, ceremony) = (session.token.expose(), challenge.ceremony.expose());
+    auth.finish_passkey_registration(token, ceremony, answer, None, &client())
+        .await
+}
+
+/// Starts adding a passkey to a signed-in session (with its password).
+async fn begin_registration(auth: &Auth, session: &LoginSuccess) -> PasskeyChallenge {
+    auth.begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
+        .await
+        .unwrap()
+}
+
+/// Starts the passkey second step of an mfa_token.
+async fn begin_second_step(auth: &Auth, token: &str) -> PasskeyChallenge {
+    auth.begin_passkey_second_step(token, ORIGIN).await.unwrap()
+}
+
+/// Finishes the second step of `token` with `answer` to this ceremony.
+async fn finish_second_step(
+    auth: &Auth,
+    token: &str,
+    challenge: &PasskeyChallenge,
+    answer: &str,
+) -> Result<LoginSuccess, AuthError> {
+    auth.complete_mfa_passkey(token, challenge.ceremony.expose(), answer, None, &client())
+        .await
+}
+
+/// Finishes a sign-in ceremony with `answer`.
+async fn finish_sign_in(
+    auth: &Auth,
+    challenge: &PasskeyChallenge,
+    answer: &str,
+) -> Result<LoginSuccess, AuthError> {
+    auth.finish_passkey_login(challenge.ceremony.expose(), answer, None, &client())
+        .await
+}
+
+/// How many racing requests succeeded; every other one must fail as `lost`.
+async fn winners<T>(
+    racers: Vec<tokio::task::JoinHandle<Result<T, AuthError>>>,
+    lost: fn(&AuthError) -> bool,
+) -> usize {
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(error) if lost(&error) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    won
+}
+
+/// A void ceremony: `ceremony` is the invalid field.
+fn void(error: &AuthError) -> bool {
+    matches!(
+        error,
+        AuthError::InvalidField {
+            field: "ceremony",
+            ..
+        }
     )
-    .await
+}
+
+/// One racer: a sign-in ceremony finished with `answer` in a task of its own.
+fn race_sign_in(
+    auth: &Auth,
+    challenge: &PasskeyChallenge,
+    answer: String,
+) -> tokio::task::JoinHandle<Result<LoginSuccess, AuthError>> {
+    let (auth, ceremony) = (auth.clone(), challenge.ceremony.expose().to_owned());
+    tokio::spawn(async move {
+        auth.finish_passkey_login(&ceremony, &answer, None, &client())
+            .await
+    })
 }

@@ -35,10 +35,7 @@ async fn add_a_passkey_and_sign_in_with_it_alone(db: TestDb) {
     // The options: this site's RP id, user verification preferred when
     // adding, a discoverable credential asked for, the account's own
     // passkeys excluded from a second registration.
-    let again = auth
-        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
+    let again = begin_registration(&auth, &session).await;
     let public_key = &again.options["publicKey"];
     assert_eq!(public_key["rp"]["id"], "localhost");
     assert_eq!(
@@ -92,8 +89,7 @@ async fn add_a_passkey_and_sign_in_with_it_alone(db: TestDb) {
     // An assertion made for another site, or garbage, signs no one in.
     let other_site = key.assert_for(&challenge.options, "http://evil.test", "evil.test");
     assert!(matches!(
-        auth.finish_passkey_login(challenge.ceremony.expose(), &other_site, None, &client())
-            .await,
+        finish_sign_in(&auth, &challenge, &other_site).await,
         Err(AuthError::InvalidCredentials)
     ));
     let challenge = auth.begin_passkey_login(ORIGIN).await.unwrap();
@@ -166,10 +162,7 @@ async fn a_passkey_as_the_second_step(db: TestDb) {
     // but cannot sign in alone. One added with verification keeps needing it.
     register(&auth, "denna", GOOD).await;
     let session = login(&auth, "denna", GOOD).await.unwrap();
-    let challenge = auth
-        .begin_passkey_registration(session.token.expose(), &pw(GOOD), ORIGIN, &client())
-        .await
-        .unwrap();
+    let challenge = begin_registration(&auth, &session).await;
     let (mut plain, answer) = TestAuthenticator::register(&challenge.options, ORIGIN, false);
     auth.finish_passkey_registration(
         session.token.expose(),
@@ -181,10 +174,7 @@ async fn a_passkey_as_the_second_step(db: TestDb) {
     .await
     .unwrap();
     let token = first_step(&auth, "denna").await;
-    let options = auth
-        .begin_passkey_second_step(&token, ORIGIN)
-        .await
-        .unwrap();
+    let options = begin_second_step(&auth, &token).await;
     assert_eq!(
         options.options["publicKey"]["userVerification"],
         "preferred"
@@ -198,7 +188,7 @@ async fn a_passkey_as_the_second_step(db: TestDb) {
     );
     plain.counter = 1;
     let answer = plain.assert(&options.options, ORIGIN);
-    auth.complete_mfa_passkey(&token, options.ceremony.expose(), &answer, None, &client())
+    finish_second_step(&auth, &token, &options, &answer)
         .await
         .unwrap();
     plain.counter = 2;
@@ -218,64 +208,34 @@ async fn a_passkey_as_the_second_step(db: TestDb) {
     // A ceremony belongs to its token: another token cannot finish it.
     let first = first_step(&auth, "kvothe").await;
     let second = first_step(&auth, "kvothe").await;
-    let challenge = auth
-        .begin_passkey_second_step(&first, ORIGIN)
-        .await
-        .unwrap();
+    let challenge = begin_second_step(&auth, &first).await;
     key.counter = 4;
     let answer = key.assert(&challenge.options, ORIGIN);
     assert!(matches!(
-        auth.complete_mfa_passkey(
-            &second,
-            challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_second_step(&auth, &second, &challenge, &answer).await,
         Err(AuthError::InvalidCode)
     ));
 
     // The token expires after five minutes.
     let token = first_step(&auth, "kvothe").await;
-    let challenge = auth
-        .begin_passkey_second_step(&token, ORIGIN)
-        .await
-        .unwrap();
+    let challenge = begin_second_step(&auth, &token).await;
     clock.advance(auth_core::MFA_TOKEN_TTL_SECS);
     let answer = key.assert(&challenge.options, ORIGIN);
     assert!(matches!(
-        auth.complete_mfa_passkey(
-            &token,
-            challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_second_step(&auth, &token, &challenge, &answer).await,
         Err(AuthError::InvalidCode)
     ));
 
     // A password changed after the first step voids it.
     let token = first_step(&auth, "kvothe").await;
-    let challenge = auth
-        .begin_passkey_second_step(&token, ORIGIN)
-        .await
-        .unwrap();
+    let challenge = begin_second_step(&auth, &token).await;
     auth.set_password(&Identifier::Username("kvothe".into()), &pw(GOOD), &client())
         .await
         .unwrap();
     key.counter = 5;
     let answer = key.assert(&challenge.options, ORIGIN);
     assert!(matches!(
-        auth.complete_mfa_passkey(
-            &token,
-            challenge.ceremony.expose(),
-            &answer,
-            None,
-            &client()
-        )
-        .await,
+        finish_second_step(&auth, &token, &challenge, &answer).await,
         Err(AuthError::InvalidCode)
     ));
 
@@ -283,10 +243,7 @@ async fn a_passkey_as_the_second_step(db: TestDb) {
     // fifth starts a delay, and then even a right one waits.
     let token = first_step(&auth, "kvothe").await;
     for attempt in 0..5 {
-        let challenge = auth
-            .begin_passkey_second_step(&token, ORIGIN)
-            .await
-            .unwrap();
+        let challenge = begin_second_step(&auth, &token).await;
         let wrong = key.assert_for(&challenge.options, ORIGIN, "evil.test");
         let result = auth
             .complete_mfa_passkey(&token, challenge.ceremony.expose(), &wrong, None, &client())

@@ -2,6 +2,7 @@
 //! bodies that do not parse, repeated or empty fields, and malformed
 //! requests of every kind answered with a 4xx JSON error, never a 500.
 
+use super::{sign_up_form, sign_up_json};
 use crate::common::*;
 use auth_http::MAX_BODY_BYTES;
 use serde_json::{json as j, Value};
@@ -60,7 +61,7 @@ async fn bodies_over_16_kib_are_413() {
     res.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     let huge = j!({"email": "big@example.com", "password": PASSWORD, "pad": "a".repeat(100_000)});
-    let res = app.send(json("POST", "/users", &huge)).await;
+    let res = sign_up_json(&app, &huge).await;
     res.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     // Exactly 16 KiB is accepted (unknown fields are ignored).
@@ -185,17 +186,15 @@ async fn a_repeated_form_field_is_invalid_body() {
 async fn an_empty_identifier_field_is_treated_as_absent_everywhere() {
     let app = TestApp::new().await;
     // Registration: the empty username is ignored and the e-mail is used.
-    let res = app
-        .send(form(
-            "POST",
-            "/users",
-            &[
-                ("username", ""),
-                ("email", "bob@example.com"),
-                ("password", PASSWORD),
-            ],
-        ))
-        .await;
+    let res = sign_up_form(
+        &app,
+        &[
+            ("username", ""),
+            ("email", "bob@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     // The same fields at login.
     let res = app

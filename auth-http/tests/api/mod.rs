@@ -11,7 +11,18 @@ mod registration;
 mod routing;
 mod sessions;
 
-use crate::common::cookie_attributes;
+use crate::common::{cookie_attributes, form, json, Res, TestApp};
+use serde_json::Value;
+
+/// `POST /users` with a form body, answered.
+async fn sign_up_form(app: &TestApp, fields: &[(&str, &str)]) -> Res {
+    app.send(form("POST", "/users", fields)).await
+}
+
+/// `POST /users` with a JSON body, answered.
+async fn sign_up_json(app: &TestApp, body: &Value) -> Res {
+    app.send(json("POST", "/users", body)).await
+}
 
 /// Checks the attributes of a new session cookie at the default settings.
 fn assert_session_cookie_attributes(set_cookie: &str) {

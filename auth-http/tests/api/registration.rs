@@ -1,6 +1,7 @@
 //! `POST /users`: sign-up with a form or JSON body, the password rules,
 //! missing and invalid fields.
 
+use super::{sign_up_form, sign_up_json};
 use crate::common::*;
 use auth_core::Config;
 use serde_json::{json as j, Value};
@@ -11,13 +12,11 @@ use warp::http::StatusCode;
 #[tokio::test]
 async fn register_with_a_form_body_answers_the_email() {
     let app = TestApp::new().await;
-    let res = app
-        .send(form(
-            "POST",
-            "/users",
-            &[("email", "bob@example.com"), ("password", PASSWORD)],
-        ))
-        .await;
+    let res = sign_up_form(
+        &app,
+        &[("email", "bob@example.com"), ("password", PASSWORD)],
+    )
+    .await;
     res.assert_ok_json(j!({"email": "bob@example.com", "message": "user created"}));
 }
 
@@ -47,9 +46,7 @@ async fn register_with_a_json_body_answers_the_identifiers_as_given() {
         ),
     ];
     for (body, answer) in cases {
-        app.send(json("POST", "/users", &body))
-            .await
-            .assert_ok_json(answer);
+        sign_up_json(&app, &body).await.assert_ok_json(answer);
     }
 
     // A charset parameter on the content type is fine.
@@ -70,13 +67,7 @@ async fn register_twice_is_already_registered_whatever_the_case() {
     app.register("bob@example.com", PASSWORD).await;
 
     for email in ["bob@example.com", "BOB@Example.COM"] {
-        let res = app
-            .send(form(
-                "POST",
-                "/users",
-                &[("email", email), ("password", NEW_PASSWORD)],
-            ))
-            .await;
+        let res = sign_up_form(&app, &[("email", email), ("password", NEW_PASSWORD)]).await;
         let message = res.assert_error(StatusCode::BAD_REQUEST, "already_registered");
         assert_eq!(message, "email already registered");
     }
@@ -103,7 +94,7 @@ async fn register_twice_is_already_registered_whatever_the_case() {
         ),
     ];
     for (body, message) in taken {
-        let res = app.send(json("POST", "/users", &body)).await;
+        let res = sign_up_json(&app, &body).await;
         assert_eq!(
             res.assert_error(StatusCode::BAD_REQUEST, "already_registered"),
             message,
@@ -156,13 +147,7 @@ async fn register_applies_every_password_rule() {
     }
 
     // The form body gets the same answers; `password=` is the empty password.
-    let res = app
-        .send(form(
-            "POST",
-            "/users",
-            &[("email", "f1@example.com"), ("password", "")],
-        ))
-        .await;
+    let res = sign_up_form(&app, &[("email", "f1@example.com"), ("password", "")]).await;
     res.assert_error(StatusCode::BAD_REQUEST, "password_empty");
     let res = app
         .send(raw(
@@ -173,13 +158,11 @@ async fn register_applies_every_password_rule() {
         ))
         .await;
     res.assert_error(StatusCode::BAD_REQUEST, "password_empty");
-    let res = app
-        .send(form(
-            "POST",
-            "/users",
-            &[("email", "f3@example.com"), ("password", "qazwsxedcrfvtgb")],
-        ))
-        .await;
+    let res = sign_up_form(
+        &app,
+        &[("email", "f3@example.com"), ("password", "qazwsxedcrfvtgb")],
+    )
+    .await;
     res.assert_error(StatusCode::BAD_REQUEST, "password_too_common");
 
     // A rejected password creates nothing: the same names register afterwards.
@@ -192,43 +175,19 @@ async fn register_applies_every_password_rule() {
 async fn the_string_null_is_a_password_and_json_null_is_not() {
     let app = TestApp::new().await;
 
-    let res = app
-        .send(form(
-            "POST",
-            "/users",
-            &[("email", "n1@example.com"), ("password", "null")],
-        ))
-        .await;
+    let res = sign_up_form(&app, &[("email", "n1@example.com"), ("password", "null")]).await;
     res.assert_error(StatusCode::BAD_REQUEST, "password_too_short");
-    let res = app
-        .send(json(
-            "POST",
-            "/users",
-            &j!({"email": "n2@example.com", "password": "null"}),
-        ))
-        .await;
+    let res = sign_up_json(&app, &j!({"email": "n2@example.com", "password": "null"})).await;
     res.assert_error(StatusCode::BAD_REQUEST, "password_too_short");
 
-    let res = app
-        .send(json(
-            "POST",
-            "/users",
-            &j!({"email": "n3@example.com", "password": null}),
-        ))
-        .await;
+    let res = sign_up_json(&app, &j!({"email": "n3@example.com", "password": null})).await;
     let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     assert!(
         message.contains("password"),
         "the message names the field: {message}"
     );
 
-    let res = app
-        .send(json(
-            "POST",
-            "/users",
-            &j!({"email": null, "password": PASSWORD}),
-        ))
-        .await;
+    let res = sign_up_json(&app, &j!({"email": null, "password": PASSWORD})).await;
     let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     assert!(
         message.contains("email"),
@@ -244,21 +203,9 @@ async fn the_string_null_is_judged_by_the_rules_at_a_small_minimum() {
     };
     let app = TestApp::with(config, http_config()).await;
     // Long enough at 4, and on the blocklist.
-    let res = app
-        .send(form(
-            "POST",
-            "/users",
-            &[("email", "n@example.com"), ("password", "null")],
-        ))
-        .await;
+    let res = sign_up_form(&app, &[("email", "n@example.com"), ("password", "null")]).await;
     res.assert_error(StatusCode::BAD_REQUEST, "password_too_common");
-    let res = app
-        .send(json(
-            "POST",
-            "/users",
-            &j!({"email": "n@example.com", "password": "null"}),
-        ))
-        .await;
+    let res = sign_up_json(&app, &j!({"email": "n@example.com", "password": "null"})).await;
     res.assert_error(StatusCode::BAD_REQUEST, "password_too_common");
 }
 
@@ -266,35 +213,23 @@ async fn the_string_null_is_judged_by_the_rules_at_a_small_minimum() {
 async fn register_reports_missing_and_invalid_fields() {
     let app = TestApp::new().await;
 
-    let res = app
-        .send(form("POST", "/users", &[("email", "bob@example.com")]))
-        .await;
+    let res = sign_up_form(&app, &[("email", "bob@example.com")]).await;
     let message = res.assert_error(StatusCode::BAD_REQUEST, "missing_field");
     assert!(message.contains("password"), "{message}");
 
-    let res = app
-        .send(form("POST", "/users", &[("password", PASSWORD)]))
-        .await;
+    let res = sign_up_form(&app, &[("password", PASSWORD)]).await;
     res.assert_error(StatusCode::BAD_REQUEST, "missing_field");
-    let res = app
-        .send(form(
-            "POST",
-            "/users",
-            &[("username", ""), ("email", ""), ("password", PASSWORD)],
-        ))
-        .await;
+    let res = sign_up_form(
+        &app,
+        &[("username", ""), ("email", ""), ("password", PASSWORD)],
+    )
+    .await;
     res.assert_error(StatusCode::BAD_REQUEST, "missing_field");
-    let res = app.send(json("POST", "/users", &j!({}))).await;
+    let res = sign_up_json(&app, &j!({})).await;
     res.assert_error(StatusCode::BAD_REQUEST, "missing_field");
 
     for username in ["bad name!", "ünïcode", "semi;colon", &"x".repeat(65)] {
-        let res = app
-            .send(json(
-                "POST",
-                "/users",
-                &j!({"username": username, "password": PASSWORD}),
-            ))
-            .await;
+        let res = sign_up_json(&app, &j!({"username": username, "password": PASSWORD})).await;
         res.assert_error(StatusCode::BAD_REQUEST, "invalid_username");
     }
     for email in [
@@ -304,13 +239,7 @@ async fn register_reports_missing_and_invalid_fields() {
         "bob@",
         "bo b@example.com",
     ] {
-        let res = app
-            .send(json(
-                "POST",
-                "/users",
-                &j!({"email": email, "password": PASSWORD}),
-            ))
-            .await;
+        let res = sign_up_json(&app, &j!({"email": email, "password": PASSWORD})).await;
         res.assert_error(StatusCode::BAD_REQUEST, "invalid_email");
     }
 
@@ -346,22 +275,14 @@ async fn register_reports_missing_and_invalid_fields() {
         );
     }
 
-    let res = app
-        .send(json(
-            "POST",
-            "/users",
-            &j!({"email": "t@example.com", "password": PASSWORD, "full_name": "x".repeat(201)}),
-        ))
-        .await;
+    let res = sign_up_json(
+        &app,
+        &j!({"email": "t@example.com", "password": PASSWORD, "full_name": "x".repeat(201)}),
+    )
+    .await;
     let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     assert!(message.contains("full_name"), "{message}");
-    let res = app
-        .send(json(
-            "POST",
-            "/users",
-            &j!({"email": "t@example.com", "password": PASSWORD, "mothers_favorite_search_engine": "x".repeat(101)}),
-        ))
-        .await;
+    let res = sign_up_json(&app, &j!({"email": "t@example.com", "password": PASSWORD, "mothers_favorite_search_engine": "x".repeat(101)})).await;
     let message = res.assert_error(StatusCode::BAD_REQUEST, "invalid_field");
     assert!(
         message.contains("mothers_favorite_search_engine"),
