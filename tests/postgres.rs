@@ -6,9 +6,8 @@
 use crate::common;
 
 use base64::Engine;
-use common::{client, session_cookie, Server};
+use common::{client, session_cookie, status_and_body, Server};
 use reqwest::{RequestBuilder, Response, StatusCode};
-use serde_json::Value;
 
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a whole new pass phrase";
@@ -48,11 +47,6 @@ async fn check(
         .get(server.url("/check"))
         .header("SEEK_CUSTOM_AUTH", header);
     request.send().await.unwrap()
-}
-
-async fn status_and_body(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::ca::TestCa;
-use common::{client, session_cookie, Server};
+use common::{client, session_cookie, status_and_body, Server};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -122,11 +122,6 @@ async fn outage_and_recovery(pg: &OwnPostgres, url: &str) {
         StatusCode::OK,
         "the same process serves again: {body}"
     );
-}
-
-async fn status_and_body(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn healthz(http: &reqwest::Client, server: &Server) -> (StatusCode, Value) {

@@ -312,3 +312,14 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .find_map(|v| v.strip_prefix("session_id="))
         .map(|v| v.split(';').next().unwrap_or_default().to_owned())
 }
+
+/// An answer's status and its JSON body (`null` when it has none).
+pub async fn status_and_body(
+    response: reqwest::Response,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -235,7 +235,7 @@ impl<'de> MapAccess<'de> for ObjectMembers<'_> {
 /// when the handler reads it, with [`Deferred::required`] or
 /// [`Deferred::optional`]: for a field read after a rule between fields, or
 /// not read at all when another field decides.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Deferred(Option<Result<String, String>>);
 
 impl<'de> Deserialize<'de> for Deferred {
