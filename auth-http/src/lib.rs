@@ -7,6 +7,7 @@ mod check;
 mod config;
 mod csrf;
 mod error;
+mod forward_auth;
 mod limiter;
 mod metrics;
 mod mfa;
@@ -30,7 +31,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 pub use check::{parse_credentials, DeviceCredentials, Malformed};
-pub use config::{HttpConfig, ResetDelivery};
+pub use config::{HttpConfig, ResetDelivery, TrustedProxy};
 pub use error::ApiError;
 pub use limiter::{RateLimit, DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL};
 pub use request::MAX_BODY_BYTES;
@@ -82,6 +83,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
+        .unify()
+        .or(forward_auth::routes(&app))
         .unify()
         .or(ops::routes(&app, &metrics))
         .unify()
@@ -186,6 +189,10 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/static/style.css", "GET"),
 ];
 
+/// Forward authentication (docs/contract/9-forward-auth.md): asked by reverse
+/// proxies, every method read as GET; not part of the OpenAPI description.
+const PROXY_ROUTES: &[(&str, &str)] = &[("/auth/verify", "GET")];
+
 /// The known route a request path belongs to: its name and its methods.
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
@@ -201,6 +208,7 @@ fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     API_ROUTES
         .iter()
         .chain(WEB_ROUTES)
+        .chain(PROXY_ROUTES)
         .find(|(route, _)| *route == name)
         .copied()
 }
