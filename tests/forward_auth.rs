@@ -427,6 +427,17 @@ async fn login_goes_to_next_only_on_a_protected_host() {
     authd_ok(&server, &db, &["site", "add", "app.example.test"]);
     authd_ok(&server, &db, &["site", "add", "wiki.example.test:8443"]);
 
+    // Browsers apply form-action to the redirect after the form: the
+    // login page allows the protected site's origin, and only for a good next.
+    for (next, allowed) in [
+        (APP, "form-action 'self' https://app.example.test;"),
+        ("https://evil.example/", "form-action 'self';"),
+    ] {
+        let page = sent(client().get(server.url("/login")).query(&[("next", next)])).await;
+        let policy = header(&page, "content-security-policy").unwrap_or_default();
+        assert!(policy.contains(allowed), "{next}: {policy}");
+    }
+
     for (next, expected) in [
         (APP, APP),
         ("https://APP.example.test/", "https://app.example.test/"),

@@ -217,6 +217,17 @@ struct LoginQuery {
     next: Option<String>,
 }
 
+/// The origin of `next` when a login may go there (for the page's
+/// `form-action`), or `None`.
+async fn next_origin(app: &App, next: &str) -> Option<String> {
+    if next.is_empty() {
+        return None;
+    }
+    let target = app.auth.next_target(next).await.ok().flatten()?;
+    let origin = url::Url::parse(target.location()).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
 /// Where a login goes once it succeeds: `next` when auth-core accepts it
 /// (an absolute URL on a protected host), `/me` otherwise.
 async fn after_login(app: &App, next: Option<&str>) -> Response {
@@ -268,7 +279,9 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
                 username: "",
                 next: &next,
             };
-            let response = maybe_with_cookie(render(&page, StatusCode::OK), new_cookie);
+            let form_target = next_origin(&app, &next).await;
+            let rendered = render_with_form_target(&page, StatusCode::OK, form_target.as_deref());
+            let response = maybe_with_cookie(rendered, new_cookie);
             match flash {
                 // Shown once: the cookie goes with this page.
                 Some(_) => with_cookie(response, flash_cookie("", 0)),
@@ -322,7 +335,12 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 passkey,
                 next: &next,
             };
-            Ok(render(&page, StatusCode::OK))
+            let form_target = next_origin(&app, &next).await;
+            Ok(render_with_form_target(
+                &page,
+                StatusCode::OK,
+                form_target.as_deref(),
+            ))
         }
         Err(error) => {
             let message = match &error {
@@ -350,7 +368,9 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 StatusCode::BAD_REQUEST => StatusCode::UNAUTHORIZED,
                 status => status,
             };
-            Err(with_retry_after(render(&page, status), &error))
+            let form_target = next_origin(&app, &next).await;
+            let rendered = render_with_form_target(&page, status, form_target.as_deref());
+            Err(with_retry_after(rendered, &error))
         }
     }
 }
@@ -400,7 +420,9 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
                 passkey,
                 next: &next,
             };
-            Err(with_retry_after(render(&page, error.status), &error))
+            let form_target = next_origin(&app, &next).await;
+            let rendered = render_with_form_target(&page, error.status, form_target.as_deref());
+            Err(with_retry_after(rendered, &error))
         }
     }
 }
