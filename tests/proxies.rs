@@ -35,7 +35,7 @@ fn require(program: &str) {
 }
 
 /// A port free right now on 127.0.0.1.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -58,7 +58,7 @@ fn documented(file: &str, ports: [u16; 3]) -> String {
 
 /// The application: answers every request with 200 and the request's head
 /// (lower-cased header names), so the test sees what the proxy let through.
-async fn echo_application(port: u16) {
+pub(crate) async fn echo_application(port: u16) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
@@ -95,7 +95,7 @@ async fn echo_application(port: u16) {
 }
 
 /// A proxy process, stopped when dropped.
-struct Proxy(Child);
+pub(crate) struct Proxy(Child);
 
 impl Drop for Proxy {
     fn drop(&mut self) {
@@ -115,7 +115,7 @@ impl Drop for Proxy {
 }
 
 /// nginx, in the foreground, with the documented server block.
-fn start_nginx(dir: &Path, ports: [u16; 3]) -> Proxy {
+pub(crate) fn start_nginx(dir: &Path, ports: [u16; 3]) -> Proxy {
     require(NGINX);
     std::fs::write(dir.join("server.conf"), documented("nginx.conf", ports)).unwrap();
     let d = dir.display();
@@ -161,7 +161,7 @@ fn start_caddy(dir: &Path, ports: [u16; 3]) -> Proxy {
 }
 
 /// Waits until something listens on the port.
-async fn listening(port: u16) {
+pub(crate) async fn listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
