@@ -20,6 +20,7 @@ mod forward_auth;
 mod holberton;
 mod hostile;
 mod import_dump;
+mod login_next;
 mod logs;
 mod mfa;
 mod postgres;

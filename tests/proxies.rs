@@ -19,7 +19,8 @@ use common::{client, session_cookie, sqlite_url, Server};
 use reqwest::{Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::forward_auth::{authd_ok, form_login, signed_up};
+use crate::forward_auth::{authd_ok, signed_up};
+use crate::login_next::form_login;
 
 const NGINX: &str = "/usr/sbin/nginx";
 const CADDY: &str = "/usr/bin/caddy";
