@@ -75,7 +75,11 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let app = app::App::new(auth.clone(), config);
     let trusted_proxies = app.config.trusted_proxies.clone();
     let metrics = metrics::Metrics::new(auth, app.limiter.clone());
-    let every_route = api::routes(&app)
+    // Forward authentication first: it is the hottest route of a deployment
+    // behind a reverse proxy, and warp tries the routes in this order.
+    let every_route = forward_auth::routes(&app)
+        .or(api::routes(&app))
+        .unify()
         .or(mfa::routes(&app))
         .unify()
         .or(passkeys::routes(&app))
@@ -83,8 +87,6 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
-        .unify()
-        .or(forward_auth::routes(&app))
         .unify()
         .or(ops::routes(&app, &metrics))
         .unify()
