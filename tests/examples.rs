@@ -103,7 +103,9 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
             ("recovery_codes", 0),
             ("mfa_tokens", 0),
             ("passkeys", 0),
-            ("webauthn_ceremonies", 0)
+            ("webauthn_ceremonies", 0),
+            ("protected_sites", 0),
+            ("site_users", 0)
         ]
     );
     for name in ["'kvothe'", "'tpratchett'"] {

@@ -18,7 +18,7 @@ const USERNAME: &str = "kvothe";
 const PASSWORD: &str = "tangerine rocket harbor 7";
 
 /// RFC 6238 with HMAC-SHA1, six digits, 30-second steps, at now + `offset` seconds.
-fn totp(secret: &[u8], offset: i64) -> String {
+pub(crate) fn totp(secret: &[u8], offset: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -48,6 +48,33 @@ async fn post(
         request = request.header("cookie", format!("session_id={session}"));
     }
     request.send().await.unwrap()
+}
+
+/// Enrols an authenticator app for the session's account: its secret and
+/// recovery codes (the confirming code, of this step, is used).
+pub(crate) async fn enrol_totp(server: &Server, session: &str) -> (Vec<u8>, Vec<String>) {
+    let r = post(server, "/mfa/totp", json!({}), Some(session)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let enrolment: Value = r.json().await.unwrap();
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(enrolment["secret"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let r = post(
+        server,
+        "/mfa/totp/confirm",
+        json!({"code": totp(&secret, 0)}),
+        Some(session),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let codes: Value = r.json().await.unwrap();
+    let codes = codes["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (secret, codes)
 }
 
 /// `POST /sessions` with the right password: the second step's token.

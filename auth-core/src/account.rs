@@ -75,6 +75,9 @@ pub struct Session {
     pub expires_at: i64,
     /// The `User-Agent` of the login.
     pub user_agent: Option<String>,
+    /// Unix seconds when the login completed a second factor (the second
+    /// step, or a passkey sign-in); `None` for a password-only login.
+    pub second_factor_at: Option<i64>,
 }
 
 impl Session {
@@ -86,6 +89,7 @@ impl Session {
             created_at: row.created_at,
             last_seen_at: row.last_seen_at,
             user_agent: row.user_agent,
+            second_factor_at: row.second_factor_at,
         }
     }
 }

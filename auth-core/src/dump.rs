@@ -11,7 +11,7 @@ use crate::service::Auth;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 14] = [
+pub const DUMP_TABLES: [&str; 16] = [
     "key_fingerprints",
     "users",
     "identifiers",
@@ -26,6 +26,8 @@ pub const DUMP_TABLES: [&str; 14] = [
     "mfa_tokens",
     "passkeys",
     "webauthn_ceremonies",
+    "protected_sites",
+    "site_users",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -201,6 +203,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "last_seen_at",
             "expires_at",
             "user_agent",
+            "second_factor_at",
         ],
         &snapshot.sessions,
         |s| {
@@ -212,6 +215,7 @@ fn render(snapshot: &Snapshot) -> Statements {
                 s.last_seen_at.into(),
                 s.expires_at.into(),
                 (&s.user_agent).into(),
+                s.second_factor_at.map_or(Value::Null, Value::Integer),
             ]
         },
     );
@@ -391,6 +395,27 @@ fn render(snapshot: &Snapshot) -> Statements {
                 c.expires_at.into(),
             ]
         },
+    );
+    // The rules version is not dumped: a restored store starts at the
+    // migration's, and servers already running reload at the next change.
+    out.table(
+        "protected_sites",
+        &["host", "second_factor", "allow", "created_at"],
+        &snapshot.protected_sites,
+        |p| {
+            vec![
+                (&p.host).into(),
+                (&p.second_factor).into(),
+                (&p.allow).into(),
+                p.created_at.into(),
+            ]
+        },
+    );
+    out.table(
+        "site_users",
+        &["host", "user_id"],
+        &snapshot.site_users,
+        |u| vec![(&u.host).into(), (&u.user_id).into()],
     );
     out
 }

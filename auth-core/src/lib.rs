@@ -23,6 +23,8 @@ mod second_step;
 mod secret;
 mod service;
 mod sessions;
+mod site_rules;
+mod sites;
 mod store;
 mod throttle;
 mod token;
@@ -58,6 +60,8 @@ pub use second_factors::{
 };
 pub use secret::{Password, SecretKey, SecretKeyError};
 pub use service::{Auth, LoginCounts, OpenError};
+pub use site_rules::{parse_site_url, site_host, NextTarget, SiteUrl, SITE_RULES_TTL_MS};
+pub use sites::{ForwardDecision, NewSite, ProtectedSite};
 pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
 pub use throttle::{delay_after, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
 pub use token::{random_token, CeremonyToken, MfaToken, ResetToken, SessionToken};

@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) dummy_hash: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) check_cache: crate::check_cache::CheckCache,
+    /// This server's copy of the forward-authentication site rules.
+    pub(crate) site_rules: crate::site_rules::RulesCache,
     /// Woken whenever this server frees a login attempt slot, so attempts
     /// waiting for one retry at once rather than at their next poll.
     pub(crate) slot_freed: tokio::sync::Notify,
@@ -171,6 +173,7 @@ impl Auth {
                 dummy_hash,
                 clock,
                 check_cache: Default::default(),
+                site_rules: Default::default(),
                 logins: LoginCounters::default(),
                 db_permits: Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
                 inline_reads,

@@ -307,6 +307,7 @@ impl Auth {
                 .user_agent
                 .as_deref()
                 .map(|ua| ua.chars().take(256).collect()),
+            second_factor_at: None,
         };
         (row, token)
     }

@@ -266,6 +266,8 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
         ("mfa_tokens", 0),
         ("passkeys", 0),
         ("webauthn_ceremonies", 0),
+        ("protected_sites", 0),
+        ("site_users", 0),
     ];
     assert_eq!(
         counts,

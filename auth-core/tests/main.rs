@@ -11,6 +11,7 @@ mod common;
 
 mod accounts;
 mod dump_key;
+mod forward_auth;
 mod import_dump;
 mod machines;
 mod passkeys;

@@ -5,8 +5,8 @@ use diesel::connection::SimpleConnection;
 use crate::error::DbResult;
 use crate::{
     AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
-    MfaTokenRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow, ThrottleRow, TotpRow,
-    UserRow,
+    MfaTokenRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow, SiteUserRow,
+    ThrottleRow, TotpRow, UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree
@@ -41,6 +41,10 @@ pub struct Snapshot {
     pub passkeys: Vec<PasskeyRow>,
     /// The `webauthn_ceremonies` table (id hashes), by creation.
     pub webauthn_ceremonies: Vec<CeremonyRow>,
+    /// The `protected_sites` table, by host.
+    pub protected_sites: Vec<SiteRow>,
+    /// The `site_users` table, by host, then account.
+    pub site_users: Vec<SiteUserRow>,
 }
 
 impl Snapshot {
@@ -67,6 +71,8 @@ impl Snapshot {
                 mfa_tokens: MfaTokenRow::load_all(conn)?,
                 passkeys: PasskeyRow::load_all(conn)?,
                 webauthn_ceremonies: CeremonyRow::load_all(conn)?,
+                protected_sites: SiteRow::load_all(conn)?,
+                site_users: SiteUserRow::load_all(conn)?,
             })
         })
     }

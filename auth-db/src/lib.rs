@@ -10,6 +10,7 @@ pub mod reset_tokens;
 pub mod schema;
 pub mod second_factors;
 pub mod sessions;
+pub mod sites;
 pub mod store_key;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -28,6 +29,7 @@ pub use passkeys::{CeremonyRow, PasskeyRow};
 pub use reset_tokens::ResetTokenRow;
 pub use second_factors::{MfaTokenRow, RecoveryCodeRow, TotpRow};
 pub use sessions::{Liveness, SessionRow};
+pub use sites::{SiteMember, SiteRow, SiteUserRow};
 pub use store_key::{holds_accounts, store_exists, KeyFingerprintRow};
 pub use throttle::{AttemptRow, SlotClaim, SlotRequest, ThrottleRow};
 pub use users::{IdentifierRow, NewUserRow, UserChanges, UserLookup, UserRow};

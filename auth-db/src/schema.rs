@@ -45,6 +45,9 @@ diesel::table! {
         expires_at -> BigInt,
         /// The `User-Agent` of the login, for the session list.
         user_agent -> Nullable<Text>,
+        /// Unix seconds when the login completed a second factor (the
+        /// second step or a passkey sign-in); NULL for a password-only login.
+        second_factor_at -> Nullable<BigInt>,
     }
 }
 
@@ -229,7 +232,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Hosts protected by forward authentication (docs/contract/9-forward-auth.md).
+    protected_sites (host) {
+        /// The host, or `host:port`, lower-cased.
+        host -> Text,
+        /// `optional` or `required`.
+        second_factor -> Text,
+        /// `any` (every account) or `listed` (only those of `site_users`).
+        allow -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The accounts a protected site lets in; none listed: every account.
+    site_users (host, user_id) {
+        /// The protected host.
+        host -> Text,
+        /// An account it lets in.
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// The version of the site rules, bumped by every change of them.
+    site_rules_version (name) {
+        /// Which version (one row, `sites`).
+        name -> Text,
+        /// Bumped by every change of `protected_sites` or `site_users`.
+        version -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(site_users -> users (user_id));
+diesel::joinable!(site_users -> protected_sites (host));
 diesel::joinable!(reset_tokens -> users (user_id));
 diesel::joinable!(machines -> users (user_id));
 diesel::joinable!(identifiers -> users (user_id));
@@ -248,5 +287,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     mfa_tokens,
     passkeys,
-    webauthn_ceremonies
+    webauthn_ceremonies,
+    protected_sites,
+    site_users,
+    site_rules_version
 );

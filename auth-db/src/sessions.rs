@@ -26,6 +26,9 @@ pub struct SessionRow {
     pub expires_at: i64,
     /// The `User-Agent` of the login, for the session list.
     pub user_agent: Option<String>,
+    /// Unix seconds when the login completed a second factor; `None` for a
+    /// password-only login.
+    pub second_factor_at: Option<i64>,
 }
 
 /// The times that decide whether a session is alive.

@@ -124,14 +124,20 @@ impl App {
         self.cookie_header("", 0)
     }
 
+    /// The session cookie: `Secure; HttpOnly; SameSite=Lax; Path=/`, and
+    /// `Domain` with `--cookie-domain` (clearing it names the same domain,
+    /// or the browser keeps it).
     fn cookie_header(&self, value: &str, max_age_secs: i64) -> HeaderValue {
-        let cookie = cookie::Cookie::build((self.config.cookie_name.as_str(), value))
+        let mut cookie = cookie::Cookie::build((self.config.cookie_name.as_str(), value))
             .path("/")
             .http_only(true)
             .secure(true)
             .same_site(cookie::SameSite::Lax)
             .max_age(cookie::time::Duration::seconds(max_age_secs))
             .build();
+        if let Some(domain) = &self.config.cookie_domain {
+            cookie.set_domain(domain.clone());
+        }
         // The name is checked at start and tokens are base64url, so this holds.
         HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
@@ -149,6 +155,19 @@ pub(crate) fn redirect(location: &'static str, status: StatusCode) -> Response {
         .headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static(location));
     response
+}
+
+/// A redirect to a checked location (an absolute URL auth-core accepted);
+/// `/me` if it cannot be a header value.
+pub(crate) fn redirect_to(location: &str, status: StatusCode) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = warp::reply::with_status(warp::reply(), status).into_response();
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+        }
+        Err(_) => redirect("/me", status),
+    }
 }
 
 /// Adds a `Set-Cookie` to a response.

@@ -7,6 +7,7 @@ mod check;
 mod config;
 mod csrf;
 mod error;
+mod forward_auth;
 mod limiter;
 mod metrics;
 mod mfa;
@@ -30,7 +31,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 pub use check::{parse_credentials, DeviceCredentials, Malformed};
-pub use config::{HttpConfig, ResetDelivery};
+pub use config::{HttpConfig, ResetDelivery, TrustedProxy};
 pub use error::ApiError;
 pub use limiter::{RateLimit, DEFAULT_SWEEP_INTERVAL as DEFAULT_IP_LIMITER_SWEEP_INTERVAL};
 pub use request::MAX_BODY_BYTES;
@@ -74,7 +75,11 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
     let app = app::App::new(auth.clone(), config);
     let trusted_proxies = app.config.trusted_proxies.clone();
     let metrics = metrics::Metrics::new(auth, app.limiter.clone());
-    let every_route = api::routes(&app)
+    // Forward authentication first: it is the hottest route of a deployment
+    // behind a reverse proxy, and warp tries the routes in this order.
+    let every_route = forward_auth::routes(&app)
+        .or(api::routes(&app))
+        .unify()
         .or(mfa::routes(&app))
         .unify()
         .or(passkeys::routes(&app))
@@ -186,6 +191,10 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/static/style.css", "GET"),
 ];
 
+/// Forward authentication (docs/contract/9-forward-auth.md): asked by reverse
+/// proxies, every method read as GET; not part of the OpenAPI description.
+const PROXY_ROUTES: &[(&str, &str)] = &[("/auth/verify", "GET")];
+
 /// The known route a request path belongs to: its name and its methods.
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
@@ -201,6 +210,7 @@ fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     API_ROUTES
         .iter()
         .chain(WEB_ROUTES)
+        .chain(PROXY_ROUTES)
         .find(|(route, _)| *route == name)
         .copied()
 }

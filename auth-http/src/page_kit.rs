@@ -187,6 +187,18 @@ pub(crate) fn flash_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
 
 /// A rendered page with the security headers every page carries.
 pub(crate) fn render(page: &impl Template, status: StatusCode) -> Response {
+    render_with_form_target(page, status, None)
+}
+
+/// [`render`] for a login page whose form may end at a protected site
+/// (`next`, docs/contract/9-forward-auth.md): browsers apply `form-action`
+/// to the redirects after a form is sent, so that site's origin (checked by
+/// auth-core) is allowed beside `'self'`.
+pub(crate) fn render_with_form_target(
+    page: &impl Template,
+    status: StatusCode,
+    form_target: Option<&str>,
+) -> Response {
     let html = match page.render() {
         Ok(html) => html,
         Err(error) => {
@@ -197,10 +209,16 @@ pub(crate) fn render(page: &impl Template, status: StatusCode) -> Response {
     };
     let mut response = warp::reply::with_status(warp::reply::html(html), status).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    let policy = form_target
+        .map(|origin| {
+            CONTENT_SECURITY_POLICY.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {origin}"),
+            )
+        })
+        .and_then(|policy| HeaderValue::from_str(&policy).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

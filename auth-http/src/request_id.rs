@@ -10,7 +10,7 @@
 //! when the request ends, answered or abandoned.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{LazyLock, Mutex};
 
 use tracing::span::Id;
@@ -18,6 +18,8 @@ use tracing::Span;
 use warp::http::{HeaderMap, HeaderValue};
 use warp::reply::Response;
 use warp::Filter;
+
+use crate::config::{trusts, TrustedProxy};
 
 /// The header, in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -43,8 +45,12 @@ fn fresh() -> String {
 
 /// The id of a request: the one a trusted proxy sent, when it is well
 /// formed (and sent once), else a new one.
-fn choose(remote: Option<SocketAddr>, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> String {
-    if remote.is_some_and(|peer| trusted_proxies.contains(&peer.ip())) {
+fn choose(
+    remote: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trusted_proxies: &[TrustedProxy],
+) -> String {
+    if remote.is_some_and(|peer| trusts(trusted_proxies, peer.ip())) {
         let mut sent = headers.get_all(REQUEST_ID_HEADER).iter();
         if let (Some(value), None) = (sent.next(), sent.next()) {
             if let Some(id) = value.to_str().ok().filter(|id| is_valid(id)) {
@@ -87,7 +93,7 @@ impl Drop for RequestId {
 /// records it in the span and files it for [`current`]; its [`RequestId`]
 /// goes to [`finish`].
 pub(crate) fn assign(
-    trusted_proxies: Vec<IpAddr>,
+    trusted_proxies: Vec<TrustedProxy>,
 ) -> impl Filter<Extract = (RequestId,), Error = std::convert::Infallible> + Clone {
     crate::server::remote_addr()
         .and(warp::header::headers_cloned())

@@ -11,7 +11,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use crate::app::{redirect, with_cookie, App};
+use crate::app::{redirect, redirect_to, with_cookie, App};
 use crate::error::{retry_after_secs, ApiError};
 use crate::page_kit::*;
 use crate::request::{ctx, ctx_with_authority, raw_body, RawBody, RequestCtx};
@@ -64,6 +64,8 @@ struct LoginPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     username: &'a str,
+    /// Where to go after the login, as asked (checked when it is used).
+    next: &'a str,
 }
 
 /// The second step of a login (docs/contract/7-second-factor.md): the code of an authenticator app
@@ -78,6 +80,8 @@ struct LoginCodePage<'a> {
     codes: bool,
     /// Whether the account can answer with a passkey.
     passkey: bool,
+    /// Where to go after the login, carried from the first step.
+    next: &'a str,
 }
 
 impl LoginCodePage<'_> {
@@ -195,6 +199,7 @@ struct SignupForm {
 struct LoginForm {
     username: Option<String>,
     password: Option<String>,
+    next: Option<String>,
 }
 
 /// The second step's form: the token of the first and a code.
@@ -202,15 +207,61 @@ struct LoginForm {
 struct LoginCodeForm {
     mfa_token: Option<String>,
     code: Option<String>,
+    next: Option<String>,
+}
+
+/// The query of `GET /login`.
+#[derive(serde::Deserialize, Default)]
+struct LoginQuery {
+    /// Where to go after the login (forward authentication sends it).
+    next: Option<String>,
+}
+
+/// The origin of `next` when a login may go there (for the page's
+/// `form-action`), or `None`.
+async fn next_origin(app: &App, next: &str) -> Option<String> {
+    if next.is_empty() {
+        return None;
+    }
+    let target = app.auth.next_target(next).await.ok().flatten()?;
+    let origin = url::Url::parse(target.location()).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// Where a login goes once it succeeds: `next` when auth-core accepts it
+/// (an absolute URL on a protected host), `/me` otherwise.
+async fn after_login(app: &App, next: Option<&str>) -> Response {
+    let target = match next.filter(|n| !n.is_empty()) {
+        Some(next) => app.auth.next_target(next).await.ok().flatten(),
+        None => None,
+    };
+    match target {
+        Some(target) => redirect_to(target.location(), StatusCode::SEE_OTHER),
+        None => redirect("/me", StatusCode::SEE_OTHER),
+    }
 }
 
 /// GET /login
 fn login_form(app: &App) -> BoxedFilter<(Response,)> {
+    let query = warp::query::<LoginQuery>()
+        .or(warp::any().map(LoginQuery::default))
+        .unify();
     warp::path!("login")
         .and(warp::get())
+        .and(query)
         .and(ctx())
         .and(app.filter())
-        .map(|ctx: RequestCtx, app: App| {
+        .then(|query: LoginQuery, ctx: RequestCtx, app: App| async move {
+            let next = query.next.unwrap_or_default();
+            // Signed in already (a passkey sign-in comes back here): straight
+            // to `next` when it is one a login may go to, else to /me.
+            if !next.is_empty() {
+                if let Some(token) = ctx.cookie(&app.config.cookie_name) {
+                    if app.auth.get_user_from_session_id(&token).await.is_ok() {
+                        return after_login(&app, Some(&next)).await;
+                    }
+                }
+            }
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let flash = ctx.cookie(FLASH_COOKIE);
@@ -226,8 +277,11 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
                 notice,
                 error: None,
                 username: "",
+                next: &next,
             };
-            let response = maybe_with_cookie(render(&page, StatusCode::OK), new_cookie);
+            let form_target = next_origin(&app, &next).await;
+            let rendered = render_with_form_target(&page, StatusCode::OK, form_target.as_deref());
+            let response = maybe_with_cookie(rendered, new_cookie);
             match flash {
                 // Shown once: the cookie goes with this page.
                 Some(_) => with_cookie(response, flash_cookie("", 0)),
@@ -251,6 +305,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = form.username.unwrap_or_default();
     let password = Password::new(form.password.unwrap_or_default());
+    let next = form.next.unwrap_or_default();
     let presented = ctx.cookie(&app.config.cookie_name);
     let result = app
         .auth
@@ -263,7 +318,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         .await;
     match result {
         Ok(success) => {
-            let response = redirect("/me", StatusCode::SEE_OTHER);
+            let response = after_login(&app, Some(&next)).await;
             Ok(with_cookie(
                 response,
                 app.session_cookie(success.token.expose()),
@@ -278,8 +333,14 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 error: None,
                 codes,
                 passkey,
+                next: &next,
             };
-            Ok(render(&page, StatusCode::OK))
+            let form_target = next_origin(&app, &next).await;
+            Ok(render_with_form_target(
+                &page,
+                StatusCode::OK,
+                form_target.as_deref(),
+            ))
         }
         Err(error) => {
             let message = match &error {
@@ -301,12 +362,15 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 notice: None,
                 error: Some(&message),
                 username: &username,
+                next: &next,
             };
             let status = match error.status {
                 StatusCode::BAD_REQUEST => StatusCode::UNAUTHORIZED,
                 status => status,
             };
-            Err(with_retry_after(render(&page, status), &error))
+            let form_target = next_origin(&app, &next).await;
+            let rendered = render_with_form_target(&page, status, form_target.as_deref());
+            Err(with_retry_after(rendered, &error))
         }
     }
 }
@@ -325,6 +389,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let mfa_token = form.mfa_token.unwrap_or_default();
     let code = form.code.unwrap_or_default();
+    let next = form.next.unwrap_or_default();
     let presented = ctx.cookie(&app.config.cookie_name);
     let result = app
         .auth
@@ -332,7 +397,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
         .await;
     match result {
         Ok(success) => Ok(with_cookie(
-            redirect("/me", StatusCode::SEE_OTHER),
+            after_login(&app, Some(&next)).await,
             app.session_cookie(success.token.expose()),
         )),
         Err(error) => {
@@ -353,8 +418,11 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
                 error: Some(&message),
                 codes,
                 passkey,
+                next: &next,
             };
-            Err(with_retry_after(render(&page, error.status), &error))
+            let form_target = next_origin(&app, &next).await;
+            let rendered = render_with_form_target(&page, error.status, form_target.as_deref());
+            Err(with_retry_after(rendered, &error))
         }
     }
 }

@@ -116,14 +116,21 @@
   }
 
   // /login: sign in with a passkey alone.
-  async function signIn() {
+  async function signIn(button) {
     const started = await post("/sessions/passkey/options");
     const credential = await navigator.credentials.get(requestOptions(started.publicKey));
     await post("/sessions/passkey", {
       ceremony: started.ceremony,
       credential: assertedCredential(credential),
     });
-    window.location.assign("/me");
+    afterLogin(button);
+  }
+
+  // After a login: to the page forward authentication sent the user from
+  // (GET /login checks `next` again and goes there, or shows itself), or /me.
+  function afterLogin(button) {
+    const next = button.getAttribute("data-next");
+    window.location.assign(next ? "/login?next=" + encodeURIComponent(next) : "/me");
   }
 
   // The second step after a password.
@@ -136,7 +143,7 @@
       ceremony: started.ceremony,
       credential: assertedCredential(credential),
     });
-    window.location.assign("/me");
+    afterLogin(button);
   }
 
   const actions = { add: addPasskey, "sign-in": signIn, "second-step": secondStep };

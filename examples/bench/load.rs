@@ -34,7 +34,14 @@ pub enum Load {
     Login(Targets, Arc<Vec<String>>),
     /// `GET /check` with the `SEEK_CUSTOM_AUTH` header.
     Check(Targets, HeaderValue),
+    /// `GET /auth/verify` as nginx asks it (`X-Original-URL` of a
+    /// protected site) with a session cookie: a forward-auth check.
+    Verify(Targets, HeaderValue),
 }
+
+/// The protected site of the forward-auth phase, and the URL it asks about.
+pub const BENCH_SITE: &str = "app.bench.test";
+const BENCH_SITE_URL: &str = "https://app.bench.test/page";
 
 impl Load {
     /// The request of connection `task`: server `task` modulo their number.
@@ -55,6 +62,10 @@ impl Load {
             Load::Check(urls, header) => client
                 .get(pick(urls))
                 .header("SEEK_CUSTOM_AUTH", header.clone()),
+            Load::Verify(urls, cookie) => client
+                .get(pick(urls))
+                .header("X-Original-URL", HeaderValue::from_static(BENCH_SITE_URL))
+                .header(COOKIE, cookie.clone()),
         }
     }
 }

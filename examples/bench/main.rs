@@ -16,7 +16,9 @@
 //! 3. logins (`POST /sessions`), beside the bcrypt limit measured here
 //!    (CPU cores ÷ the time of one hash);
 //! 4. session checks during a login storm;
-//! 5. repeated `GET /check` answered from the verified-credential cache;
+//! 5. repeated `GET /check` answered from the verified-credential cache,
+//!    then forward-auth checks (`GET /auth/verify` as nginx asks it, with
+//!    the session cookie of (2)), printed as (5b), a ratio of (2);
 //! 6. the server's peak RSS (`VmHWM`);
 //! 7. answers that did not have the expected status;
 //! 8. then a second server over TLS (a certificate of a CA made here):
@@ -128,7 +130,10 @@ fn main() -> anyhow::Result<()> {
         bcrypt_cost: args.bcrypt_cost,
         key_file: None,
     };
-    let server = Server::start(&launch, &[])?;
+    // The load generator is the trusted proxy of the forward-auth phase.
+    let proxy = ["--trusted-proxy".to_owned(), "127.0.0.1".to_owned()];
+    let server = Server::start(&launch, &proxy)?;
+    server::site_add(&launch, load::BENCH_SITE)?;
     let result = runtime.block_on(single::run(&args, &server));
     let (peak_rss_kib, threads_at_end) = (server.peak_rss_kib(), server.threads());
     let mut stderr = server.stop();

@@ -27,8 +27,9 @@ pub fn print_report(args: &Args, authd: &Path, report: &Report, stderr: &[String
     let storm_profile = phases[3].load("GET /profile");
     let storm_logins = phases[3].load("POST /sessions");
     let check = phases[4].load("GET /check");
-    let tls_profile = phases[5].load("GET /profile TLS");
-    let tls_handshakes = phases[6].load("GET / new conn");
+    let verify = phases[5].load("GET /auth/verify");
+    let tls_profile = phases[6].load("GET /profile TLS");
+    let tls_handshakes = phases[7].load("GET / new conn");
     let tls_peak_mb = report
         .tls_peak_rss_kib
         .map_or(f64::NAN, |k| k as f64 / 1024.0);
@@ -157,6 +158,18 @@ pub fn print_report(args: &Args, authd: &Path, report: &Report, stderr: &[String
                 100.0 * check.per_sec / profile.per_sec
             ),
             Some(check.per_sec >= 0.5 * profile.per_sec),
+        ),
+        (
+            "(5b) forward-auth checks".into(),
+            format!(
+                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                verify.per_sec, verify.p50_ms, verify.p99_ms
+            ),
+            format!(
+                "info: {:.0}% of (2)",
+                100.0 * verify.per_sec / profile.per_sec
+            ),
+            None,
         ),
         (
             "(6) peak RSS (VmHWM)".into(),

@@ -67,6 +67,23 @@ pub fn migrate(launch: &Launch) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `authd site add HOST`: a protected site for the forward-auth phase.
+pub fn site_add(launch: &Launch, host: &str) -> anyhow::Result<()> {
+    let output = launch
+        .command("site")
+        .args(["add", host])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "authd site add failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
+}
+
 /// A running `authd serve`, stopped with SIGTERM at the end.
 pub struct Server {
     child: Child,

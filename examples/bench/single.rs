@@ -30,7 +30,7 @@ pub struct Report {
     /// CPUs this process may use.
     pub cores: usize,
     /// The phases in order: `GET /`, session checks, logins, storm, `/check`,
-    /// then the two TLS phases.
+    /// forward-auth checks, then the two TLS phases.
     pub phases: Vec<Phase>,
     /// Peak RSS of the plain server.
     pub peak_rss_kib: Option<u64>,
@@ -63,6 +63,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     let login_conns = args.login_connections.max(1);
     let servers = [server];
     let root = Load::Root(targets(&servers, "/"));
+    let verify = Load::Verify(targets(&servers, "/auth/verify"), cookie.clone());
     let profile = Load::Profile(targets(&servers, "/profile"), cookie);
     let login = Load::Login(
         targets(&servers, "/sessions"),
@@ -74,10 +75,10 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     };
     let mut phases = Vec::new();
 
-    eprintln!("bench: phase 1/7: GET / at {conns} connections");
+    eprintln!("bench: phase 1/8: GET / at {conns} connections");
     let loads = vec![("GET /", root, conns)];
     phases.push(phase("GET /", &client, loads, seconds, &watch).await);
-    eprintln!("bench: phase 2/7: session checks at {conns} connections");
+    eprintln!("bench: phase 2/8: session checks at {conns} connections");
     let loads = vec![("GET /profile", profile.clone(), conns)];
     phases.push(phase("session checks", &client, loads, seconds, &watch).await);
 
@@ -89,13 +90,13 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     let parallel_hashes_per_sec =
         tokio::task::spawn_blocking(move || time_parallel_bcrypt(cost, cores)).await?;
 
-    eprintln!("bench: phase 3/7: logins at {login_conns} connections");
+    eprintln!("bench: phase 3/8: logins at {login_conns} connections");
     // A login takes a quarter of a second of CPU: three times as long a
     // window, so that one login more or less moves the rate ~1%.
     let loads = vec![("POST /sessions", login.clone(), login_conns)];
     let window = seconds * LOGIN_WINDOW_FACTOR;
     phases.push(phase("logins", &client, loads, window, &watch).await);
-    eprintln!("bench: phase 4/7: session checks during a login storm");
+    eprintln!("bench: phase 4/8: session checks during a login storm");
     let loads = vec![
         ("GET /profile", profile, conns),
         ("POST /sessions", login, login_conns),
@@ -107,10 +108,14 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     if warm != StatusCode::OK {
         setup_unexpected += 1;
     }
-    eprintln!("bench: phase 5/7: repeated /check at {conns} connections");
+    eprintln!("bench: phase 5/8: repeated /check at {conns} connections");
     let check = Load::Check(targets(&servers, "/check"), check_header);
     let loads = vec![("GET /check", check, conns)];
     phases.push(phase("/check (cached)", &client, loads, seconds, &watch).await);
+
+    eprintln!("bench: phase 6/8: forward-auth checks (/auth/verify) at {conns} connections");
+    let loads = vec![("GET /auth/verify", verify, conns)];
+    phases.push(phase("forward auth", &client, loads, seconds, &watch).await);
 
     Ok(Report {
         load_average,

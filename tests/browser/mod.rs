@@ -11,6 +11,7 @@
 
 mod accounts;
 mod authenticator_app;
+mod forward_auth;
 mod passkeys;
 
 use std::net::TcpListener;
@@ -62,18 +63,35 @@ fn start_driver() -> (Driver, u16) {
 }
 
 async fn open_browser(port: u16, profile: &Path) -> Client {
+    open_browser_with(port, profile, &[]).await
+}
+
+/// [`open_browser`] with more Chromium switches.
+async fn open_browser_with(port: u16, profile: &Path, extra: &[String]) -> Client {
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    args.extend_from_slice(extra);
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), "chrome".into());
     capabilities.insert(
         "goog:chromeOptions".into(),
         serde_json::json!({
             "binary": CHROMIUM,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                format!("--user-data-dir={}", profile.display()),
-            ]
+            "args": args,
         }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

@@ -55,6 +55,7 @@ fn session(id: &str, user_id: &str, last_seen_at: i64, expires_at: i64) -> Sessi
         last_seen_at,
         expires_at,
         user_agent: None,
+        second_factor_at: None,
     }
 }
 

@@ -4,6 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use auth_core::ClientInfo;
+
+use crate::config::{trusts, TrustedProxy};
 use warp::http::header::{self, HeaderMap};
 use warp::Filter;
 
@@ -54,9 +56,9 @@ pub(crate) fn ctx_with_authority(
 impl RequestCtx {
     /// The client's address: the peer, or for a trusted proxy the last
     /// address of `X-Forwarded-For` that is not itself a trusted proxy.
-    pub fn client_addr(&self, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    pub fn client_addr(&self, trusted_proxies: &[TrustedProxy]) -> Option<IpAddr> {
         let peer = self.remote?.ip();
-        if !trusted_proxies.contains(&peer) {
+        if !trusts(trusted_proxies, peer) {
             return Some(peer);
         }
         let forwarded = self
@@ -71,13 +73,13 @@ impl RequestCtx {
             forwarded
                 .into_iter()
                 .rev()
-                .find(|hop| !trusted_proxies.contains(hop))
+                .find(|hop| !trusts(trusted_proxies, *hop))
                 .unwrap_or(peer),
         )
     }
 
     /// Address and user agent, for the audit log and the session list.
-    pub fn client_info(&self, trusted_proxies: &[IpAddr]) -> ClientInfo {
+    pub fn client_info(&self, trusted_proxies: &[TrustedProxy]) -> ClientInfo {
         ClientInfo {
             addr: self.client_addr(trusted_proxies),
             user_agent: self

@@ -334,9 +334,13 @@ fn forwarded_for_is_believed_only_from_trusted_proxies() {
     let proxy: IpAddr = "10.0.0.1".parse().unwrap();
     let inner_proxy: IpAddr = "10.0.0.2".parse().unwrap();
     assert_eq!(ctx.client_addr(&[]), Some(proxy));
-    assert_eq!(ctx.client_addr(&[proxy]), Some(inner_proxy));
+    assert_eq!(ctx.client_addr(&[proxy.into()]), Some(inner_proxy));
     assert_eq!(
-        ctx.client_addr(&[proxy, inner_proxy]),
+        ctx.client_addr(&["10.0.0.0/30".parse().unwrap()]),
+        Some("198.51.100.7".parse().unwrap())
+    );
+    assert_eq!(
+        ctx.client_addr(&[proxy.into(), inner_proxy.into()]),
         Some("198.51.100.7".parse().unwrap())
     );
 }

@@ -1,12 +1,12 @@
 //! The command line: global options, subcommands and their parsers.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use auth_http::RateLimit;
-use auth_http::ResetDelivery;
+use auth_http::{ResetDelivery, TrustedProxy};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// authd: sign-up, login, sessions, password reset and device-bound checks.
@@ -67,6 +67,41 @@ pub enum Command {
     },
     /// Write the whole data store to standard output, one SQL INSERT statement per row.
     Dump,
+    /// Manage the sites forward authentication protects (reverse proxies ask GET /auth/verify).
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+/// `authd site …`
+#[derive(Subcommand, Debug)]
+pub enum SiteCommand {
+    /// Protect a host (a host name or host:port, any case); every server of the deployment sees it within a second.
+    Add {
+        /// The host, as the proxy forwards it (app.example.com, or app.example.com:8443).
+        host: String,
+        /// `required`: let in only sessions that completed a second factor.
+        #[arg(long, value_enum)]
+        second_factor: Option<SecondFactor>,
+        /// Let in only these accounts (username or e-mail; repeat). Without it, every account.
+        #[arg(long, num_args = 1..)]
+        allow_user: Vec<String>,
+    },
+    /// List the protected hosts and their rules.
+    List,
+    /// Stop protecting a host: the proxy then gets 403 for it.
+    Delete {
+        /// The host.
+        host: String,
+    },
+}
+
+/// Whether a protected site requires a second factor.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// Only sessions that completed a second factor.
+    Required,
+    /// Any session (the default).
+    Optional,
 }
 
 /// `authd user …`
@@ -142,9 +177,12 @@ pub struct ServeArgs {
     /// Name of the session cookie.
     #[arg(long, env = "AUTHD_COOKIE_NAME", default_value = "session_id", value_parser = parse_cookie_name)]
     pub cookie_name: String,
-    /// Addresses whose X-Forwarded-For is believed (repeat, or comma-separate).
+    /// Addresses or networks (10.0.0.0/8) whose X-Forwarded-For, and for /auth/verify whose X-Forwarded-Method/Proto/Host/Uri and X-Original-URL, are believed (repeat, or comma-separate).
     #[arg(long, env = "AUTHD_TRUSTED_PROXY", value_delimiter = ',')]
-    pub trusted_proxy: Vec<IpAddr>,
+    pub trusted_proxy: Vec<TrustedProxy>,
+    /// Domain of the session cookie, to share sessions with protected sites on its subdomains (forward authentication); the cookie then cannot be named __Host-….
+    #[arg(long, env = "AUTHD_COOKIE_DOMAIN", value_parser = parse_cookie_domain)]
+    pub cookie_domain: Option<String>,
     /// Per-client-address limit on sign-up, login and reset requests: N/s, N/min, N/h or off.
     #[arg(long, env = "AUTHD_IP_RATE_LIMIT", default_value = "60/min")]
     pub ip_rate_limit: RateLimit,
@@ -232,6 +270,11 @@ pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
             Some("--reset-delivery smtp needs --smtp-url (or AUTHD_SMTP_URL)".to_owned())
         } else if args.reset_delivery == ResetDelivery::Smtp && args.public_url.is_none() {
             Some("--reset-delivery smtp needs --public-url for the links in the e-mails".to_owned())
+        } else if args.cookie_domain.is_some() && args.cookie_name.starts_with("__Host-") {
+            Some(
+                "--cookie-domain cannot go with a __Host- cookie name (browsers refuse a __Host- cookie with a Domain); choose another --cookie-name"
+                    .to_owned(),
+            )
         } else {
             None
         };
@@ -283,6 +326,23 @@ fn parse_cookie_name(text: &str) -> Result<String, String> {
     }
 }
 
+/// A cookie domain: a DNS name (a leading dot is dropped, as browsers do).
+fn parse_cookie_domain(text: &str) -> Result<String, String> {
+    let domain = text.trim().trim_start_matches('.').to_ascii_lowercase();
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if domain.len() <= 253 && domain.split('.').all(label_ok) {
+        Ok(domain)
+    } else {
+        Err("must be a domain name such as example.com".into())
+    }
+}
+
 fn parse_smtp_from(text: &str) -> Result<String, String> {
     auth_core::check_mailbox(text)
         .map(|()| text.to_owned())
@@ -325,6 +385,10 @@ mod tests {
             "https://auth.example.com"
         );
         assert!(parse_public_url("auth.example.com").is_err());
+        assert_eq!(parse_cookie_domain(".Example.com").unwrap(), "example.com");
+        assert!(parse_cookie_domain("example.com/x").is_err());
+        assert!(parse_cookie_domain("").is_err());
+        assert!(parse_cookie_domain("a..b").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod cli;
 mod data;
 mod serve;
+mod sites;
 mod users;
 
 use std::process::ExitCode;
@@ -40,6 +41,18 @@ fn main() -> ExitCode {
             Command::Migrate => serve::migrate(&cli.global).await,
             Command::Import { file } => data::import(&cli.global, &file).await,
             Command::Dump => data::dump(&cli.global).await,
+            Command::Site(command) => {
+                let auth = serve::open_auth(
+                    &cli.global,
+                    serve::auth_config(&cli.global),
+                    auth_core::StoreAccess::ExistingOnly,
+                )
+                .await;
+                match auth {
+                    Ok(auth) => sites::run(&auth, command).await,
+                    Err(error) => Err(error),
+                }
+            }
             Command::User(command) => {
                 // Only `user add` may create the store (and its key).
                 let access = if matches!(command, cli::UserCommand::Add { .. }) {

@@ -51,6 +51,7 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         ip_rate_limit: args.ip_rate_limit,
         ip_limiter_sweep_interval: args.ip_limiter_sweep,
         trusted_proxies: args.trusted_proxy,
+        cookie_domain: args.cookie_domain,
         public_url: args.public_url,
     };
     let tls = match (&args.tls_cert, &args.tls_key) {
