@@ -103,7 +103,14 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
             ("recovery_codes", 0),
             ("mfa_tokens", 0),
             ("passkeys", 0),
-            ("webauthn_ceremonies", 0)
+            ("webauthn_ceremonies", 0),
+            ("oidc_clients", 0),
+            ("oidc_grants", 0),
+            ("oidc_codes", 0),
+            ("oidc_consents", 0),
+            ("oidc_refresh_tokens", 0),
+            ("oidc_access_tokens", 0),
+            ("oidc_signing_keys", 0)
         ]
     );
     for name in ["'kvothe'", "'tpratchett'"] {

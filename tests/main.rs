@@ -21,6 +21,7 @@ mod hostile;
 mod import_dump;
 mod logs;
 mod mfa;
+mod oidc;
 mod postgres;
 mod postgres_outage;
 mod postgres_tls;

@@ -16,7 +16,7 @@ use crate::service::Auth;
 use crate::token::ResetToken;
 
 /// Replaces an account's password: bumps its credential version (only if it
-/// is still `expected`, when given), ends every session, voids the reset
+/// is still `expected`, when given), ends every session and OIDC grant, voids the reset
 /// token and clears the failure count. Returns false, having written
 /// nothing, if the version had moved on.
 fn replace_password(
@@ -31,6 +31,8 @@ fn replace_password(
         return Ok(false);
     }
     SessionRow::delete_all_for_user(conn, user_id, None)?;
+    // OIDC refresh and access tokens follow the sessions (docs/contract/8-openid-connect.md).
+    auth_db::OidcGrantRow::delete_for_user(conn, user_id)?;
     ResetTokenRow::delete_for_user(conn, user_id)?;
     ThrottleRow::clear(conn, throttle_key)?;
     Ok(true)

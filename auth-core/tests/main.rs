@@ -13,6 +13,7 @@ mod accounts;
 mod dump_key;
 mod import_dump;
 mod machines;
+mod oidc;
 mod passkeys;
 mod passwords;
 mod races;

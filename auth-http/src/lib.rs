@@ -10,6 +10,7 @@ mod error;
 mod limiter;
 mod metrics;
 mod mfa;
+mod oidc;
 mod openapi;
 mod ops;
 mod page_kit;
@@ -82,6 +83,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .or(web::routes(&app))
         .unify()
         .or(check::routes(&app))
+        .unify()
+        .or(oidc::routes(&app))
         .unify()
         .or(ops::routes(&app, &metrics))
         .unify()
@@ -186,6 +189,21 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/static/style.css", "GET"),
 ];
 
+/// The OpenID Connect provider's routes (docs/contract/8-openid-connect.md).
+const OIDC_ROUTES: &[(&str, &str)] = &[
+    ("/.well-known/openid-configuration", "GET"),
+    ("/oauth/authorize", "GET, POST"),
+    ("/oauth/consent", "POST"),
+    ("/oauth/token", "POST"),
+    ("/oauth/userinfo", "GET, POST"),
+    ("/oauth/jwks", "GET"),
+    ("/oauth/introspect", "POST"),
+    ("/oauth/revoke", "POST"),
+    ("/oauth/logout", "GET"),
+    ("/me/apps", "GET"),
+    ("/me/apps/{id}/revoke", "POST"),
+];
+
 /// The known route a request path belongs to: its name and its methods.
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
@@ -196,11 +214,13 @@ fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
         _ if passkey_path(path) => "/mfa/passkeys/{id}",
         _ if remove_passkey_path(path) => "/me/security/passkeys/{id}/remove",
         _ if end_session_path(path) => "/me/sessions/{id}/end",
+        _ if revoke_app_path(path) => "/me/apps/{id}/revoke",
         path => path,
     };
     API_ROUTES
         .iter()
         .chain(WEB_ROUTES)
+        .chain(OIDC_ROUTES)
         .find(|(route, _)| *route == name)
         .copied()
 }
@@ -232,6 +252,12 @@ fn remove_passkey_path(path: &str) -> bool {
 fn end_session_path(path: &str) -> bool {
     path.strip_prefix("/me/sessions/")
         .and_then(|rest| rest.strip_suffix("/end"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn revoke_app_path(path: &str) -> bool {
+    path.strip_prefix("/me/apps/")
+        .and_then(|rest| rest.strip_suffix("/revoke"))
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 

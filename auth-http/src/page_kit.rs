@@ -270,6 +270,19 @@ pub(crate) fn maybe_with_cookie(response: Response, cookie: Option<HeaderValue>)
     }
 }
 
+/// A login's `next` when it is safe to go to: a path of this site under
+/// `/oauth/authorize` (an authorization request that sent the visitor to
+/// log in), never an absolute URL or another path.
+pub(crate) fn safe_next(next: &str) -> Option<String> {
+    let rest = next.strip_prefix("/oauth/authorize")?;
+    let shaped = (rest.is_empty() || rest.starts_with('?'))
+        && next.len() <= 4096
+        && next
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'"' && b != b'<');
+    shaped.then(|| next.to_owned())
+}
+
 pub(crate) fn page_result(result: Result<Response, Response>) -> Response {
     result.unwrap_or_else(|response| response)
 }

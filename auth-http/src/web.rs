@@ -64,6 +64,8 @@ struct LoginPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     username: &'a str,
+    /// Where to go after the login (an authorization request), or empty.
+    next: &'a str,
 }
 
 /// The second step of a login (docs/contract/7-second-factor.md): the code of an authenticator app
@@ -78,6 +80,8 @@ struct LoginCodePage<'a> {
     codes: bool,
     /// Whether the account can answer with a passkey.
     passkey: bool,
+    /// Where to go after the login (an authorization request), or empty.
+    next: &'a str,
 }
 
 impl LoginCodePage<'_> {
@@ -195,11 +199,13 @@ struct SignupForm {
 struct LoginForm {
     username: Option<String>,
     password: Option<String>,
+    next: Option<String>,
 }
 
 /// The second step's form: the token of the first and a code.
 #[derive(serde::Deserialize)]
 struct LoginCodeForm {
+    next: Option<String>,
     mfa_token: Option<String>,
     code: Option<String>,
 }
@@ -210,7 +216,9 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(ctx())
         .and(app.filter())
-        .map(|ctx: RequestCtx, app: App| {
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .map(|ctx: RequestCtx, app: App, query: String| {
+            let next = next_of_query(&query);
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let flash = ctx.cookie(FLASH_COOKIE);
@@ -226,6 +234,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
                 notice,
                 error: None,
                 username: "",
+                next: &next,
             };
             let response = maybe_with_cookie(render(&page, StatusCode::OK), new_cookie);
             match flash {
@@ -251,6 +260,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let username = form.username.unwrap_or_default();
     let password = Password::new(form.password.unwrap_or_default());
+    let next = form.next.as_deref().and_then(safe_next).unwrap_or_default();
     let presented = ctx.cookie(&app.config.cookie_name);
     let result = app
         .auth
@@ -263,7 +273,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         .await;
     match result {
         Ok(success) => {
-            let response = redirect("/me", StatusCode::SEE_OTHER);
+            let response = after_login(&next);
             Ok(with_cookie(
                 response,
                 app.session_cookie(success.token.expose()),
@@ -278,6 +288,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 error: None,
                 codes,
                 passkey,
+                next: &next,
             };
             Ok(render(&page, StatusCode::OK))
         }
@@ -301,6 +312,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 notice: None,
                 error: Some(&message),
                 username: &username,
+                next: &next,
             };
             let status = match error.status {
                 StatusCode::BAD_REQUEST => StatusCode::UNAUTHORIZED,
@@ -325,6 +337,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
     let nonce = ctx.cookie(pre_session_cookie(&app)).unwrap_or_default();
     let mfa_token = form.mfa_token.unwrap_or_default();
     let code = form.code.unwrap_or_default();
+    let next = form.next.as_deref().and_then(safe_next).unwrap_or_default();
     let presented = ctx.cookie(&app.config.cookie_name);
     let result = app
         .auth
@@ -332,7 +345,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
         .await;
     match result {
         Ok(success) => Ok(with_cookie(
-            redirect("/me", StatusCode::SEE_OTHER),
+            after_login(&next),
             app.session_cookie(success.token.expose()),
         )),
         Err(error) => {
@@ -353,6 +366,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
                 error: Some(&message),
                 codes,
                 passkey,
+                next: &next,
             };
             Err(with_retry_after(render(&page, error.status), &error))
         }
@@ -477,4 +491,28 @@ fn webauthn_script() -> BoxedFilter<(Response,)> {
             response
         })
         .boxed()
+}
+
+/// The `next` of a login page's query, if it is one a login may go to.
+fn next_of_query(query: &str) -> String {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "next")
+        .and_then(|(_, value)| safe_next(&value))
+        .unwrap_or_default()
+}
+
+/// Where a completed login goes: back to the authorization request that
+/// sent the visitor here, or `/me`.
+fn after_login(next: &str) -> Response {
+    if next.is_empty() {
+        return redirect("/me", StatusCode::SEE_OTHER);
+    }
+    match HeaderValue::from_str(next) {
+        Ok(location) => {
+            let mut response = redirect("/me", StatusCode::SEE_OTHER);
+            response.headers_mut().insert(header::LOCATION, location);
+            response
+        }
+        Err(_) => redirect("/me", StatusCode::SEE_OTHER),
+    }
 }

@@ -1,0 +1,654 @@
+//! The OpenID Connect provider through the real binary (docs/contract/8-openid-connect.md):
+//! a relying party's whole code flow, from discovery to logout, over a real
+//! socket, with the login and consent forms posted as a browser posts them;
+//! then the attacks a hostile page or client would try.
+
+use crate::common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use common::{sqlite_url, Run, Server};
+use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const BYE: &str = "http://127.0.0.1:9/bye";
+const PASSWORD: &str = "correct horse battery staple";
+const VERIFIER: &str = "e2e-verifier-of-at-least-forty-three-characters-0123";
+
+/// A registered client: its id and secret (none when public).
+struct App {
+    id: String,
+    secret: Option<String>,
+}
+
+fn authd(server: &Server, args: &[&str]) -> std::process::Output {
+    let database = sqlite_url(&server.dir);
+    Run::authd()
+        .current_dir(&server.dir)
+        .args(["--database", database.as_str(), "--bcrypt-cost", "4"])
+        .args(args)
+        .output()
+}
+
+/// Registers a client with the CLI and reads what it printed.
+fn add_client(server: &Server, extra: &[&str]) -> App {
+    let mut args = vec![
+        "client",
+        "add",
+        "Test app",
+        "--redirect-uri",
+        REDIRECT,
+        "--post-logout-redirect-uri",
+        BYE,
+    ];
+    args.extend_from_slice(extra);
+    let out = authd(server, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+    };
+    App {
+        id: field("client_id:").expect("client_id printed"),
+        secret: field("client_secret:"),
+    }
+}
+
+/// A server with one account, `alice`.
+fn server_with_alice() -> Server {
+    let server = Server::start(&["--password-min-length", "8"]);
+    let out = Run::authd()
+        .current_dir(&server.dir)
+        .args(["--database", &sqlite_url(&server.dir), "--bcrypt-cost", "4"])
+        .args(["user", "add", "alice", "--password-stdin"])
+        .stdin(format!("{PASSWORD}\n"))
+        .output();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server
+}
+
+fn challenge() -> String {
+    use sha2::Digest;
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
+}
+
+fn authorize_query(app: &App, extra: &[(&str, &str)]) -> String {
+    let challenge = challenge();
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", app.id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile email offline_access"),
+        ("state", "xyz/1"),
+        ("nonce", "n-0S6"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    for (name, value) in extra {
+        pairs.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            pairs.push((name, value));
+        }
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        query.append_pair(name, value);
+    }
+    query.finish()
+}
+
+/// The value of a cookie a response sets.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The value of a hidden field of a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .unwrap_or_else(|| panic!("no Location in a {}", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Goes from an authorization request through the login page (and the
+/// consent page when asked) to the code, as a browser does; returns the
+/// code and the session cookie.
+async fn sign_in_for_code(server: &Server, app: &App, consent: bool) -> (String, String) {
+    let http = common::client();
+    let start = http
+        .get(server.url(&format!("/oauth/authorize?{}", authorize_query(app, &[]))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let login_at = location(&start);
+    assert!(login_at.starts_with("/login?next="), "{login_at}");
+    let next = query_param(&login_at, "next").unwrap();
+    assert!(next.starts_with("/oauth/authorize?"), "{next}");
+    let page = http.get(server.url(&login_at)).send().await.unwrap();
+    let nonce = set_cookie(&page, "authd_csrf").unwrap();
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    assert!(
+        html.contains("name=\"next\""),
+        "the login form carries next"
+    );
+    let logged_in = http
+        .post(server.url("/login"))
+        .header(COOKIE, format!("authd_csrf={nonce}"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("next", next.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&logged_in),
+        next,
+        "the login goes back to the request"
+    );
+    let session = set_cookie(&logged_in, "session_id").unwrap();
+    let back = http
+        .get(server.url(&next))
+        .header(COOKIE, format!("session_id={session}"))
+        .send()
+        .await
+        .unwrap();
+    let redirect = if consent {
+        assert_eq!(back.status(), StatusCode::OK);
+        let html = back.text().await.unwrap();
+        assert!(
+            html.contains("Test app"),
+            "the consent page names the client"
+        );
+        assert!(html.contains("offline_access"), "and the scopes");
+        let form = consent_form(&html, "allow");
+        let allowed = http
+            .post(server.url("/oauth/consent"))
+            .header(COOKIE, format!("session_id={session}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), StatusCode::SEE_OTHER);
+        location(&allowed)
+    } else {
+        assert_eq!(back.status(), StatusCode::SEE_OTHER);
+        location(&back)
+    };
+    assert!(redirect.starts_with(REDIRECT), "{redirect}");
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("xyz/1"));
+    assert_eq!(
+        query_param(&redirect, "iss").as_deref(),
+        Some(server.base_url.as_str())
+    );
+    (query_param(&redirect, "code").unwrap(), session)
+}
+
+/// The consent form's fields with the answer.
+fn consent_form(html: &str, decision: &str) -> Vec<(String, String)> {
+    let mut form: Vec<(String, String)> = [
+        "csrf_token",
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+    ]
+    .iter()
+    .map(|name| (name.to_string(), unescape(&hidden(html, name))))
+    .collect();
+    form.push(("decision".into(), decision.into()));
+    form
+}
+
+/// Undoes askama's HTML escaping of attribute values.
+fn unescape(value: &str) -> String {
+    value
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+async fn token_request(server: &Server, app: &App, form: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = common::client().post(server.url("/oauth/token")).form(form);
+    if let Some(secret) = &app.secret {
+        request = request.basic_auth(&app.id, Some(secret));
+    }
+    request.send().await.unwrap()
+}
+
+async fn exchange(server: &Server, app: &App, code: &str) -> (StatusCode, Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    if app.secret.is_none() {
+        form.push(("client_id", app.id.as_str()));
+    }
+    common::status_and_body(token_request(server, app, &form).await).await
+}
+
+async fn refresh(server: &Server, app: &App, token: &str) -> (StatusCode, Value) {
+    let form = [("grant_type", "refresh_token"), ("refresh_token", token)];
+    common::status_and_body(token_request(server, app, &form).await).await
+}
+
+async fn userinfo(server: &Server, token: &str) -> reqwest::Response {
+    common::client()
+        .get(server.url("/oauth/userinfo"))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Checks an ID token's RS256 signature against the server's JWKS and
+/// returns its claims.
+async fn verified_claims(server: &Server, id_token: &str) -> Value {
+    let jwks: Value = common::client()
+        .get(server.url("/oauth/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parts: Vec<&str> = id_token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "RS256");
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the token's key is published");
+    let number = |name: &str| {
+        openssl::bn::BigNum::from_slice(
+            &URL_SAFE_NO_PAD.decode(key[name].as_str().unwrap()).unwrap(),
+        )
+        .unwrap()
+    };
+    let rsa = openssl::rsa::Rsa::from_public_components(number("n"), number("e")).unwrap();
+    let public = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public).unwrap();
+    verifier
+        .update(format!("{}.{}", parts[0], parts[1]).as_bytes())
+        .unwrap();
+    assert!(verifier
+        .verify(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap())
+        .unwrap());
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_relying_party_signs_a_user_in_refreshes_and_logs_out() {
+    let server = server_with_alice();
+    let app = add_client(&server, &[]);
+    assert!(app.secret.is_some());
+    // Discovery.
+    let (status, discovery) = common::status_and_body(
+        common::client()
+            .get(server.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(discovery["issuer"], server.base_url.as_str());
+    assert_eq!(
+        discovery["token_endpoint"],
+        server.url("/oauth/token").as_str()
+    );
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"][0],
+        "RS256"
+    );
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+
+    // The browser's part, then the client's.
+    let (code, session) = sign_in_for_code(&server, &app, true).await;
+    let response = token_request(
+        &server,
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let (status, tokens) = common::status_and_body(response).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 600);
+    let claims = verified_claims(&server, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["iss"], server.base_url.as_str());
+    assert_eq!(claims["aud"], app.id.as_str());
+    assert_eq!(claims["nonce"], "n-0S6");
+    assert_eq!(claims["preferred_username"], "alice");
+    let access = tokens["access_token"].as_str().unwrap();
+    let info = userinfo(&server, access).await;
+    assert_eq!(info.status(), StatusCode::OK);
+    let info: Value = info.json().await.unwrap();
+    assert_eq!(info["sub"], claims["sub"]);
+    assert_ne!(info["sub"], "alice", "sub is not the username");
+
+    // Refresh rotates; the old refresh token again revokes the grant.
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let (status, second) = refresh(&server, &app, first).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let (status, reused) = refresh(&server, &app, first).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(reused["error"], "invalid_grant");
+    let dead = userinfo(&server, second["access_token"].as_str().unwrap()).await;
+    assert_eq!(dead.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        dead.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
+
+    // A second sign-in needs no consent (remembered); the code replayed is refused.
+    let (code, session) = {
+        let http = common::client();
+        let again = http
+            .get(server.url(&format!("/oauth/authorize?{}", authorize_query(&app, &[]))))
+            .header(COOKIE, format!("session_id={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::SEE_OTHER);
+        (query_param(&location(&again), "code").unwrap(), session)
+    };
+    let (status, tokens) = exchange(&server, &app, &code).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, replayed) = exchange(&server, &app, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(replayed["error"], "invalid_grant");
+    let revoked = userinfo(&server, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+
+    // RP-initiated logout: back to the registered URI, and the session is over.
+    let hint = tokens["id_token"].as_str().unwrap();
+    let mut logout = url::form_urlencoded::Serializer::new(String::new());
+    logout
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", BYE)
+        .append_pair("state", "bye1");
+    let out = common::client()
+        .get(server.url(&format!("/oauth/logout?{}", logout.finish())))
+        .header(COOKIE, format!("session_id={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), format!("{BYE}?state=bye1"));
+    let me = common::client()
+        .get(server.url("/me"))
+        .header(COOKIE, format!("session_id={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&me), "/login");
+}
+
+#[tokio::test]
+async fn hostile_requests_are_refused_without_a_redirect_or_a_token() {
+    let server = server_with_alice();
+    let app = add_client(&server, &[]);
+    let public = add_client(&server, &["--public", "--trusted"]);
+    let http = common::client();
+    // Every other spelling of the redirect URI: an error page, no Location.
+    for spelling in [
+        "http://127.0.0.1:9/callback/",
+        "http://127.0.0.1:9/callbac",
+        "http://127.0.0.1:9/callbackx",
+        "http://127.0.0.1:9/CALLBACK",
+        "http://127.0.0.1:9/callback?x=1",
+        "http://127.0.0.1:9/callback#x",
+        "http://evil@127.0.0.1:9/callback",
+        "http://127.0.0.1:10/callback",
+        "http://127.0.0.1/callback",
+        "https://127.0.0.1:9/callback",
+        "http://localhost:9/callback",
+    ] {
+        let query = authorize_query(&app, &[("redirect_uri", spelling)]);
+        let page = http
+            .get(server.url(&format!("/oauth/authorize?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{spelling}");
+        assert!(page.headers().get(LOCATION).is_none(), "{spelling}");
+    }
+    let unknown = authorize_query(
+        &App {
+            id: "someone-else".into(),
+            secret: None,
+        },
+        &[],
+    );
+    let page = http
+        .get(server.url(&format!("/oauth/authorize?{unknown}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.headers().get(LOCATION).is_none());
+    // PKCE downgrades and prompt=none go back to the client with an error.
+    for (extra, error) in [
+        (&[("code_challenge_method", "plain")][..], "invalid_request"),
+        (&[("code_challenge_method", "")][..], "invalid_request"),
+        (&[("code_challenge", "")][..], "invalid_request"),
+        (&[("prompt", "none")][..], "login_required"),
+    ] {
+        let query = authorize_query(&app, extra);
+        let back = http
+            .get(server.url(&format!("/oauth/authorize?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(back.status(), StatusCode::SEE_OTHER, "{extra:?}");
+        let to = location(&back);
+        assert!(to.starts_with(REDIRECT), "{to}");
+        assert_eq!(
+            query_param(&to, "error").as_deref(),
+            Some(error),
+            "{extra:?}"
+        );
+        assert_eq!(query_param(&to, "code"), None);
+    }
+    // The token endpoint: a wrong secret is 401 with WWW-Authenticate.
+    let wrong = App {
+        id: app.id.clone(),
+        secret: Some("wrong".into()),
+    };
+    let response = token_request(
+        &server,
+        &wrong,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    assert_eq!(
+        common::status_and_body(response).await.1["error"],
+        "invalid_client"
+    );
+    // A code of the public client used by the confidential one: invalid_grant.
+    let (code, session) = sign_in_for_code(&server, &public, false).await;
+    let (status, body) = exchange(&server, &app, &code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // Consent: another origin, or no CSRF token, is refused.
+    let consent = http
+        .get(server.url(&format!("/oauth/authorize?{}", authorize_query(&app, &[]))))
+        .header(COOKIE, format!("session_id={session}"))
+        .send()
+        .await
+        .unwrap();
+    let html = consent.text().await.unwrap();
+    let form = consent_form(&html, "allow");
+    let cross_site = http
+        .post(server.url("/oauth/consent"))
+        .header(COOKIE, format!("session_id={session}"))
+        .header("Origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    let no_token: Vec<_> = form
+        .iter()
+        .filter(|(n, _)| n != "csrf_token")
+        .cloned()
+        .collect();
+    let forged = http
+        .post(server.url("/oauth/consent"))
+        .header(COOKIE, format!("session_id={session}"))
+        .form(&no_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // A login's next that is not an authorization request goes to /me.
+    let page = http
+        .get(server.url("/login?next=https://evil.example/"))
+        .send()
+        .await
+        .unwrap();
+    let nonce = set_cookie(&page, "authd_csrf").unwrap();
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("name=\"next\""));
+    let logged_in = http
+        .post(server.url("/login"))
+        .header(COOKIE, format!("authd_csrf={nonce}"))
+        .form(&[
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/oauth/authorize"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&logged_in), "/me");
+}
+
+#[test]
+fn bad_client_registrations_and_an_insecure_issuer_are_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir.path());
+    for uri in [
+        "http://app.example/cb",
+        "https://app.example/cb#x",
+        "/cb",
+        "https://APP.example/cb",
+    ] {
+        let out = Run::authd()
+            .current_dir(dir.path())
+            .args([
+                "--database",
+                &database,
+                "client",
+                "add",
+                "x",
+                "--redirect-uri",
+                uri,
+            ])
+            .output();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{uri}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{uri}: {stderr}");
+        assert!(stderr.contains("--redirect-uri"), "{uri}: {stderr}");
+    }
+    let out = Run::authd()
+        .current_dir(dir.path())
+        .args([
+            "--database",
+            &database,
+            "serve",
+            "--public-url",
+            "http://auth.example.com",
+        ])
+        .output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--public-url"), "{stderr}");
+}
