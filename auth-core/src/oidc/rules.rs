@@ -143,6 +143,9 @@ pub(crate) fn user_claims(user: &User, scope: &str) -> Map<String, Value> {
 
 /// `base` with these query parameters added (after any it has).
 pub(crate) fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return base.to_owned();
+    }
     match url::Url::parse(base) {
         Ok(mut url) => {
             {
