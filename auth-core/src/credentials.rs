@@ -183,7 +183,7 @@ impl Auth {
             .await?;
         let new_hash = self.inner.hasher.hash(nfc).await?;
         let now = self.now();
-        let (session_row, new_token) = self.new_session_row(&signed_in.user.id, client);
+        let (session_row, new_token) = self.new_session_row(&signed_in.user.id, client, "pwd");
         let changed = self.event(event::PASSWORD_CHANGED, Some(&signed_in.user.id), client);
         let throttle_key = self.account_throttle_key(&signed_in.user.id);
         let stored = session_row.clone();

@@ -224,6 +224,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "last_seen_at",
             "expires_at",
             "user_agent",
+            "amr",
         ],
         &snapshot.sessions,
         |s| {
@@ -235,6 +236,7 @@ fn render(snapshot: &Snapshot) -> Statements {
                 s.last_seen_at.into(),
                 s.expires_at.into(),
                 (&s.user_agent).into(),
+                (&s.amr).into(),
             ]
         },
     );

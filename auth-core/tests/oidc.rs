@@ -25,6 +25,7 @@ on_both_backends! {
     clients_authenticate_and_see_only_their_tokens => clients_authenticate_and_see_only_their_tokens_sqlite, clients_authenticate_and_see_only_their_tokens_postgres;
     a_rotated_key_is_published_first_and_signs_after_the_delay => a_rotated_key_is_published_first_and_signs_after_the_delay_sqlite, a_rotated_key_is_published_first_and_signs_after_the_delay_postgres;
     logout_redirects_only_to_the_hinted_clients_registered_uri => logout_redirects_only_to_the_hinted_clients_registered_uri_sqlite, logout_redirects_only_to_the_hinted_clients_registered_uri_postgres;
+    amr_says_how_the_session_was_signed_in => amr_says_how_the_session_was_signed_in_sqlite, amr_says_how_the_session_was_signed_in_postgres;
 }
 
 const REDIRECT: &str = "https://app.example/callback";
@@ -846,4 +847,45 @@ async fn logout_redirects_only_to_the_hinted_clients_registered_uri(db: TestDb) 
         auth_core::LogoutOutcome::Redirect("https://app.example/bye?state=s+1".into())
     );
     assert_eq!(signed_in_as(&auth, &session).await, None);
+}
+
+async fn amr_says_how_the_session_was_signed_in(db: TestDb) {
+    use auth_core::{totp_code, Clock, TOTP_STEP_SECS};
+    let (auth, clock) = open(&db).await;
+    let app = add_client(&auth, false, true).await;
+    let session = signed_in(&auth, "nora").await;
+    let amr_of = |session: String| {
+        let (auth, app) = (auth.clone(), app.clone());
+        async move {
+            let code = code_for(&auth, &app, &session, "openid").await;
+            claims_of(&exchange(&auth, &app, &code).await.unwrap().id_token)["amr"].clone()
+        }
+    };
+    assert_eq!(amr_of(session.clone()).await, serde_json::json!(["pwd"]));
+    // An authenticator app: the password, then a code.
+    let enrolment = auth.begin_totp(&session).await.unwrap();
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(enrolment.secret.as_bytes())
+        .unwrap();
+    auth.confirm_totp(&session, &totp_code(&secret, clock.now()), &client())
+        .await
+        .unwrap();
+    clock.advance(TOTP_STEP_SECS);
+    let mfa_token = match login(&auth, "nora", GOOD).await {
+        Err(AuthError::MfaRequired { mfa_token, .. }) => mfa_token,
+        other => panic!("expected a second step, got {other:?}"),
+    };
+    let second = auth
+        .complete_mfa(
+            mfa_token.expose(),
+            &totp_code(&secret, clock.now()),
+            None,
+            &client(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        amr_of(second.token.expose().to_owned()).await,
+        serde_json::json!(["pwd", "otp", "mfa"])
+    );
 }

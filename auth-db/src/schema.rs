@@ -45,6 +45,8 @@ diesel::table! {
         expires_at -> BigInt,
         /// The `User-Agent` of the login, for the session list.
         user_agent -> Nullable<Text>,
+        /// How the session was signed in (RFC 8176 methods, space-separated).
+        amr -> Nullable<Text>,
     }
 }
 

@@ -26,6 +26,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     /// The `User-Agent` of the login, for the session list.
     pub user_agent: Option<String>,
+    /// How the session was signed in (RFC 8176 methods, space-separated).
+    pub amr: Option<String>,
 }
 
 /// The times that decide whether a session is alive.
@@ -44,6 +46,17 @@ impl SessionRow {
             .values(row)
             .execute(conn)?;
         Ok(())
+    }
+
+    /// How a session was signed in (`None` for an unknown session or one
+    /// older than the record).
+    pub fn amr_of(conn: &mut DbConnection, id: &str) -> DbResult<Option<String>> {
+        Ok(sessions::table
+            .find(id)
+            .select(sessions::amr)
+            .get_result::<Option<String>>(conn)
+            .optional()?
+            .flatten())
     }
 
     /// Whether a session with this id exists (live or not yet purged).

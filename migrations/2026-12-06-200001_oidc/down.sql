@@ -5,3 +5,4 @@ DROP TABLE oidc_consents;
 DROP TABLE oidc_codes;
 DROP TABLE oidc_grants;
 DROP TABLE oidc_clients;
+ALTER TABLE sessions DROP COLUMN amr;

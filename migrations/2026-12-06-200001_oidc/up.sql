@@ -1,6 +1,11 @@
 -- OpenID Connect provider (docs/contract/8-openid-connect.md). Portable SQL:
 -- ids are UUID text, times Unix seconds, token and secret hashes hex SHA-256.
 
+-- How each session was signed in (RFC 8176 methods, space-separated: `pwd`,
+-- `pwd otp mfa`, `pwd hwk mfa`, `hwk mfa`, `hwk`), for the ID token's `amr`.
+-- NULL for sessions older than this migration.
+ALTER TABLE sessions ADD COLUMN amr TEXT;
+
 -- Applications registered by the operator. `secret_hash` is NULL for a
 -- public client; the URI lists are JSON arrays of strings.
 CREATE TABLE oidc_clients (

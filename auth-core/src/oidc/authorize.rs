@@ -2,7 +2,7 @@
 //! there is never redirected), then the request's other parameters, the
 //! login, the consent, and a code.
 
-use auth_db::{EventRow, OidcClientRow, OidcCodeRow, OidcConsentRow};
+use auth_db::{EventRow, OidcClientRow, OidcCodeRow, OidcConsentRow, SessionRow};
 
 use super::issue::oauth;
 use super::rules::{parse_scopes, plausible_challenge, scopes_within, with_query};
@@ -168,7 +168,7 @@ impl Auth {
             nonce: request.nonce.clone(),
             code_challenge: checked.challenge,
             auth_time: signed_in.session.created_at,
-            amr: "pwd".into(),
+            amr: String::new(),
             sid: signed_in.session.id.clone(),
             created_at: now,
             expires_at: now + CODE_TTL_SECS,
@@ -188,7 +188,10 @@ impl Auth {
                     OidcConsentRow::put(conn, consent)?;
                     EventRow::record(conn, &consented)?;
                 }
-                OidcCodeRow::create(conn, &row)
+                // Sessions made before their methods were recorded were
+                // password logins.
+                let amr = SessionRow::amr_of(conn, &row.sid)?.unwrap_or_else(|| "pwd".into());
+                OidcCodeRow::create(conn, &OidcCodeRow { amr, ..row })
             })
         })
         .await?;

@@ -19,7 +19,7 @@ use crate::token::{AuthorizationCode, RefreshToken};
 /// How one exchange ended inside its transaction.
 enum Exchanged {
     /// Tokens stored: the grant, its account and the code's nonce.
-    Issued(OidcGrantRow, UserRow, Option<String>),
+    Issued(Box<(OidcGrantRow, UserRow, Option<String>)>),
     /// Wrong, expired or another client's: `invalid_grant`.
     Invalid(&'static str),
     /// Used before: the grant of its first use was revoked.
@@ -124,7 +124,10 @@ impl Auth {
                             ..issued
                         },
                     )?;
-                    Ok((Exchanged::Issued(grant, user, row.nonce), Some(minted)))
+                    Ok((
+                        Exchanged::Issued(Box::new((grant, user, row.nonce))),
+                        Some(minted),
+                    ))
                 })
             })
             .await?;
@@ -194,7 +197,10 @@ impl Auth {
                             ..issued
                         },
                     )?;
-                    Ok((Exchanged::Issued(grant, user, None), Some(minted)))
+                    Ok((
+                        Exchanged::Issued(Box::new((grant, user, None))),
+                        Some(minted),
+                    ))
                 })
             })
             .await?;
@@ -208,7 +214,8 @@ impl Auth {
         now: i64,
     ) -> AuthResult<TokenResponse> {
         match outcome {
-            (Exchanged::Issued(grant, user, nonce), Some(minted)) => {
+            (Exchanged::Issued(issued), Some(minted)) => {
+                let (grant, user, nonce) = *issued;
                 log_event(event::OIDC_TOKEN_ISSUED, Some(&grant.user_id), client);
                 let user = User::from_row(user);
                 self.token_response(minted, &grant, &user, nonce.as_deref(), now)
@@ -224,7 +231,7 @@ impl Auth {
                 "scope exceeds the granted scopes".into(),
             ))),
             (Exchanged::Invalid(message), _) => Err(invalid_grant(message)),
-            (Exchanged::Issued(..), None) => Err(crate::error::AuthError::Internal(
+            (Exchanged::Issued(_), None) => Err(crate::error::AuthError::Internal(
                 "tokens issued without their values".into(),
             )),
         }

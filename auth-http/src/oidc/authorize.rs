@@ -285,14 +285,14 @@ mod tests {
         assert!(location.starts_with("/login?next=%2Foauth%2Fauthorize%3F"));
         assert!(!location.contains("prompt"));
         assert!(!location.contains("max_age"));
-        let next: String = url::form_urlencoded::parse(location["/login?".len()..].as_bytes())
+        let next: String = url::form_urlencoded::parse(&location.as_bytes()["/login?".len()..])
             .find(|(n, _)| n == "next")
             .unwrap()
             .1
             .into_owned();
         assert_eq!(crate::page_kit::safe_next(&next), Some(next.clone()));
         assert_eq!(
-            parse_request(next["/oauth/authorize?".len()..].as_bytes())
+            parse_request(&next.as_bytes()["/oauth/authorize?".len()..])
                 .unwrap()
                 .state
                 .as_deref(),

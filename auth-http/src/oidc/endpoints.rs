@@ -67,7 +67,7 @@ fn client_auth(
     ctx: &RequestCtx,
     client_id: Option<String>,
     client_secret: Option<String>,
-) -> Result<ClientAuth, Response> {
+) -> Result<ClientAuth, AuthError> {
     let Some(value) = ctx.headers.get(header::AUTHORIZATION) else {
         return Ok(ClientAuth {
             client_id: client_id.unwrap_or_default(),
@@ -94,10 +94,10 @@ fn client_auth(
             Some((decode(id)?, decode(secret)?))
         });
     let Some((id, secret)) = basic else {
-        return Err(oauth_error(AuthError::OAuth(OAuthError::InvalidClient)));
+        return Err(AuthError::OAuth(OAuthError::InvalidClient));
     };
     if client_secret.is_some() || client_id.is_some_and(|form_id| form_id != id) {
-        return Err(invalid_request(
+        return Err(bad_request(
             "authenticate with HTTP Basic or with the form, not both",
         ));
     }
@@ -111,10 +111,15 @@ fn client_auth(
 fn read_form<T: serde::de::DeserializeOwned>(
     ctx: &RequestCtx,
     body: RawBody,
-) -> Result<T, Response> {
+) -> Result<T, AuthError> {
     Body::parse(&ctx.headers, body)
         .and_then(|body| body.read())
-        .map_err(|error| invalid_request(error.message))
+        .map_err(|error| bad_request(error.message))
+}
+
+/// An `invalid_request`.
+fn bad_request(message: impl Into<String>) -> AuthError {
+    AuthError::OAuth(OAuthError::InvalidRequest(message.into()))
 }
 
 /// The answer of the token endpoint: `Pragma: no-cache` beside the
@@ -137,25 +142,25 @@ fn token(app: &App) -> BoxedFilter<(Response,)> {
 
 async fn handle_token(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
     app.rate_limit(&ctx).map_err(|e| e.into_response())?;
-    let form: TokenForm = read_form(&ctx, body)?;
-    let client = client_auth(&ctx, form.client_id, form.client_secret)?;
+    let form: TokenForm = read_form(&ctx, body).map_err(oauth_error)?;
+    let client = client_auth(&ctx, form.client_id, form.client_secret).map_err(oauth_error)?;
     let info = app.client(&ctx);
     let required = |value: Option<String>, name: &str| {
         value
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| invalid_request(format!("{name} is required")))
+            .ok_or_else(|| bad_request(format!("{name} is required")))
     };
     let result = match form.grant_type.as_deref() {
         Some("authorization_code") => {
-            let code = required(form.code, "code")?;
-            let redirect_uri = required(form.redirect_uri, "redirect_uri")?;
-            let verifier = required(form.code_verifier, "code_verifier")?;
+            let code = required(form.code, "code").map_err(oauth_error)?;
+            let redirect_uri = required(form.redirect_uri, "redirect_uri").map_err(oauth_error)?;
+            let verifier = required(form.code_verifier, "code_verifier").map_err(oauth_error)?;
             app.auth
                 .exchange_code(&client, &code, &redirect_uri, &verifier, &info)
                 .await
         }
         Some("refresh_token") => {
-            let refresh = required(form.refresh_token, "refresh_token")?;
+            let refresh = required(form.refresh_token, "refresh_token").map_err(oauth_error)?;
             app.auth
                 .refresh_tokens(&client, &refresh, form.scope.as_deref(), &info)
                 .await
@@ -216,9 +221,9 @@ fn introspect(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_introspect(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let form: TokenQueryForm = read_form(&ctx, body)?;
+    let form: TokenQueryForm = read_form(&ctx, body).map_err(oauth_error)?;
     let _ = form.token_type_hint;
-    let client = client_auth(&ctx, form.client_id, form.client_secret)?;
+    let client = client_auth(&ctx, form.client_id, form.client_secret).map_err(oauth_error)?;
     let token = form.token.unwrap_or_default();
     match app.auth.introspect(&client, &token).await {
         Ok(answer) => Ok(json(&answer, StatusCode::OK)),
@@ -236,8 +241,8 @@ fn revoke(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 async fn handle_revoke(ctx: RequestCtx, body: RawBody, app: App) -> Result<Response, Response> {
-    let form: TokenQueryForm = read_form(&ctx, body)?;
-    let client = client_auth(&ctx, form.client_id, form.client_secret)?;
+    let form: TokenQueryForm = read_form(&ctx, body).map_err(oauth_error)?;
+    let client = client_auth(&ctx, form.client_id, form.client_secret).map_err(oauth_error)?;
     let Some(token) = form.token.filter(|t| !t.is_empty()) else {
         return Err(invalid_request("token is required"));
     };

@@ -297,12 +297,15 @@ pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
             Some("--reset-delivery smtp needs --smtp-url (or AUTHD_SMTP_URL)".to_owned())
         } else if args.reset_delivery == ResetDelivery::Smtp && args.public_url.is_none() {
             Some("--reset-delivery smtp needs --public-url for the links in the e-mails".to_owned())
-        } else if let Some(url) = args.public_url.as_deref().filter(|url| !secure_issuer(url)) {
-            Some(format!(
-                "--public-url {url}: an OpenID Connect issuer beyond the loopback must be https://"
-            ))
         } else {
-            None
+            args.public_url
+                .as_deref()
+                .filter(|url| !secure_issuer(url))
+                .map(|url| {
+                    format!(
+                        "--public-url {url}: an OpenID Connect issuer beyond the loopback must be https://"
+                    )
+                })
         };
         if let Some(message) = problem {
             return Err(Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message));
