@@ -23,17 +23,40 @@ struct App {
     secret: Option<String>,
 }
 
-fn authd(server: &Server, args: &[&str]) -> std::process::Output {
-    let database = sqlite_url(&server.dir);
-    Run::authd()
-        .current_dir(&server.dir)
-        .args(["--database", database.as_str(), "--bcrypt-cost", "4"])
-        .args(args)
-        .output()
+/// Where the command line finds a deployment's store: its folder, its
+/// database and its global options (the key file).
+struct Store {
+    dir: std::path::PathBuf,
+    database: String,
+    global: Vec<String>,
+}
+
+impl Store {
+    /// The SQLite store of a server started by `Server::start`.
+    fn of(server: &Server) -> Store {
+        Store {
+            dir: server.dir.clone(),
+            database: sqlite_url(&server.dir),
+            global: Vec::new(),
+        }
+    }
+
+    fn authd(&self, args: &[&str]) -> Run {
+        Run::authd()
+            .current_dir(&self.dir)
+            .args(["--database", self.database.as_str(), "--bcrypt-cost", "4"])
+            .args(&self.global)
+            .args(args)
+    }
 }
 
 /// Registers a client with the CLI and reads what it printed.
 fn add_client(server: &Server, extra: &[&str]) -> App {
+    add_client_to(&Store::of(server), extra)
+}
+
+/// Registers a client in a store with the CLI and reads what it printed.
+fn add_client_to(store: &Store, extra: &[&str]) -> App {
     let mut args = vec![
         "client",
         "add",
@@ -44,7 +67,7 @@ fn add_client(server: &Server, extra: &[&str]) -> App {
         BYE,
     ];
     args.extend_from_slice(extra);
-    let out = authd(server, &args);
+    let out = store.authd(&args).output();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -66,10 +89,13 @@ fn add_client(server: &Server, extra: &[&str]) -> App {
 /// A server with one account, `alice`.
 fn server_with_alice() -> Server {
     let server = Server::start(&["--password-min-length", "8"]);
-    let out = Run::authd()
-        .current_dir(&server.dir)
-        .args(["--database", &sqlite_url(&server.dir), "--bcrypt-cost", "4"])
-        .args(["user", "add", "alice", "--password-stdin"])
+    add_alice(&Store::of(&server));
+    server
+}
+
+fn add_alice(store: &Store) {
+    let out = store
+        .authd(&["user", "add", "alice", "--password-stdin"])
         .stdin(format!("{PASSWORD}\n"))
         .output();
     assert!(
@@ -77,7 +103,6 @@ fn server_with_alice() -> Server {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    server
 }
 
 fn challenge() -> String {
@@ -152,6 +177,16 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 /// consent page when asked) to the code, as a browser does; returns the
 /// code and the session cookie.
 async fn sign_in_for_code(server: &Server, app: &App, consent: bool) -> (String, String) {
+    sign_in_for_code_at(server, &server.base_url, app, consent).await
+}
+
+/// [`sign_in_for_code`] on a server of a deployment whose issuer is `issuer`.
+async fn sign_in_for_code_at(
+    server: &Server,
+    issuer: &str,
+    app: &App,
+    consent: bool,
+) -> (String, String) {
     let http = common::client();
     let start = http
         .get(server.url(&format!("/oauth/authorize?{}", authorize_query(app, &[]))))
@@ -220,10 +255,7 @@ async fn sign_in_for_code(server: &Server, app: &App, consent: bool) -> (String,
     };
     assert!(redirect.starts_with(REDIRECT), "{redirect}");
     assert_eq!(query_param(&redirect, "state").as_deref(), Some("xyz/1"));
-    assert_eq!(
-        query_param(&redirect, "iss").as_deref(),
-        Some(server.base_url.as_str())
-    );
+    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(issuer));
     (query_param(&redirect, "code").unwrap(), session)
 }
 
@@ -651,4 +683,48 @@ fn bad_client_registrations_and_an_insecure_issuer_are_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--public-url"), "{stderr}");
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHD_TEST_POSTGRES_URL"]
+async fn two_servers_on_one_postgres_finish_what_the_other_started() {
+    let schema = auth_db::test_support::TestDb::postgres()
+        .expect("AUTHD_TEST_POSTGRES_URL must name a PostgreSQL server for this test");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("shared.key").display().to_string();
+    // One issuer for the deployment, as behind a load balancer.
+    let issuer = "http://localhost:8443";
+    let options = [
+        "--secret-key-file",
+        key.as_str(),
+        "--public-url",
+        issuer,
+        "--ip-rate-limit",
+        "off",
+    ];
+    let a = Server::start_with(dir.path(), &schema.url, &options);
+    let b = Server::start_with(dir.path(), &schema.url, &options);
+    let store = Store {
+        dir: dir.path().to_path_buf(),
+        database: schema.url.clone(),
+        global: vec!["--secret-key-file".into(), key.clone()],
+    };
+    add_alice(&store);
+    let app = add_client_to(&store, &[]);
+    // The login and consent on A, the code exchanged on B.
+    let (code, _session) = sign_in_for_code_at(&a, issuer, &app, true).await;
+    let (status, tokens) = exchange(&b, &app, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    // Signed by B, verified with A's key set: one set of keys.
+    let claims = verified_claims(&a, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["iss"], issuer);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&a, access).await.status(), StatusCode::OK);
+    // The code again on A: refused, and what B gave is revoked.
+    let (status, _) = exchange(&a, &app, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        userinfo(&b, access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
