@@ -133,10 +133,22 @@ fn fallback() -> BoxedFilter<(Response,)> {
 }
 
 /// Routes whose errors are JSON even for a browser.
-const MACHINE_ONLY_ROUTES: &[&str] = &["/check", "/healthz", "/metrics", "/openapi.json"];
+const MACHINE_ONLY_ROUTES: &[&str] = &[
+    "/check",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/.well-known/openid-configuration",
+    "/oauth/jwks",
+    "/oauth/token",
+    "/oauth/userinfo",
+    "/oauth/introspect",
+    "/oauth/revoke",
+];
 
 /// Every path of the JSON API (docs/contract/3-json-api.md), the device check
-/// (5-device-check.md) and the operations endpoints (6-operations.md), as `/openapi.json` names it,
+/// (5-device-check.md), the operations endpoints (6-operations.md) and the
+/// OpenID Connect metadata and keys (8-openid-connect.md), as `/openapi.json` names it,
 /// with the methods it serves as an `Allow` header lists them. The one list of
 /// these routes: the fallback's 405s, the route labels of logs and metrics,
 /// and the tests that hold `/openapi.json` to what the server serves all read it.
@@ -163,6 +175,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/healthz", "GET"),
     ("/metrics", "GET"),
     ("/openapi.json", "GET"),
+    ("/.well-known/openid-configuration", "GET"),
+    ("/oauth/jwks", "GET"),
 ];
 
 /// The web pages (docs/contract/4-web-pages.md) and their stylesheet: served, but not
@@ -191,12 +205,10 @@ const WEB_ROUTES: &[(&str, &str)] = &[
 
 /// The OpenID Connect provider's routes (docs/contract/8-openid-connect.md).
 const OIDC_ROUTES: &[(&str, &str)] = &[
-    ("/.well-known/openid-configuration", "GET"),
     ("/oauth/authorize", "GET, POST"),
     ("/oauth/consent", "POST"),
     ("/oauth/token", "POST"),
     ("/oauth/userinfo", "GET, POST"),
-    ("/oauth/jwks", "GET"),
     ("/oauth/introspect", "POST"),
     ("/oauth/revoke", "POST"),
     ("/oauth/logout", "GET"),
