@@ -187,12 +187,19 @@ async fn sign_in_for_code_at(
     app: &App,
     consent: bool,
 ) -> (String, String) {
+    let start = server.url(&format!("/oauth/authorize?{}", authorize_query(app, &[])));
+    let (redirect, session) = browse(server, &start, consent).await;
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("xyz/1"));
+    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(issuer));
+    (query_param(&redirect, "code").unwrap(), session)
+}
+
+/// What a browser does with an authorization URL: sent to the login page,
+/// logs in there, comes back, allows the client when asked. Returns where
+/// authd sent it at last (the client's redirect URI) and its session.
+async fn browse(server: &Server, start: &str, consent: bool) -> (String, String) {
     let http = common::client();
-    let start = http
-        .get(server.url(&format!("/oauth/authorize?{}", authorize_query(app, &[]))))
-        .send()
-        .await
-        .unwrap();
+    let start = http.get(start).send().await.unwrap();
     assert_eq!(start.status(), StatusCode::SEE_OTHER);
     let login_at = location(&start);
     assert!(login_at.starts_with("/login?next="), "{login_at}");
@@ -238,7 +245,7 @@ async fn sign_in_for_code_at(
             html.contains("Test app"),
             "the consent page names the client"
         );
-        assert!(html.contains("offline_access"), "and the scopes");
+        assert!(html.contains("openid"), "and the scopes");
         let form = consent_form(&html, "allow");
         let allowed = http
             .post(server.url("/oauth/consent"))
@@ -254,9 +261,7 @@ async fn sign_in_for_code_at(
         location(&back)
     };
     assert!(redirect.starts_with(REDIRECT), "{redirect}");
-    assert_eq!(query_param(&redirect, "state").as_deref(), Some("xyz/1"));
-    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(issuer));
-    (query_param(&redirect, "code").unwrap(), session)
+    (redirect, session)
 }
 
 /// The consent form's fields with the answer.
@@ -919,4 +924,100 @@ async fn the_token_endpoint_counts_toward_the_per_address_limit() {
         Some(&StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
     );
+}
+
+/// A certified relying party library, `openidconnect`, with nothing but the
+/// issuer, the client id and the secret: discovery, the code flow with PKCE,
+/// the ID token checked against the key set (signature, nonce, at_hash),
+/// userinfo, and refresh with rotation.
+#[tokio::test]
+async fn the_openidconnect_crate_signs_in_reads_userinfo_and_refreshes() {
+    use openidconnect::core::{
+        CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    };
+    use openidconnect::{
+        AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    };
+    let server = server_with_alice();
+    let app = add_client(&server, &[]);
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let issuer = IssuerUrl::new(server.base_url.clone()).unwrap();
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        .await
+        .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(app.id.clone()),
+        app.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("offline_access".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let (redirect, _session) = browse(&server, url.as_str(), true).await;
+    assert_eq!(
+        query_param(&redirect, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    let code = AuthorizationCode::new(query_param(&redirect, "code").unwrap());
+    let tokens = client
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("an ID token");
+    let id_verifier = client.id_token_verifier();
+    let claims = id_token.claims(&id_verifier, &nonce).unwrap();
+    let at_hash = claims.access_token_hash().expect("at_hash");
+    let computed = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&id_verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(&computed, at_hash);
+    assert_eq!(
+        claims.preferred_username().map(|name| name.as_str()),
+        Some("alice")
+    );
+    let info: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().to_owned(), None)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(info.subject(), claims.subject());
+    let refresh = tokens
+        .refresh_token()
+        .expect("offline_access gives a refresh token");
+    let refreshed = client
+        .exchange_refresh_token(refresh)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_ne!(
+        refreshed.refresh_token().unwrap().secret(),
+        refresh.secret()
+    );
+    let reused = client
+        .exchange_refresh_token(refresh)
+        .unwrap()
+        .request_async(&http)
+        .await;
+    assert!(reused.is_err(), "a rotated refresh token is refused");
 }
