@@ -611,8 +611,26 @@ async fn revocation_follows_the_account(db: TestDb) {
         .await
         .unwrap();
     dead(tokens).await;
-    // An operator's password set.
+    // A password reset with a reset token.
     let session = login(&auth, "ivy", OTHER)
+        .await
+        .unwrap()
+        .token
+        .expose()
+        .to_owned();
+    let tokens = issue(session).await;
+    let ivy = Identifier::Username("ivy".into());
+    let (_, reset) = auth
+        .get_reset_password_token(&ivy, &client())
+        .await
+        .unwrap();
+    let third = "a third pass phrase for ivy";
+    auth.update_password(&ivy, reset.expose(), &pw(third), &client())
+        .await
+        .unwrap();
+    dead(tokens).await;
+    // An operator's password set.
+    let session = login(&auth, "ivy", third)
         .await
         .unwrap()
         .token
