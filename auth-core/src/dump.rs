@@ -11,7 +11,7 @@ use crate::service::Auth;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 16] = [
+pub const DUMP_TABLES: [&str; 23] = [
     "key_fingerprints",
     "users",
     "identifiers",
@@ -28,6 +28,13 @@ pub const DUMP_TABLES: [&str; 16] = [
     "webauthn_ceremonies",
     "protected_sites",
     "site_users",
+    "oidc_clients",
+    "oidc_grants",
+    "oidc_codes",
+    "oidc_consents",
+    "oidc_refresh_tokens",
+    "oidc_access_tokens",
+    "oidc_signing_keys",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -43,6 +50,8 @@ pub struct TableCount {
 enum Value<'a> {
     Text(&'a str),
     Integer(i64),
+    /// `TRUE` or `FALSE`, which SQLite (3.23+) and PostgreSQL both read.
+    Bool(bool),
     Null,
 }
 
@@ -64,6 +73,18 @@ impl<'a> From<&'a Option<String>> for Value<'a> {
     }
 }
 
+impl From<bool> for Value<'_> {
+    fn from(flag: bool) -> Self {
+        Value::Bool(flag)
+    }
+}
+
+impl From<Option<i64>> for Value<'_> {
+    fn from(number: Option<i64>) -> Self {
+        number.map_or(Value::Null, Value::Integer)
+    }
+}
+
 impl From<i64> for Value<'_> {
     fn from(number: i64) -> Self {
         Value::Integer(number)
@@ -82,6 +103,8 @@ fn push_literal(out: &mut String, value: &Value<'_>) {
         Value::Integer(number) => {
             let _ = write!(out, "{number}");
         }
+        Value::Bool(true) => out.push_str("TRUE"),
+        Value::Bool(false) => out.push_str("FALSE"),
         Value::Null => out.push_str("NULL"),
     }
 }
@@ -204,6 +227,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "expires_at",
             "user_agent",
             "second_factor_at",
+            "amr",
         ],
         &snapshot.sessions,
         |s| {
@@ -215,7 +239,8 @@ fn render(snapshot: &Snapshot) -> Statements {
                 s.last_seen_at.into(),
                 s.expires_at.into(),
                 (&s.user_agent).into(),
-                s.second_factor_at.map_or(Value::Null, Value::Integer),
+                s.second_factor_at.into(),
+                (&s.amr).into(),
             ]
         },
     );
@@ -416,6 +441,167 @@ fn render(snapshot: &Snapshot) -> Statements {
         &["host", "user_id"],
         &snapshot.site_users,
         |u| vec![(&u.host).into(), (&u.user_id).into()],
+    );
+    out.table(
+        "oidc_clients",
+        &[
+            "id",
+            "name",
+            "secret_hash",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "trusted",
+            "created_at",
+        ],
+        &snapshot.oidc_clients,
+        |c| {
+            vec![
+                (&c.id).into(),
+                (&c.name).into(),
+                (&c.secret_hash).into(),
+                (&c.redirect_uris).into(),
+                (&c.post_logout_redirect_uris).into(),
+                c.trusted.into(),
+                c.created_at.into(),
+            ]
+        },
+    );
+    out.table(
+        "oidc_grants",
+        &[
+            "id",
+            "client_id",
+            "user_id",
+            "scope",
+            "auth_time",
+            "amr",
+            "sid",
+            "created_at",
+            "last_used_at",
+        ],
+        &snapshot.oidc_grants,
+        |g| {
+            vec![
+                (&g.id).into(),
+                (&g.client_id).into(),
+                (&g.user_id).into(),
+                (&g.scope).into(),
+                g.auth_time.into(),
+                (&g.amr).into(),
+                (&g.sid).into(),
+                g.created_at.into(),
+                g.last_used_at.into(),
+            ]
+        },
+    );
+    out.table(
+        "oidc_codes",
+        &[
+            "code_hash",
+            "client_id",
+            "user_id",
+            "redirect_uri",
+            "scope",
+            "nonce",
+            "code_challenge",
+            "auth_time",
+            "amr",
+            "sid",
+            "created_at",
+            "expires_at",
+            "grant_id",
+        ],
+        &snapshot.oidc_codes,
+        |c| {
+            vec![
+                (&c.code_hash).into(),
+                (&c.client_id).into(),
+                (&c.user_id).into(),
+                (&c.redirect_uri).into(),
+                (&c.scope).into(),
+                (&c.nonce).into(),
+                (&c.code_challenge).into(),
+                c.auth_time.into(),
+                (&c.amr).into(),
+                (&c.sid).into(),
+                c.created_at.into(),
+                c.expires_at.into(),
+                (&c.grant_id).into(),
+            ]
+        },
+    );
+    out.table(
+        "oidc_consents",
+        &["user_id", "client_id", "scope", "created_at"],
+        &snapshot.oidc_consents,
+        |c| {
+            vec![
+                (&c.user_id).into(),
+                (&c.client_id).into(),
+                (&c.scope).into(),
+                c.created_at.into(),
+            ]
+        },
+    );
+    out.table(
+        "oidc_refresh_tokens",
+        &["token_hash", "grant_id", "created_at", "used_at"],
+        &snapshot.oidc_refresh_tokens,
+        |r| {
+            vec![
+                (&r.token_hash).into(),
+                (&r.grant_id).into(),
+                r.created_at.into(),
+                r.used_at.into(),
+            ]
+        },
+    );
+    out.table(
+        "oidc_access_tokens",
+        &[
+            "token_hash",
+            "grant_id",
+            "client_id",
+            "user_id",
+            "scope",
+            "created_at",
+            "expires_at",
+        ],
+        &snapshot.oidc_access_tokens,
+        |a| {
+            vec![
+                (&a.token_hash).into(),
+                (&a.grant_id).into(),
+                (&a.client_id).into(),
+                (&a.user_id).into(),
+                (&a.scope).into(),
+                a.created_at.into(),
+                a.expires_at.into(),
+            ]
+        },
+    );
+    // The private halves are sealed under the deployment's key, as TOTP secrets are.
+    out.table(
+        "oidc_signing_keys",
+        &[
+            "kid",
+            "alg",
+            "private_key_sealed",
+            "public_jwk",
+            "created_at",
+            "use_after",
+        ],
+        &snapshot.oidc_signing_keys,
+        |k| {
+            vec![
+                (&k.kid).into(),
+                (&k.alg).into(),
+                (&k.private_key_sealed).into(),
+                (&k.public_jwk).into(),
+                k.created_at.into(),
+                k.use_after.into(),
+            ]
+        },
     );
     out
 }
