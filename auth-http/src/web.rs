@@ -231,8 +231,9 @@ async fn accepted_next(app: &App, next: &str) -> Option<NextTarget> {
 }
 
 /// What a login page carries of `next`, and the origin its `form-action`
-/// allows beside `'self'` (a protected site's; a same-origin target needs
-/// none): an unaccepted `next` is carried as nothing.
+/// allows beside `'self'`, since browsers hold the redirects after a form to
+/// it: a protected site's own, or for an authorization request the
+/// client's, where it goes on to. An unaccepted `next` is carried as nothing.
 async fn carried_next(app: &App, next: String) -> (String, Option<String>) {
     match accepted_next(app, &next).await {
         Some(NextTarget::ProtectedSite(url)) => {
@@ -240,7 +241,10 @@ async fn carried_next(app: &App, next: String) -> (String, Option<String>) {
             let origin = origin.filter(|origin| origin.is_tuple());
             (next, origin.map(|origin| origin.ascii_serialization()))
         }
-        Some(NextTarget::SameOrigin(_)) => (next, None),
+        Some(NextTarget::SameOrigin(path)) => {
+            let client = crate::oidc::client_origin_of_next(app, &path).await;
+            (next, client)
+        }
         None => (String::new(), None),
     }
 }

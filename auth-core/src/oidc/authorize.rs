@@ -208,6 +208,22 @@ impl Auth {
         )))
     }
 
+    /// The redirect URI an authorization request goes back to, when its
+    /// client is registered and the URI is one of that client's; `None`
+    /// otherwise. The login and consent pages allow its origin in their
+    /// `form-action`, since browsers hold the redirects after a form to it.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn registered_redirect_uri(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> AuthResult<Option<String>> {
+        match self.trusted_redirect(request).await {
+            Ok((_, uri)) => Ok(Some(uri)),
+            Err(AuthError::OAuth(OAuthError::UntrustedRedirect(_))) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     /// The client and redirect URI of a request, if both are known and
     /// belong together; `UntrustedRedirect` otherwise.
     async fn trusted_redirect(

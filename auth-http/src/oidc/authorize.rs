@@ -12,7 +12,7 @@ use super::see_other;
 use crate::app::App;
 use crate::csrf::CsrfScope;
 use crate::error::ApiError;
-use crate::page_kit::{checked_form, error_page, page_result, render, Guard};
+use crate::page_kit::{checked_form, error_page, page_result, render_with_form_target, Guard};
 use crate::request::{ctx, ctx_with_authority, raw_body, RawBody, RequestCtx};
 
 /// The parameters of an authorization request this server reads.
@@ -140,6 +140,23 @@ fn fields_of(request: &AuthorizationRequest) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// The origin of a URL (for `form-action`), when it has one.
+fn origin_of(uri: &str) -> Option<String> {
+    let origin = url::Url::parse(uri).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// The origin a login form's redirects may end at when its `next` is this
+/// kind of authorization request (`/oauth/authorize?…`, already accepted by
+/// auth-core): the registered redirect URI's, since a signed-in visitor who
+/// consented before goes straight on to the client. `None` otherwise.
+pub(crate) async fn client_origin_of_next(app: &App, next: &str) -> Option<String> {
+    let rest = next.strip_prefix("/oauth/authorize")?;
+    let request = parse_request(rest.strip_prefix('?').unwrap_or(rest).as_bytes()).ok()?;
+    let uri = app.auth.registered_redirect_uri(&request).await.ok()??;
+    origin_of(&uri)
+}
+
 /// `/login?next=…` that comes back to this request, without what asked
 /// for a new login (`prompt`, `max_age`), so the way back does not loop.
 fn login_location(request: &AuthorizationRequest) -> String {
@@ -213,7 +230,10 @@ async fn decide(
                     .collect(),
                 fields: fields_of(request),
             };
-            render(&page, StatusCode::OK)
+            // Allow and deny both end at the client (auth-core checked that
+            // the redirect URI is the client's).
+            let client = request.redirect_uri.as_deref().and_then(origin_of);
+            render_with_form_target(&page, StatusCode::OK, client.as_deref())
         }
         Err(AuthError::OAuth(OAuthError::UntrustedRedirect(message))) => untrusted(&message),
         Err(error) => error_page(ApiError::from(error)),

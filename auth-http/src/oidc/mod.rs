@@ -7,6 +7,8 @@ mod account;
 mod authorize;
 mod endpoints;
 
+pub(crate) use authorize::client_origin_of_next;
+
 use auth_core::{AuthError, OAuthError, SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
 use serde_json::json;
 use warp::filters::BoxedFilter;
