@@ -214,6 +214,24 @@ pub(crate) fn render(page: &impl Template, status: StatusCode) -> Response {
     response
 }
 
+/// A rendered page whose forms may lead, through this site's redirects, to
+/// `origin` too: an OpenID Connect client's redirect URI, which the consent
+/// and login pages send the browser on to. Browsers hold every redirect of
+/// a form's submission to the page's `form-action`, so without this the
+/// last redirect, to the application, would be blocked.
+pub(crate) fn allow_form_target(mut response: Response, origin: &str) -> Response {
+    let widened = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&widened) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
 /// Unix seconds as `2026-11-21 14:48 UTC`, for people.
 pub(crate) fn human_time(unix_seconds: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");

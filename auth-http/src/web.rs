@@ -217,7 +217,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
         .and(ctx())
         .and(app.filter())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .map(|ctx: RequestCtx, app: App, query: String| {
+        .then(|ctx: RequestCtx, app: App, query: String| async move {
             let next = next_of_query(&query);
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
@@ -237,6 +237,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
                 next: &next,
             };
             let response = maybe_with_cookie(render(&page, StatusCode::OK), new_cookie);
+            let response = crate::oidc::with_next_target(&app, &next, response).await;
             match flash {
                 // Shown once: the cookie goes with this page.
                 Some(_) => with_cookie(response, flash_cookie("", 0)),
@@ -290,7 +291,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 passkey,
                 next: &next,
             };
-            Ok(render(&page, StatusCode::OK))
+            Ok(crate::oidc::with_next_target(&app, &next, render(&page, StatusCode::OK)).await)
         }
         Err(error) => {
             let message = match &error {
@@ -318,7 +319,8 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 StatusCode::BAD_REQUEST => StatusCode::UNAUTHORIZED,
                 status => status,
             };
-            Err(with_retry_after(render(&page, status), &error))
+            let response = with_retry_after(render(&page, status), &error);
+            Err(crate::oidc::with_next_target(&app, &next, response).await)
         }
     }
 }
@@ -368,7 +370,8 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
                 passkey,
                 next: &next,
             };
-            Err(with_retry_after(render(&page, error.status), &error))
+            let response = with_retry_after(render(&page, error.status), &error);
+            Err(crate::oidc::with_next_target(&app, &next, response).await)
         }
     }
 }

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod authenticator_app;
+mod oidc;
 mod passkeys;
 
 use std::net::TcpListener;

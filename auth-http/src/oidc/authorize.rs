@@ -213,7 +213,12 @@ async fn decide(
                     .collect(),
                 fields: fields_of(request),
             };
-            render(&page, StatusCode::OK)
+            let response = render(&page, StatusCode::OK);
+            // Allow leads, through /oauth/consent's redirect, to the client.
+            match request.redirect_uri.as_deref().and_then(super::origin_of) {
+                Some(origin) => crate::page_kit::allow_form_target(response, &origin),
+                None => response,
+            }
         }
         Err(AuthError::OAuth(OAuthError::UntrustedRedirect(message))) => untrusted(&message),
         Err(error) => error_page(ApiError::from(error)),

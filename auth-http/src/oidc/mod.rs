@@ -215,6 +215,44 @@ pub(crate) fn invalid_request(message: impl Into<String>) -> Response {
     oauth_error(AuthError::OAuth(OAuthError::InvalidRequest(message.into())))
 }
 
+/// The origin of the redirect URI that an authorization request (a login's
+/// `next`) names, when that URI is registered for the request's client:
+/// the one other place the login pages' forms may end up.
+pub(crate) async fn next_target_origin(app: &App, next: &str) -> Option<String> {
+    let query = next.split_once('?')?.1;
+    let param = |name: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (client_id, redirect_uri) = (param("client_id")?, param("redirect_uri")?);
+    let client = app.auth.find_client(&client_id).await.ok()?;
+    client
+        .redirect_uris
+        .contains(&redirect_uri)
+        .then(|| origin_of(&redirect_uri))
+        .flatten()
+}
+
+/// The origin (`scheme://host[:port]`) of a URL.
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+}
+
+/// [`crate::page_kit::allow_form_target`] for a login page carrying `next`.
+pub(crate) async fn with_next_target(app: &App, next: &str, response: Response) -> Response {
+    if next.is_empty() {
+        return response;
+    }
+    match next_target_origin(app, next).await {
+        Some(origin) => crate::page_kit::allow_form_target(response, &origin),
+        None => response,
+    }
+}
+
 /// A redirect to `location` (303: a browser follows it with a GET).
 pub(crate) fn see_other(location: &str) -> Response {
     let mut response =
