@@ -140,12 +140,6 @@ fn fields_of(request: &AuthorizationRequest) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// The origin of a URL (for `form-action`), when it has one.
-fn origin_of(uri: &str) -> Option<String> {
-    let origin = url::Url::parse(uri).ok()?.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
-}
-
 /// The origin a login form's redirects may end at when its `next` is this
 /// kind of authorization request (`/oauth/authorize?…`, already accepted by
 /// auth-core): the registered redirect URI's, since a signed-in visitor who
@@ -154,7 +148,7 @@ pub(crate) async fn client_origin_of_next(app: &App, next: &str) -> Option<Strin
     let rest = next.strip_prefix("/oauth/authorize")?;
     let request = parse_request(rest.strip_prefix('?').unwrap_or(rest).as_bytes()).ok()?;
     let uri = app.auth.registered_redirect_uri(&request).await.ok()??;
-    origin_of(&uri)
+    super::origin_of(&uri)
 }
 
 /// `/login?next=…` that comes back to this request, without what asked
@@ -232,7 +226,7 @@ async fn decide(
             };
             // Allow and deny both end at the client (auth-core checked that
             // the redirect URI is the client's).
-            let client = request.redirect_uri.as_deref().and_then(origin_of);
+            let client = request.redirect_uri.as_deref().and_then(super::origin_of);
             render_with_form_target(&page, StatusCode::OK, client.as_deref())
         }
         Err(AuthError::OAuth(OAuthError::UntrustedRedirect(message))) => untrusted(&message),

@@ -217,6 +217,14 @@ pub(crate) fn invalid_request(message: impl Into<String>) -> Response {
     oauth_error(AuthError::OAuth(OAuthError::InvalidRequest(message.into())))
 }
 
+/// The origin (`scheme://host[:port]`) of a URL.
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+}
+
 /// A redirect to `location` (303: a browser follows it with a GET).
 pub(crate) fn see_other(location: &str) -> Response {
     let mut response =
