@@ -34,6 +34,11 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
         _ => None,
     };
+    // Ctrl-C and SIGTERM are caught from before the port listens: one that
+    // comes while the store opens (its migrations) then stops the server as
+    // soon as it starts, instead of being lost (a background job of a
+    // script ignores SIGINT until a handler is set).
+    let shutdown = shutdown_signal();
     // Bound before the service opens: without --public-url the OpenID
     // Connect issuer is the address actually listened on (port 0 included).
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -71,7 +76,6 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         public_url: args.public_url,
     };
     warn_without_https(args.bind, tls.is_some(), http.public_url.as_deref());
-    let shutdown = shutdown_signal();
     let reloader = tls.clone().and_then(reload_on_sighup);
     tracing::info!("listening on {scheme}://{local}");
 
