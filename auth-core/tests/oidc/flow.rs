@@ -328,4 +328,7 @@ async fn amr_says_how_the_session_was_signed_in(db: TestDb) {
         amr_of(second.token.expose().to_owned()).await,
         serde_json::json!(["pwd", "otp", "mfa"])
     );
+    // The one record of the login decides both: with "mfa" the session
+    // completed a second factor, as forward authentication's sites ask.
+    assert_eq!(second.session.second_factor_at, Some(clock.now()));
 }
