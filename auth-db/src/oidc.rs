@@ -286,6 +286,26 @@ impl OidcGrantRow {
             .optional()?)
     }
 
+    /// [`OidcGrantRow::find`], locking the row until the transaction ends
+    /// (PostgreSQL; SQLite's write transaction already holds the database),
+    /// so that two uses of one grant's refresh token take their turns
+    /// instead of deadlocking on its token rows.
+    pub fn find_locked(conn: &mut DbConnection, id: &str) -> DbResult<Option<OidcGrantRow>> {
+        Ok(match conn {
+            DbConnection::Postgres(c) => oidc_grants::table
+                .find(id)
+                .select(OidcGrantRow::as_select())
+                .for_update()
+                .get_result(c)
+                .optional()?,
+            DbConnection::Sqlite(c) => oidc_grants::table
+                .find(id)
+                .select(OidcGrantRow::as_select())
+                .get_result(c)
+                .optional()?,
+        })
+    }
+
     /// Records a use.
     pub fn touch(conn: &mut DbConnection, id: &str, now: i64) -> DbResult<usize> {
         Ok(diesel::update(oidc_grants::table.find(id))

@@ -160,7 +160,9 @@ impl Auth {
                     let Some(row) = OidcRefreshTokenRow::find(conn, &hash)? else {
                         return Ok((Exchanged::Invalid("unknown refresh token"), None));
                     };
-                    let Some(grant) = OidcGrantRow::find(conn, &row.grant_id)? else {
+                    // Locked first: racing uses of the grant wait here
+                    // (PostgreSQL), then find its token used or the grant gone.
+                    let Some(grant) = OidcGrantRow::find_locked(conn, &row.grant_id)? else {
                         return Ok((Exchanged::Invalid("unknown refresh token"), None));
                     };
                     if grant.client_id != app.id {
