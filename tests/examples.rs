@@ -105,7 +105,14 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
             ("passkeys", 0),
             ("webauthn_ceremonies", 0),
             ("protected_sites", 0),
-            ("site_users", 0)
+            ("site_users", 0),
+            ("oidc_clients", 0),
+            ("oidc_grants", 0),
+            ("oidc_codes", 0),
+            ("oidc_consents", 0),
+            ("oidc_refresh_tokens", 0),
+            ("oidc_access_tokens", 0),
+            ("oidc_signing_keys", 0)
         ]
     );
     for name in ["'kvothe'", "'tpratchett'"] {

@@ -23,6 +23,7 @@ mod import_dump;
 mod login_next;
 mod logs;
 mod mfa;
+mod oidc;
 mod postgres;
 mod postgres_outage;
 mod postgres_tls;

@@ -32,6 +32,12 @@ pub(crate) mod event {
     pub(crate) const PASSKEY_REMOVED: &str = "passkey_removed";
     pub(crate) const PASSKEY_USED: &str = "passkey_used";
     pub(crate) const PASSKEY_FAILED: &str = "passkey_failed";
+    pub(crate) const OIDC_CLIENT_ADDED: &str = "oidc_client_added";
+    pub(crate) const OIDC_CLIENT_DELETED: &str = "oidc_client_deleted";
+    pub(crate) const OIDC_CONSENT_GIVEN: &str = "oidc_consent_given";
+    pub(crate) const OIDC_TOKEN_ISSUED: &str = "oidc_token_issued";
+    pub(crate) const OIDC_REUSE_DETECTED: &str = "oidc_reuse_detected";
+    pub(crate) const OIDC_REVOKED: &str = "oidc_revoked";
 }
 
 impl Auth {

@@ -35,6 +35,13 @@ pub struct Config {
     /// How reset tokens reach their owner ([`LogNotifier`] by default; an
     /// [`crate::SmtpNotifier`] e-mails them).
     pub notifier: Arc<dyn Notifier>,
+    /// The OpenID Connect issuer: an origin without a trailing slash
+    /// (docs/contract/8-openid-connect.md).
+    pub oidc_issuer: String,
+    /// How long an OIDC access token lives.
+    pub oidc_access_token_ttl: Duration,
+    /// How long a rotated signing key is published before it signs.
+    pub oidc_key_publish_delay: Duration,
 }
 
 /// Default of [`Config::hash_queue_limit`]: at cost 12 on two CPUs, about
@@ -61,6 +68,9 @@ impl Default for Config {
             database_answer_timeout: Duration::from_secs(10),
             hash_queue_limit: DEFAULT_HASH_QUEUE_LIMIT,
             notifier: Arc::new(LogNotifier::default()),
+            oidc_issuer: "http://127.0.0.1:8080".into(),
+            oidc_access_token_ttl: Duration::from_secs(10 * 60),
+            oidc_key_publish_delay: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -82,6 +92,7 @@ impl Config {
             ("session-max-age", self.session_max_age),
             ("reset-token-ttl", self.reset_token_ttl),
             ("database answer timeout", self.database_answer_timeout),
+            ("oidc-access-token-ttl", self.oidc_access_token_ttl),
         ] {
             if value.as_secs() == 0 {
                 return Err(format!("{name} must be at least one second"));

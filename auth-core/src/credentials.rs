@@ -16,7 +16,7 @@ use crate::service::Auth;
 use crate::token::ResetToken;
 
 /// Replaces an account's password: bumps its credential version (only if it
-/// is still `expected`, when given), ends every session, voids the reset
+/// is still `expected`, when given), ends every session and OIDC grant, voids the reset
 /// token and clears the failure count. Returns false, having written
 /// nothing, if the version had moved on.
 fn replace_password(
@@ -31,6 +31,8 @@ fn replace_password(
         return Ok(false);
     }
     SessionRow::delete_all_for_user(conn, user_id, None)?;
+    // OIDC refresh and access tokens follow the sessions (docs/contract/8-openid-connect.md).
+    auth_db::OidcGrantRow::delete_for_user(conn, user_id)?;
     ResetTokenRow::delete_for_user(conn, user_id)?;
     ThrottleRow::clear(conn, throttle_key)?;
     Ok(true)
@@ -181,7 +183,7 @@ impl Auth {
             .await?;
         let new_hash = self.inner.hasher.hash(nfc).await?;
         let now = self.now();
-        let (session_row, new_token) = self.new_session_row(&signed_in.user.id, client);
+        let (session_row, new_token) = self.new_session_row(&signed_in.user.id, client, "pwd");
         let changed = self.event(event::PASSWORD_CHANGED, Some(&signed_in.user.id), client);
         let throttle_key = self.account_throttle_key(&signed_in.user.id);
         let stored = session_row.clone();

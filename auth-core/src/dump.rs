@@ -9,9 +9,11 @@ use auth_db::{KeyFingerprintRow, Snapshot};
 use crate::error::{AuthError, AuthResult};
 use crate::service::Auth;
 
+mod oidc_tables;
+
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 16] = [
+pub const DUMP_TABLES: [&str; 23] = [
     "key_fingerprints",
     "users",
     "identifiers",
@@ -28,6 +30,13 @@ pub const DUMP_TABLES: [&str; 16] = [
     "webauthn_ceremonies",
     "protected_sites",
     "site_users",
+    "oidc_clients",
+    "oidc_grants",
+    "oidc_codes",
+    "oidc_consents",
+    "oidc_refresh_tokens",
+    "oidc_access_tokens",
+    "oidc_signing_keys",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -43,6 +52,8 @@ pub struct TableCount {
 enum Value<'a> {
     Text(&'a str),
     Integer(i64),
+    /// `TRUE` or `FALSE`, which SQLite (3.23+) and PostgreSQL both read.
+    Bool(bool),
     Null,
 }
 
@@ -64,6 +75,18 @@ impl<'a> From<&'a Option<String>> for Value<'a> {
     }
 }
 
+impl From<bool> for Value<'_> {
+    fn from(flag: bool) -> Self {
+        Value::Bool(flag)
+    }
+}
+
+impl From<Option<i64>> for Value<'_> {
+    fn from(number: Option<i64>) -> Self {
+        number.map_or(Value::Null, Value::Integer)
+    }
+}
+
 impl From<i64> for Value<'_> {
     fn from(number: i64) -> Self {
         Value::Integer(number)
@@ -82,6 +105,8 @@ fn push_literal(out: &mut String, value: &Value<'_>) {
         Value::Integer(number) => {
             let _ = write!(out, "{number}");
         }
+        Value::Bool(true) => out.push_str("TRUE"),
+        Value::Bool(false) => out.push_str("FALSE"),
         Value::Null => out.push_str("NULL"),
     }
 }
@@ -204,6 +229,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "expires_at",
             "user_agent",
             "second_factor_at",
+            "amr",
         ],
         &snapshot.sessions,
         |s| {
@@ -215,7 +241,8 @@ fn render(snapshot: &Snapshot) -> Statements {
                 s.last_seen_at.into(),
                 s.expires_at.into(),
                 (&s.user_agent).into(),
-                s.second_factor_at.map_or(Value::Null, Value::Integer),
+                s.second_factor_at.into(),
+                (&s.amr).into(),
             ]
         },
     );
@@ -417,6 +444,7 @@ fn render(snapshot: &Snapshot) -> Statements {
         &snapshot.site_users,
         |u| vec![(&u.host).into(), (&u.user_id).into()],
     );
+    oidc_tables::render(&mut out, snapshot);
     out
 }
 

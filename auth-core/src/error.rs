@@ -95,6 +95,10 @@ pub enum AuthError {
     /// makes another.
     #[error("the reset e-mail could not be sent; try again later")]
     DeliveryFailed,
+    /// An OAuth / OpenID Connect request failed (docs/contract/8-openid-connect.md):
+    /// the inner error names the protocol's code.
+    #[error("{0}")]
+    OAuth(OAuthError),
     /// A fault on the server's side (500); the details are in the server log.
     #[error("internal error")]
     Internal(String),
@@ -123,6 +127,7 @@ impl AuthError {
             AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::DeliveryFailed => {
                 "unavailable"
             }
+            AuthError::OAuth(error) => error.code(),
             AuthError::Internal(_) => "internal",
         }
     }
@@ -137,6 +142,68 @@ impl AuthError {
             AuthError::Unavailable
         } else {
             AuthError::Internal(error.to_string())
+        }
+    }
+}
+
+/// An OAuth 2.0 error (RFC 6749 §4.1.2.1, §5.2; OIDC Core §3.1.2.6; RFC 6750).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthError {
+    /// The authorization request names an unknown client or a redirect URI
+    /// the client did not register: shown on a page, never redirected.
+    #[error("{0}")]
+    UntrustedRedirect(String),
+    /// The request is malformed (`invalid_request`).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The client is unknown or its authentication failed (`invalid_client`, 401).
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The code or refresh token is wrong, used, expired or another client's
+    /// (`invalid_grant`).
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// The client may not do this (`unauthorized_client`).
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// Only `authorization_code` and `refresh_token` are served.
+    #[error("unsupported grant_type")]
+    UnsupportedGrantType,
+    /// Only `response_type=code` is served.
+    #[error("unsupported response_type")]
+    UnsupportedResponseType,
+    /// The scope lacks `openid` or asks for more than was granted.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// The user refused consent.
+    #[error("the user denied the request")]
+    AccessDenied,
+    /// `prompt=none` and nobody is signed in.
+    #[error("the user is not signed in")]
+    LoginRequired,
+    /// `prompt=none` and the user has not consented.
+    #[error("the user has not consented")]
+    ConsentRequired,
+    /// The bearer token is wrong, expired or revoked (RFC 6750 `invalid_token`).
+    #[error("the access token is invalid")]
+    InvalidToken,
+}
+
+impl OAuthError {
+    /// The error code the protocol names.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::UntrustedRedirect(_) | OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::UnsupportedResponseType => "unsupported_response_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::AccessDenied => "access_denied",
+            OAuthError::LoginRequired => "login_required",
+            OAuthError::ConsentRequired => "consent_required",
+            OAuthError::InvalidToken => "invalid_token",
         }
     }
 }

@@ -13,6 +13,7 @@ mod hasher;
 mod import;
 mod machines;
 mod mfa_method;
+mod oidc;
 mod passkeys;
 mod password_check;
 mod password_reset;
@@ -49,6 +50,12 @@ pub use import::{
 pub use machines::{
     valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
 };
+pub use oidc::{
+    valid_redirect_uri, AuthorizationRequest, AuthorizeOutcome, AuthorizedApp, ClientAuth,
+    ConsentDecision, LogoutOutcome, NewClient, OAuthError, OidcClient, RegisteredClient,
+    SigningAlg, TokenResponse, CODE_TTL_SECS, ID_TOKEN_TTL_SECS, SUPPORTED_CLAIMS,
+    SUPPORTED_SCOPES,
+};
 pub use passkeys::{
     PasskeyChallenge, PasskeyInfo, CEREMONY_TTL_SECS, MAX_PASSKEYS_PER_ACCOUNT,
     MAX_PASSKEY_NAME_CHARS,
@@ -64,4 +71,7 @@ pub use site_rules::{parse_site_url, site_host, NextTarget, SiteUrl, SITE_RULES_
 pub use sites::{ForwardDecision, NewSite, ProtectedSite};
 pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
 pub use throttle::{delay_after, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
-pub use token::{random_token, CeremonyToken, MfaToken, ResetToken, SessionToken};
+pub use token::{
+    random_token, AccessToken, AuthorizationCode, CeremonyToken, ClientSecret, MfaToken,
+    RefreshToken, ResetToken, SessionToken,
+};

@@ -14,8 +14,6 @@ use std::fmt;
 use auth_db::{
     DbConnection, DbResult, EventRow, MfaTokenRow, RecoveryCodeRow, SessionRow, TotpRow, UserRow,
 };
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use data_encoding::BASE32_NOPAD;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -25,7 +23,8 @@ use crate::account::{ClientInfo, Identifier};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
 pub use crate::mfa_method::MfaMethod;
-use crate::secret::Password;
+pub(crate) use crate::secret::unseal;
+use crate::secret::{seal, Password, SealKey};
 use crate::service::Auth;
 
 /// Length of a TOTP step, in seconds (RFC 6238's default).
@@ -170,51 +169,6 @@ impl Code {
         (upper.len() == recovery_len && BASE32_NOPAD.decode(upper.as_bytes()).is_ok())
             .then_some(Code::Recovery(upper))
     }
-}
-
-/// The key that seals TOTP secrets: derived from the deployment's secret key
-/// under a label of its own, so it serves nothing else.
-pub(crate) type SealKey = [u8; 32];
-
-#[allow(
-    clippy::expect_used,
-    reason = "no secret may be sealed without randomness; ChaCha20-Poly1305 takes any message this short"
-)]
-fn seal(key: &SealKey, user_id: &str, secret: &[u8]) -> String {
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
-    let mut nonce = [0u8; 12];
-    getrandom::fill(&mut nonce).expect("the operating system's random source failed");
-    let sealed = cipher
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: secret,
-                aad: user_id.as_bytes(),
-            },
-        )
-        .expect("ChaCha20-Poly1305 seals any message this short");
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&sealed);
-    hex::encode(out)
-}
-
-/// The secret of a sealed row; `None` if it was not sealed for this account
-/// under this key (a row copied from another account or deployment).
-pub(crate) fn unseal(key: &SealKey, user_id: &str, sealed: &str) -> Option<Vec<u8>> {
-    let bytes = hex::decode(sealed).ok()?;
-    if bytes.len() < 12 {
-        return None;
-    }
-    let (nonce, ciphertext) = bytes.split_at(12);
-    ChaCha20Poly1305::new(Key::from_slice(key))
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: user_id.as_bytes(),
-            },
-        )
-        .ok()
 }
 
 /// The factors of an account as the database holds them.
@@ -431,7 +385,7 @@ impl Auth {
     }
 
     /// Removes every second factor of a user, as an operator (a lost
-    /// phone), and ends every session of the user.
+    /// phone), and ends every session and OIDC grant of the user.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn mfa_reset(&self, identifier: &Identifier, client: &ClientInfo) -> AuthResult<()> {
         let user = self
@@ -446,6 +400,7 @@ impl Auth {
                 auth_db::PasskeyRow::delete_all_for_user(conn, &user_id)?;
                 auth_db::CeremonyRow::delete_for_user(conn, &user_id)?;
                 SessionRow::delete_all_for_user(conn, &user_id, None)?;
+                auth_db::OidcGrantRow::delete_for_user(conn, &user_id)?;
                 EventRow::record(conn, &reset_event)
             })
         })

@@ -180,9 +180,11 @@ impl Auth {
         } = opened;
         let (now, now_ms, key) = (self.now(), self.now_ms(), self.seal_key());
         let user_id = pending.user_id.clone();
-        let (mut session, session_token) = self.new_session_row(&user_id, client);
-        // Sites that require a second factor let this session in.
-        session.second_factor_at = Some(now);
+        let amr = match proof {
+            Proof::Code { .. } => "pwd otp mfa",
+            Proof::Passkey(_) => "pwd hwk mfa",
+        };
+        let (session, session_token) = self.new_session_row(&user_id, client, amr);
         let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
         let failed_kind = match proof {
             Proof::Code { .. } => event::MFA_CODE_FAILED,

@@ -5,6 +5,8 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -186,6 +188,53 @@ impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretKey([redacted])")
     }
+}
+
+/// A key that seals secrets at rest (TOTP secrets, OIDC signing keys):
+/// derived from the deployment's secret key under a label of its own, so it
+/// serves nothing else.
+pub(crate) type SealKey = [u8; 32];
+
+#[allow(
+    clippy::expect_used,
+    reason = "no secret may be sealed without randomness; ChaCha20-Poly1305 takes any message this short"
+)]
+pub(crate) fn seal(key: &SealKey, aad: &str, secret: &[u8]) -> String {
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
+    let mut nonce = [0u8; 12];
+    getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+    let sealed = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: secret,
+                aad: aad.as_bytes(),
+            },
+        )
+        .expect("ChaCha20-Poly1305 seals any message this short");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    hex::encode(out)
+}
+
+/// The secret of a sealed value; `None` if it was not sealed for this
+/// associated data (an account id, a key id) under this key (a row copied
+/// from another account or deployment).
+pub(crate) fn unseal(key: &SealKey, aad: &str, sealed: &str) -> Option<Vec<u8>> {
+    let bytes = hex::decode(sealed).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(12);
+    ChaCha20Poly1305::new(Key::from_slice(key))
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .ok()
 }
 
 #[cfg(test)]

@@ -236,6 +236,8 @@ impl Auth {
                 + ResetTokenRow::purge_expired(conn, now)?
                 + auth_db::MfaTokenRow::purge_expired(conn, now)?
                 + Auth::purge_ceremonies(conn, now)?
+                + auth_db::OidcAccessTokenRow::purge_expired(conn, now)?
+                + auth_db::OidcCodeRow::purge_expired(conn, now - USED_CODES_KEPT_SECS)?
                 + ThrottleRow::purge(conn, now_ms - FORGET_AFTER_SECS * 1000, now_ms)?)
         })
         .await
@@ -360,6 +362,11 @@ impl Auth {
         self.inner.clock.now_ms()
     }
 }
+
+/// How long an expired OIDC authorization code is kept, so that a second
+/// use of it is still recognised (and revokes what the first gave) for the
+/// lifetime of an ID token.
+const USED_CODES_KEPT_SECS: i64 = 60 * 60;
 
 /// Database work (waiting for a connection included) that takes this long
 /// is logged as a warning, with the request's id from its span.

@@ -82,7 +82,7 @@ impl Auth {
         let verified = self
             .check_password(Claimant::Name(identifier), password, client)
             .await?;
-        let (row, token) = self.new_session_row(&verified.user.id, client);
+        let (row, token) = self.new_session_row(&verified.user.id, client, "pwd");
         let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(&verified.user.id), client);
         let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
         let stored = row.clone();
@@ -125,7 +125,7 @@ impl Auth {
         user_id: &str,
         client: &ClientInfo,
     ) -> AuthResult<(Session, SessionToken)> {
-        let (row, token) = self.new_session_row(user_id, client);
+        let (row, token) = self.new_session_row(user_id, client, "pwd");
         let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(user_id), client);
         let stored = row.clone();
         self.db(move |conn| {
@@ -288,11 +288,16 @@ impl Auth {
         (self.idle_secs() / 4).min(60)
     }
 
-    /// A new session row for an account and its token (not yet stored).
+    /// A new session row for an account and its token (not yet stored);
+    /// `amr` names how it was signed in (RFC 8176 methods, space-separated),
+    /// and decides `second_factor_at` too: a login whose methods include
+    /// `mfa` (the second step, a passkey that verified its user) completed
+    /// a second factor, which forward authentication's sites may require.
     pub(crate) fn new_session_row(
         &self,
         user_id: &str,
         client: &ClientInfo,
+        amr: &str,
     ) -> (SessionRow, SessionToken) {
         let token = SessionToken::generate();
         let now = self.now();
@@ -307,8 +312,15 @@ impl Auth {
                 .user_agent
                 .as_deref()
                 .map(|ua| ua.chars().take(256).collect()),
-            second_factor_at: None,
+            second_factor_at: completed_second_factor(amr).then_some(now),
+            amr: Some(amr.to_owned()),
         };
         (row, token)
     }
+}
+
+/// Whether a login with these methods (RFC 8176, space-separated) completed
+/// a second factor: they include `mfa`.
+fn completed_second_factor(amr: &str) -> bool {
+    amr.split(' ').any(|method| method == "mfa")
 }

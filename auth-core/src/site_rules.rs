@@ -117,12 +117,33 @@ pub enum NextTarget {
     /// An absolute URL on a protected host (forward authentication sent
     /// the user to log in from there).
     ProtectedSite(String),
-    /// A path of authd itself (`/oauth/authorize?…`): parsed, but no flow
-    /// accepts one yet, so [`crate::Auth::next_target`] never returns it.
+    /// A path of authd itself: only an authorization request of the OpenID
+    /// Connect provider (`/oauth/authorize` or `/oauth/authorize?…`), which
+    /// sent its visitor to log in and takes them back.
     SameOrigin(String),
 }
 
+/// The path of the one page of authd a login may go back to.
+const AUTHORIZE_PATH: &str = "/oauth/authorize";
+
 impl NextTarget {
+    /// The same-origin target a `next` names, when a login may go back
+    /// there: exactly `/oauth/authorize`, alone or with a query, as printable
+    /// ASCII without `\`, `"`, `<`, `>` or `#`; never `//…`, another path, a
+    /// fragment or a percent-encoded path. Protected sites need the rules:
+    /// see [`crate::Auth::next_target`].
+    pub fn same_origin(next: &str) -> Option<NextTarget> {
+        let Some(NextCandidate::Path(path)) = parse_next(next) else {
+            return None;
+        };
+        let rest = path.strip_prefix(AUTHORIZE_PATH)?;
+        let shaped = (rest.is_empty() || rest.starts_with('?'))
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"\\\"<>#".contains(&b));
+        shaped.then_some(NextTarget::SameOrigin(path))
+    }
+
     /// The `Location` to send.
     pub fn location(&self) -> &str {
         match self {
@@ -306,6 +327,44 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_next(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_one_same_origin_next_is_an_authorization_request() {
+        for good in [
+            "/oauth/authorize",
+            "/oauth/authorize?client_id=c&redirect_uri=https%3A%2F%2Fa%2Fcb",
+            "/oauth/authorize?next=//x",
+        ] {
+            assert_eq!(
+                NextTarget::same_origin(good),
+                Some(NextTarget::SameOrigin(good.into())),
+                "{good:?}"
+            );
+        }
+        for bad in [
+            "//oauth/authorize",
+            "///oauth/authorize",
+            "/\\oauth/authorize",
+            "/oauth/authorize/../../me",
+            "/oauth/authorize%2F..%2Fme",
+            "/oauth/authorizer",
+            "/oauth/authorize#x",
+            "/oauth/authorize?x#y",
+            "/oauth/authorize?x=\\evil",
+            "/oauth/authorize?x=<script>",
+            "/oauth/authorize?x=\"y",
+            "/oauth/authorize?x=\u{e9}",
+            "/oauth/authorize? x",
+            "/oauth/authorize?\r\nSet-Cookie:x",
+            "/OAUTH/authorize",
+            "/me",
+            "https://authd.example/oauth/authorize",
+            "oauth/authorize",
+            "",
+        ] {
+            assert_eq!(NextTarget::same_origin(bad), None, "{bad:?}");
         }
     }
 }

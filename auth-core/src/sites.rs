@@ -209,9 +209,10 @@ impl Auth {
     }
 
     /// Where a login goes after it succeeds, given its `next` parameter:
-    /// only an absolute http(s) URL on a protected host is accepted
-    /// (compared as [`Auth::forward_auth`] compares them); anything else is
-    /// `None`, and the login goes to `/me`.
+    /// an absolute http(s) URL on a protected host (compared as
+    /// [`Auth::forward_auth`] compares them), or authd's own authorization
+    /// request ([`NextTarget::same_origin`]); anything else is `None`, and
+    /// the login goes to `/me`.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn next_target(&self, next: &str) -> AuthResult<Option<NextTarget>> {
         match parse_next(next) {
@@ -222,9 +223,8 @@ impl Auth {
                     .contains_key(&url.host)
                     .then_some(NextTarget::ProtectedSite(url.url)))
             }
-            // No flow sends its user back to a page of authd yet; OpenID
-            // Connect's `/oauth/authorize` will be the first.
-            Some(NextCandidate::Path(_)) | None => Ok(None),
+            Some(NextCandidate::Path(path)) => Ok(NextTarget::same_origin(&path)),
+            None => Ok(None),
         }
     }
 

@@ -86,6 +86,22 @@ token_type!(
     /// The id of a WebAuthn ceremony in progress (a passkey added, a sign-in).
     CeremonyToken
 );
+token_type!(
+    /// An OAuth authorization code (docs/contract/8-openid-connect.md): 60 s, single use.
+    AuthorizationCode
+);
+token_type!(
+    /// An opaque OAuth access token (a bearer token for `/oauth/userinfo`).
+    AccessToken
+);
+token_type!(
+    /// An OAuth refresh token, rotated at every use.
+    RefreshToken
+);
+token_type!(
+    /// A confidential OIDC client's secret, shown once at registration.
+    ClientSecret
+);
 
 #[cfg(test)]
 mod tests {

@@ -375,9 +375,20 @@ async fn next_goes_only_to_protected_hosts(db: TestDb) {
         "https://wiki.example.com/",
         "https://app.example.com:8443/",
         "/me",
-        "/oauth/authorize?client_id=x",
+        "/oauth/authorizex",
+        "//oauth/authorize?client_id=x",
+        "/oauth/authorize/../me",
+        "https://evil.example/oauth/authorize?client_id=x",
         "",
     ] {
         assert_eq!(target(next).await, None, "{next:?}");
     }
+    // authd's own authorization request (OpenID Connect sends its visitor
+    // to log in with it) is the one same-origin next.
+    assert_eq!(
+        target("/oauth/authorize?client_id=x").await,
+        Some(NextTarget::SameOrigin(
+            "/oauth/authorize?client_id=x".into()
+        ))
+    );
 }

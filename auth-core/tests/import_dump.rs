@@ -268,6 +268,13 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
         ("webauthn_ceremonies", 0),
         ("protected_sites", 0),
         ("site_users", 0),
+        ("oidc_clients", 0),
+        ("oidc_grants", 0),
+        ("oidc_codes", 0),
+        ("oidc_consents", 0),
+        ("oidc_refresh_tokens", 0),
+        ("oidc_access_tokens", 0),
+        ("oidc_signing_keys", 0),
     ];
     assert_eq!(
         counts,

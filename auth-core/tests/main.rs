@@ -14,6 +14,7 @@ mod dump_key;
 mod forward_auth;
 mod import_dump;
 mod machines;
+mod oidc;
 mod passkeys;
 mod passwords;
 mod races;

@@ -5,8 +5,9 @@ use diesel::connection::SimpleConnection;
 use crate::error::DbResult;
 use crate::{
     AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
-    MfaTokenRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow, SiteUserRow,
-    ThrottleRow, TotpRow, UserRow,
+    MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow,
+    OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow,
+    SiteRow, SiteUserRow, ThrottleRow, TotpRow, UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree
@@ -45,6 +46,20 @@ pub struct Snapshot {
     pub protected_sites: Vec<SiteRow>,
     /// The `site_users` table, by host, then account.
     pub site_users: Vec<SiteUserRow>,
+    /// The `oidc_clients` table (secret hashes), by creation.
+    pub oidc_clients: Vec<OidcClientRow>,
+    /// The `oidc_grants` table, by creation.
+    pub oidc_grants: Vec<OidcGrantRow>,
+    /// The `oidc_codes` table (hashes), by creation.
+    pub oidc_codes: Vec<OidcCodeRow>,
+    /// The `oidc_consents` table, by creation.
+    pub oidc_consents: Vec<OidcConsentRow>,
+    /// The `oidc_refresh_tokens` table (hashes), by creation.
+    pub oidc_refresh_tokens: Vec<OidcRefreshTokenRow>,
+    /// The `oidc_access_tokens` table (hashes), by creation.
+    pub oidc_access_tokens: Vec<OidcAccessTokenRow>,
+    /// The `oidc_signing_keys` table (private keys sealed), by creation.
+    pub oidc_signing_keys: Vec<OidcSigningKeyRow>,
 }
 
 impl Snapshot {
@@ -73,6 +88,13 @@ impl Snapshot {
                 webauthn_ceremonies: CeremonyRow::load_all(conn)?,
                 protected_sites: SiteRow::load_all(conn)?,
                 site_users: SiteUserRow::load_all(conn)?,
+                oidc_clients: OidcClientRow::load_all(conn)?,
+                oidc_grants: OidcGrantRow::load_all(conn)?,
+                oidc_codes: OidcCodeRow::load_all(conn)?,
+                oidc_consents: OidcConsentRow::load_all(conn)?,
+                oidc_refresh_tokens: OidcRefreshTokenRow::load_all(conn)?,
+                oidc_access_tokens: OidcAccessTokenRow::load_all(conn)?,
+                oidc_signing_keys: OidcSigningKeyRow::load_all(conn)?,
             })
         })
     }

@@ -5,6 +5,7 @@ pub mod dump;
 mod error;
 pub mod events;
 pub mod machines;
+pub mod oidc;
 pub mod passkeys;
 pub mod reset_tokens;
 pub mod schema;
@@ -25,6 +26,10 @@ pub use dump::Snapshot;
 pub use error::{DbError, DbResult};
 pub use events::EventRow;
 pub use machines::MachineRow;
+pub use oidc::{
+    OidcAccessTokenRow, OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow,
+    OidcRefreshTokenRow, OidcSigningKeyRow,
+};
 pub use passkeys::{CeremonyRow, PasskeyRow};
 pub use reset_tokens::ResetTokenRow;
 pub use second_factors::{MfaTokenRow, RecoveryCodeRow, TotpRow};

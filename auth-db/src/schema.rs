@@ -48,6 +48,8 @@ diesel::table! {
         /// Unix seconds when the login completed a second factor (the
         /// second step or a passkey sign-in); NULL for a password-only login.
         second_factor_at -> Nullable<BigInt>,
+        /// How the session was signed in (RFC 8176 methods, space-separated).
+        amr -> Nullable<Text>,
     }
 }
 
@@ -266,12 +268,156 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// OpenID Connect clients registered by the operator.
+    oidc_clients (id) {
+        /// UUID of the client (its `client_id`).
+        id -> Text,
+        /// The name shown on the consent page.
+        name -> Text,
+        /// Hex SHA-256 of the client secret; NULL for a public client.
+        secret_hash -> Nullable<Text>,
+        /// JSON array of the registered redirect URIs.
+        redirect_uris -> Text,
+        /// JSON array of the registered post-logout redirect URIs.
+        post_logout_redirect_uris -> Text,
+        /// A first-party client: no consent page.
+        trusted -> Bool,
+        /// Unix seconds.
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One family of OIDC tokens (a code's exchange and its refreshes).
+    oidc_grants (id) {
+        /// UUID of the grant.
+        id -> Text,
+        /// The client.
+        client_id -> Text,
+        /// The account.
+        user_id -> Text,
+        /// The granted scopes, space-separated.
+        scope -> Text,
+        /// Unix seconds of the login the grant comes from.
+        auth_time -> BigInt,
+        /// The login's methods (RFC 8176), space-separated.
+        amr -> Text,
+        /// The authd session id of that login.
+        sid -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds of the last token issued.
+        last_used_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Authorization codes, hashed; single use.
+    oidc_codes (code_hash) {
+        /// Hex SHA-256 of the code.
+        code_hash -> Text,
+        /// The client.
+        client_id -> Text,
+        /// The account.
+        user_id -> Text,
+        /// The redirect URI of the request.
+        redirect_uri -> Text,
+        /// The scopes, space-separated.
+        scope -> Text,
+        /// The request's nonce.
+        nonce -> Nullable<Text>,
+        /// The PKCE S256 challenge.
+        code_challenge -> Text,
+        /// Unix seconds of the login.
+        auth_time -> BigInt,
+        /// The login's methods, space-separated.
+        amr -> Text,
+        /// The authd session id.
+        sid -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds.
+        expires_at -> BigInt,
+        /// The grant its one exchange made; NULL while unused.
+        grant_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Consents remembered per account and client.
+    oidc_consents (user_id, client_id) {
+        /// The account.
+        user_id -> Text,
+        /// The client.
+        client_id -> Text,
+        /// The consented scopes, space-separated.
+        scope -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Refresh tokens, hashed; rotated on use.
+    oidc_refresh_tokens (token_hash) {
+        /// Hex SHA-256 of the token.
+        token_hash -> Text,
+        /// The grant.
+        grant_id -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds of its one use; NULL while unused.
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Access tokens, hashed.
+    oidc_access_tokens (token_hash) {
+        /// Hex SHA-256 of the token.
+        token_hash -> Text,
+        /// The grant.
+        grant_id -> Text,
+        /// The client.
+        client_id -> Text,
+        /// The account.
+        user_id -> Text,
+        /// The scopes, space-separated.
+        scope -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds.
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// ID-token signing keys, the private half sealed.
+    oidc_signing_keys (kid) {
+        /// The key id (`kid`).
+        kid -> Text,
+        /// `RS256` or `ES256`.
+        alg -> Text,
+        /// The DER private key sealed under the deployment key (hex).
+        private_key_sealed -> Text,
+        /// The public JWK (JSON).
+        public_jwk -> Text,
+        /// Unix seconds: published from then.
+        created_at -> BigInt,
+        /// Unix seconds: used for signing from then.
+        use_after -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(site_users -> users (user_id));
 diesel::joinable!(site_users -> protected_sites (host));
 diesel::joinable!(reset_tokens -> users (user_id));
 diesel::joinable!(machines -> users (user_id));
 diesel::joinable!(identifiers -> users (user_id));
+diesel::joinable!(oidc_grants -> oidc_clients (client_id));
+diesel::joinable!(oidc_consents -> oidc_clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -290,5 +436,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     webauthn_ceremonies,
     protected_sites,
     site_users,
-    site_rules_version
+    site_rules_version,
+    oidc_clients,
+    oidc_grants,
+    oidc_codes,
+    oidc_consents,
+    oidc_refresh_tokens,
+    oidc_access_tokens,
+    oidc_signing_keys
 );

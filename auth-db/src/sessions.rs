@@ -29,6 +29,8 @@ pub struct SessionRow {
     /// Unix seconds when the login completed a second factor; `None` for a
     /// password-only login.
     pub second_factor_at: Option<i64>,
+    /// How the session was signed in (RFC 8176 methods, space-separated).
+    pub amr: Option<String>,
 }
 
 /// The times that decide whether a session is alive.
@@ -47,6 +49,17 @@ impl SessionRow {
             .values(row)
             .execute(conn)?;
         Ok(())
+    }
+
+    /// How a session was signed in (`None` for an unknown session or one
+    /// older than the record).
+    pub fn amr_of(conn: &mut DbConnection, id: &str) -> DbResult<Option<String>> {
+        Ok(sessions::table
+            .find(id)
+            .select(sessions::amr)
+            .get_result::<Option<String>>(conn)
+            .optional()?
+            .flatten())
     }
 
     /// Whether a session with this id exists (live or not yet purged).

@@ -140,6 +140,10 @@ impl From<AuthError> for ApiError {
             | AuthError::MachineMismatch
             | AuthError::MachineTaken => S::FORBIDDEN,
             AuthError::NotFound => S::NOT_FOUND,
+            AuthError::OAuth(
+                auth_core::OAuthError::InvalidClient | auth_core::OAuthError::InvalidToken,
+            ) => S::UNAUTHORIZED,
+            AuthError::OAuth(_) => S::BAD_REQUEST,
             AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::DeliveryFailed => {
                 S::SERVICE_UNAVAILABLE
             }

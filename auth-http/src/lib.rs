@@ -11,6 +11,7 @@ mod forward_auth;
 mod limiter;
 mod metrics;
 mod mfa;
+mod oidc;
 mod openapi;
 mod ops;
 mod page_kit;
@@ -88,6 +89,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .unify()
         .or(check::routes(&app))
         .unify()
+        .or(oidc::routes(&app))
+        .unify()
         .or(ops::routes(&app, &metrics))
         .unify()
         .or(openapi::route())
@@ -135,10 +138,22 @@ fn fallback() -> BoxedFilter<(Response,)> {
 }
 
 /// Routes whose errors are JSON even for a browser.
-const MACHINE_ONLY_ROUTES: &[&str] = &["/check", "/healthz", "/metrics", "/openapi.json"];
+const MACHINE_ONLY_ROUTES: &[&str] = &[
+    "/check",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/.well-known/openid-configuration",
+    "/oauth/jwks",
+    "/oauth/token",
+    "/oauth/userinfo",
+    "/oauth/introspect",
+    "/oauth/revoke",
+];
 
 /// Every path of the JSON API (docs/contract/3-json-api.md), the device check
-/// (5-device-check.md) and the operations endpoints (6-operations.md), as `/openapi.json` names it,
+/// (5-device-check.md), the operations endpoints (6-operations.md) and the
+/// OpenID Connect metadata and keys (8-openid-connect.md), as `/openapi.json` names it,
 /// with the methods it serves as an `Allow` header lists them. The one list of
 /// these routes: the fallback's 405s, the route labels of logs and metrics,
 /// and the tests that hold `/openapi.json` to what the server serves all read it.
@@ -165,6 +180,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/healthz", "GET"),
     ("/metrics", "GET"),
     ("/openapi.json", "GET"),
+    ("/.well-known/openid-configuration", "GET"),
+    ("/oauth/jwks", "GET"),
 ];
 
 /// The web pages (docs/contract/4-web-pages.md) and their stylesheet: served, but not
@@ -195,6 +212,19 @@ const WEB_ROUTES: &[(&str, &str)] = &[
 /// proxies, every method read as GET; not part of the OpenAPI description.
 const PROXY_ROUTES: &[(&str, &str)] = &[("/auth/verify", "GET")];
 
+/// The OpenID Connect provider's routes (docs/contract/8-openid-connect.md).
+const OIDC_ROUTES: &[(&str, &str)] = &[
+    ("/oauth/authorize", "GET, POST"),
+    ("/oauth/consent", "POST"),
+    ("/oauth/token", "POST"),
+    ("/oauth/userinfo", "GET, POST"),
+    ("/oauth/introspect", "POST"),
+    ("/oauth/revoke", "POST"),
+    ("/oauth/logout", "GET"),
+    ("/me/apps", "GET"),
+    ("/me/apps/{id}/revoke", "POST"),
+];
+
 /// The known route a request path belongs to: its name and its methods.
 fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
     let name = match without_trailing_slash(path) {
@@ -205,12 +235,14 @@ fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
         _ if passkey_path(path) => "/mfa/passkeys/{id}",
         _ if remove_passkey_path(path) => "/me/security/passkeys/{id}/remove",
         _ if end_session_path(path) => "/me/sessions/{id}/end",
+        _ if revoke_app_path(path) => "/me/apps/{id}/revoke",
         path => path,
     };
     API_ROUTES
         .iter()
         .chain(WEB_ROUTES)
         .chain(PROXY_ROUTES)
+        .chain(OIDC_ROUTES)
         .find(|(route, _)| *route == name)
         .copied()
 }
@@ -242,6 +274,12 @@ fn remove_passkey_path(path: &str) -> bool {
 fn end_session_path(path: &str) -> bool {
     path.strip_prefix("/me/sessions/")
         .and_then(|rest| rest.strip_suffix("/end"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn revoke_app_path(path: &str) -> bool {
+    path.strip_prefix("/me/apps/")
+        .and_then(|rest| rest.strip_suffix("/revoke"))
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 

@@ -2,7 +2,7 @@
 //! pages, usable without JavaScript, with CSRF tokens and an `Origin` check.
 
 use askama::Template;
-use auth_core::{AuthError, Identifier, MfaMethod, Password, Registration};
+use auth_core::{AuthError, Identifier, MfaMethod, NextTarget, Password, Registration};
 
 use crate::csrf::CsrfScope;
 use warp::filters::BoxedFilter;
@@ -64,7 +64,8 @@ struct LoginPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     username: &'a str,
-    /// Where to go after the login, as asked (checked when it is used).
+    /// Where to go after the login when auth-core accepts it (a protected
+    /// site, an authorization request), else empty; checked again when used.
     next: &'a str,
 }
 
@@ -80,7 +81,8 @@ struct LoginCodePage<'a> {
     codes: bool,
     /// Whether the account can answer with a passkey.
     passkey: bool,
-    /// Where to go after the login, carried from the first step.
+    /// Where to go after the login, carried from the first step when
+    /// accepted, else empty.
     next: &'a str,
 }
 
@@ -213,29 +215,44 @@ struct LoginCodeForm {
 /// The query of `GET /login`.
 #[derive(serde::Deserialize, Default)]
 struct LoginQuery {
-    /// Where to go after the login (forward authentication sends it).
+    /// Where to go after the login (forward authentication and the
+    /// OpenID Connect authorization endpoint send it).
     next: Option<String>,
 }
 
-/// The origin of `next` when a login may go there (for the page's
-/// `form-action`), or `None`.
-async fn next_origin(app: &App, next: &str) -> Option<String> {
+/// A login's `next` as auth-core judges it: `None` unless it is one a login
+/// may go to (an absolute URL on a protected host, or authd's own
+/// `/oauth/authorize?…`).
+async fn accepted_next(app: &App, next: &str) -> Option<NextTarget> {
     if next.is_empty() {
         return None;
     }
-    let target = app.auth.next_target(next).await.ok().flatten()?;
-    let origin = url::Url::parse(target.location()).ok()?.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
+    app.auth.next_target(next).await.ok().flatten()
 }
 
-/// Where a login goes once it succeeds: `next` when auth-core accepts it
-/// (an absolute URL on a protected host), `/me` otherwise.
-async fn after_login(app: &App, next: Option<&str>) -> Response {
-    let target = match next.filter(|n| !n.is_empty()) {
-        Some(next) => app.auth.next_target(next).await.ok().flatten(),
-        None => None,
-    };
-    match target {
+/// What a login page carries of `next`, and the origin its `form-action`
+/// allows beside `'self'`, since browsers hold the redirects after a form to
+/// it: a protected site's own, or for an authorization request the
+/// client's, where it goes on to. An unaccepted `next` is carried as nothing.
+async fn carried_next(app: &App, next: String) -> (String, Option<String>) {
+    match accepted_next(app, &next).await {
+        Some(NextTarget::ProtectedSite(url)) => {
+            let origin = url::Url::parse(&url).ok().map(|url| url.origin());
+            let origin = origin.filter(|origin| origin.is_tuple());
+            (next, origin.map(|origin| origin.ascii_serialization()))
+        }
+        Some(NextTarget::SameOrigin(path)) => {
+            let client = crate::oidc::client_origin_of_next(app, &path).await;
+            (next, client)
+        }
+        None => (String::new(), None),
+    }
+}
+
+/// Where a login goes once it succeeds: `next` when auth-core accepts it,
+/// `/me` otherwise.
+async fn after_login(app: &App, next: &str) -> Response {
+    match accepted_next(app, next).await {
         Some(target) => redirect_to(target.location(), StatusCode::SEE_OTHER),
         None => redirect("/me", StatusCode::SEE_OTHER),
     }
@@ -258,10 +275,11 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
             if !next.is_empty() {
                 if let Some(token) = ctx.cookie(&app.config.cookie_name) {
                     if app.auth.get_user_from_session_id(&token).await.is_ok() {
-                        return after_login(&app, Some(&next)).await;
+                        return after_login(&app, &next).await;
                     }
                 }
             }
+            let (next, form_target) = carried_next(&app, next).await;
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let flash = ctx.cookie(FLASH_COOKIE);
@@ -279,7 +297,6 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
                 username: "",
                 next: &next,
             };
-            let form_target = next_origin(&app, &next).await;
             let rendered = render_with_form_target(&page, StatusCode::OK, form_target.as_deref());
             let response = maybe_with_cookie(rendered, new_cookie);
             match flash {
@@ -318,13 +335,14 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         .await;
     match result {
         Ok(success) => {
-            let response = after_login(&app, Some(&next)).await;
+            let response = after_login(&app, &next).await;
             Ok(with_cookie(
                 response,
                 app.session_cookie(success.token.expose()),
             ))
         }
         Err(AuthError::MfaRequired { mfa_token, methods }) => {
+            let (next, form_target) = carried_next(&app, next).await;
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let (codes, passkey) = LoginCodePage::methods(&methods);
             let page = LoginCodePage {
@@ -335,7 +353,6 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 passkey,
                 next: &next,
             };
-            let form_target = next_origin(&app, &next).await;
             Ok(render_with_form_target(
                 &page,
                 StatusCode::OK,
@@ -356,6 +373,7 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 _ => "Wrong username or password.".to_owned(),
             };
             let error = ApiError::from(error);
+            let (next, form_target) = carried_next(&app, next).await;
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let page = LoginPage {
                 csrf_token: &csrf_token,
@@ -368,7 +386,6 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 StatusCode::BAD_REQUEST => StatusCode::UNAUTHORIZED,
                 status => status,
             };
-            let form_target = next_origin(&app, &next).await;
             let rendered = render_with_form_target(&page, status, form_target.as_deref());
             Err(with_retry_after(rendered, &error))
         }
@@ -397,7 +414,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
         .await;
     match result {
         Ok(success) => Ok(with_cookie(
-            after_login(&app, Some(&next)).await,
+            after_login(&app, &next).await,
             app.session_cookie(success.token.expose()),
         )),
         Err(error) => {
@@ -412,6 +429,7 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
                 .await
                 .unwrap_or_default();
             let (codes, passkey) = LoginCodePage::methods(&methods);
+            let (next, form_target) = carried_next(&app, next).await;
             let page = LoginCodePage {
                 csrf_token: &csrf_token,
                 mfa_token: &mfa_token,
@@ -420,7 +438,6 @@ async fn handle_login_code(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
                 passkey,
                 next: &next,
             };
-            let form_target = next_origin(&app, &next).await;
             let rendered = render_with_form_target(&page, error.status, form_target.as_deref());
             Err(with_retry_after(rendered, &error))
         }

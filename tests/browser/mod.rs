@@ -12,6 +12,7 @@
 mod accounts;
 mod authenticator_app;
 mod forward_auth;
+mod oidc;
 mod passkeys;
 
 use std::net::TcpListener;

@@ -69,9 +69,14 @@ impl Auth {
             credential: to_json(&key)?,
         };
         let user_id = stored.user_id.clone();
-        let (mut session, token) = self.new_session_row(&user_id, client);
-        // A passkey is a second factor on its own (docs/contract/9-forward-auth.md).
-        session.second_factor_at = Some(session.created_at);
+        // A passkey alone: "hwk", and "mfa" when it verified the user (a PIN
+        // or a biometric) besides holding the key (RFC 8176).
+        let amr = if result.user_verified() {
+            "hwk mfa"
+        } else {
+            "hwk"
+        };
+        let (session, token) = self.new_session_row(&user_id, client, amr);
         let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
         let used = self.event(event::PASSKEY_USED, Some(&user_id), client);
         let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(&user_id), client);

@@ -48,6 +48,7 @@ fn add_user(
 
 fn session(id: &str, user_id: &str, last_seen_at: i64, expires_at: i64) -> SessionRow {
     SessionRow {
+        amr: None,
         id: id.into(),
         token_hash: format!("token-of-{id}"),
         user_id: user_id.into(),

@@ -337,6 +337,13 @@ pub(super) async fn handle_end_others(
             Err(error) => return Err(error_page(ApiError::from(error))),
         }
     }
+    // The account's OIDC refresh and access tokens end with its other
+    // sessions (docs/contract/8-openid-connect.md).
+    match app.auth.end_oidc_grants(&token).await {
+        Ok(_) => {}
+        Err(AuthError::NotAuthenticated) => return Err(redirect("/login", StatusCode::SEE_OTHER)),
+        Err(error) => return Err(error_page(ApiError::from(error))),
+    }
     Ok(with_cookie(
         redirect("/me/sessions", StatusCode::SEE_OTHER),
         flash_cookie(FLASH_OTHERS_ENDED, 60),

@@ -50,6 +50,12 @@ pub(crate) fn raw_body() -> impl Filter<Extract = (RawBody,), Error = Rejection>
 }
 
 impl RawBody {
+    /// The bytes as sent, or the fault of reading them (for bodies that are
+    /// parsed by a protocol's own rules, such as an OAuth form).
+    pub fn bytes(self) -> Result<Bytes, ApiError> {
+        self.0
+    }
+
     /// Decodes the body by the request's content type and reads it into `T`:
     /// the one way a handler gets its body.
     pub fn read<T: DeserializeOwned>(self, headers: &HeaderMap) -> Result<T, ApiError> {

@@ -196,3 +196,58 @@ async fn the_security_page_enrols_an_authenticator_app() {
     assert!(html.contains("The authenticator app is off."), "{html}");
     assert!(html.contains("No second factor is set up yet."));
 }
+
+#[tokio::test]
+async fn the_second_step_carries_an_authorization_requests_next_back_and_nothing_else() {
+    use auth_core::Clock;
+    let app = TestApp::new().await;
+    let secret = with_authenticator_app(&app, "kvothe").await;
+    let next = "/oauth/authorize?client_id=c&state=s%26t";
+    for (asked, back) in [
+        (next, next),
+        ("https://evil.example/oauth/authorize", "/me"),
+        ("/me/password", "/me"),
+        ("//evil.example/oauth/authorize", "/me"),
+    ] {
+        let mut browser = Browser::new(&app);
+        let query = format!(
+            "/login?next={}",
+            percent_encoding::utf8_percent_encode(asked, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let csrf = browser.get(&query).await.csrf_token();
+        let res = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("username", "kvothe"),
+                    ("password", PASSWORD),
+                    ("next", asked),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        // As a browser reads the attribute: its character references undone.
+        let carried = res.input_value("next").map(|v| {
+            named_entities(&v)
+                .replace("&amp;", "&")
+                .replace("&#x2f;", "/")
+                .replace("&#47;", "/")
+        });
+        let mfa_token = res.input_value("mfa_token").unwrap();
+        let code = auth_core::totp_code(&secret, app.clock.now());
+        app.clock.advance(auth_core::TOTP_STEP_SECS);
+        let res = browser
+            .post(
+                "/login/code",
+                &[
+                    ("csrf_token", res.csrf_token().as_str()),
+                    ("mfa_token", mfa_token.as_str()),
+                    ("code", code.as_str()),
+                    ("next", carried.as_deref().unwrap_or_default()),
+                ],
+            )
+            .await;
+        assert_redirect(&res, back);
+    }
+}

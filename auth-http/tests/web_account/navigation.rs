@@ -20,12 +20,24 @@ async fn login_links_to_signup_and_forgot_and_signed_in_pages_link_to_each_other
 
     register(&app, Some("kvothe"), None, None).await;
     browser.log_in("kvothe", PASSWORD).await;
-    for path in ["/me", "/me/password", "/me/sessions", "/me/security"] {
+    for path in [
+        "/me",
+        "/me/password",
+        "/me/sessions",
+        "/me/security",
+        "/me/apps",
+    ] {
         let res = browser.get(path).await;
         assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
         assert_eq!(res.header("cache-control"), Some("no-store"), "{path}");
         let html = res.text();
-        for link in ["/me", "/me/password", "/me/sessions", "/me/security"] {
+        for link in [
+            "/me",
+            "/me/password",
+            "/me/sessions",
+            "/me/security",
+            "/me/apps",
+        ] {
             assert!(
                 html.contains(&format!("href=\"{link}\"")),
                 "{path} lacks {link}: {html}"
@@ -45,7 +57,7 @@ async fn login_links_to_signup_and_forgot_and_signed_in_pages_link_to_each_other
 async fn signed_in_pages_send_strangers_to_login() {
     let app = TestApp::new().await;
     let mut browser = Browser::with_agent(&app, USER_AGENT);
-    for path in ["/me/password", "/me/sessions", "/me/security"] {
+    for path in ["/me/password", "/me/sessions", "/me/security", "/me/apps"] {
         assert_redirect(&browser.get(path).await, "/login");
     }
 }

@@ -70,6 +70,12 @@ pub enum Command {
     /// Manage the sites forward authentication protects (reverse proxies ask GET /auth/verify).
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Manage the applications that sign their users in with authd (OpenID Connect clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage the OpenID Connect provider's signing keys.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
 }
 
 /// `authd site …`
@@ -102,6 +108,59 @@ pub enum SecondFactor {
     Required,
     /// Any session (the default).
     Optional,
+}
+
+/// `authd client …`
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Register an application; prints its client_id and, unless --public, its client_secret (once).
+    Add {
+        /// The application's name, shown on the consent page.
+        name: String,
+        /// A redirect URI: https://…, or http:// on a loopback host, no fragment (repeat for several).
+        #[arg(long = "redirect-uri", required = true, value_parser = parse_redirect_uri)]
+        redirect_uris: Vec<String>,
+        /// A public client (a single-page or native application): no secret, PKCE alone.
+        #[arg(long)]
+        public: bool,
+        /// A first-party application: its users are not asked for consent.
+        #[arg(long)]
+        trusted: bool,
+        /// Where /oauth/logout may send the browser back to (repeat for several).
+        #[arg(long = "post-logout-redirect-uri", value_parser = parse_redirect_uri)]
+        post_logout_redirect_uris: Vec<String>,
+    },
+    /// List every registered application.
+    List,
+    /// Show one application.
+    Show {
+        /// The client_id.
+        id: String,
+    },
+    /// Delete an application; its tokens die with it.
+    Delete {
+        /// The client_id.
+        id: String,
+    },
+    /// Give a confidential application a new secret (printed once); the old one stops working.
+    RotateSecret {
+        /// The client_id.
+        id: String,
+    },
+}
+
+/// `authd oidc …`
+#[derive(Subcommand, Debug)]
+pub enum OidcCommand {
+    /// Add a signing key: published at once, used for ID tokens after --oidc-key-publish-delay.
+    RotateKey {
+        /// RS256 (default) or ES256.
+        #[arg(long, default_value = "RS256", value_parser = parse_signing_alg)]
+        alg: auth_core::SigningAlg,
+        /// How long the new key is published before it signs (s, m, h, d suffixes).
+        #[arg(long, env = "AUTHD_OIDC_KEY_PUBLISH_DELAY", default_value = "1h", value_parser = parse_duration)]
+        oidc_key_publish_delay: Duration,
+    },
 }
 
 /// `authd user …`
@@ -189,6 +248,12 @@ pub struct ServeArgs {
     /// The site's external origin (https://auth.example.com).
     #[arg(long, env = "AUTHD_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// How long an OpenID Connect access token lives (s, m, h, d suffixes).
+    #[arg(long, env = "AUTHD_OIDC_ACCESS_TOKEN_TTL", default_value = "10m", value_parser = parse_duration)]
+    pub oidc_access_token_ttl: Duration,
+    /// How long a signing key added by `authd oidc rotate-key` is published before it signs.
+    #[arg(long, env = "AUTHD_OIDC_KEY_PUBLISH_DELAY", default_value = "1h", value_parser = parse_duration)]
+    pub oidc_key_publish_delay: Duration,
     /// SMTP server for --reset-delivery smtp: smtp://HOST[:PORT] (plain), smtp://HOST:587?tls=required (STARTTLS), smtps://USER:PASS@HOST[:465] (TLS).
     #[arg(long, env = "AUTHD_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
@@ -276,7 +341,14 @@ pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
                     .to_owned(),
             )
         } else {
-            None
+            args.public_url
+                .as_deref()
+                .filter(|url| !secure_issuer(url))
+                .map(|url| {
+                    format!(
+                        "--public-url {url}: an OpenID Connect issuer beyond the loopback must be https://"
+                    )
+                })
         };
         if let Some(message) = problem {
             return Err(Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message));
@@ -347,6 +419,30 @@ fn parse_smtp_from(text: &str) -> Result<String, String> {
     auth_core::check_mailbox(text)
         .map(|()| text.to_owned())
         .map_err(|e| e.to_string())
+}
+
+/// A redirect URI as `authd client add` takes it (auth-core's rule).
+fn parse_redirect_uri(text: &str) -> Result<String, String> {
+    auth_core::valid_redirect_uri(text).map(|()| text.to_owned())
+}
+
+fn parse_signing_alg(text: &str) -> Result<auth_core::SigningAlg, String> {
+    auth_core::SigningAlg::from_name(text).ok_or_else(|| "expected RS256 or ES256".into())
+}
+
+/// Whether an origin may be an OpenID Connect issuer: `https://`, or
+/// `http://` on a loopback host (docs/contract/8-openid-connect.md).
+pub fn secure_issuer(origin: &str) -> bool {
+    match url::Url::parse(origin) {
+        Ok(url) if url.scheme() == "https" => true,
+        Ok(url) if url.scheme() == "http" => match url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {

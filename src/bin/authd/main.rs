@@ -5,6 +5,7 @@
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
 mod cli;
+mod clients;
 mod data;
 mod serve;
 mod sites;
@@ -50,6 +51,35 @@ fn main() -> ExitCode {
                 .await;
                 match auth {
                     Ok(auth) => sites::run(&auth, command).await,
+                    Err(error) => Err(error),
+                }
+            }
+            Command::Client(command) => {
+                let auth = serve::open_auth(
+                    &cli.global,
+                    serve::auth_config(&cli.global),
+                    auth_core::StoreAccess::ExistingOnly,
+                )
+                .await;
+                match auth {
+                    Ok(auth) => clients::run(&auth, command).await,
+                    Err(error) => Err(error),
+                }
+            }
+            Command::Oidc(command) => {
+                let cli::OidcCommand::RotateKey {
+                    oidc_key_publish_delay,
+                    ..
+                } = &command;
+                let config = auth_core::Config {
+                    oidc_key_publish_delay: *oidc_key_publish_delay,
+                    ..serve::auth_config(&cli.global)
+                };
+                let auth =
+                    serve::open_auth(&cli.global, config, auth_core::StoreAccess::ExistingOnly)
+                        .await;
+                match auth {
+                    Ok(auth) => clients::run_oidc(&auth, command).await,
                     Err(error) => Err(error),
                 }
             }

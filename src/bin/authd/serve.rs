@@ -30,12 +30,33 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         ),
         _ => Arc::new(LogNotifier::new(args.public_url.as_deref())),
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
+        _ => None,
+    };
+    // Ctrl-C and SIGTERM are caught from before the port listens: one that
+    // comes while the store opens (its migrations) then stops the server as
+    // soon as it starts, instead of being lost (a background job of a
+    // script ignores SIGINT until a handler is set).
+    let shutdown = shutdown_signal();
+    // Bound before the service opens: without --public-url the OpenID
+    // Connect issuer is the address actually listened on (port 0 included).
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("--bind {}: cannot listen", args.bind))?;
+    let local = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = Config {
         session_idle_timeout: args.session_idle_timeout,
         session_max_age: args.session_max_age,
         reset_token_ttl: args.reset_token_ttl,
         hash_queue_limit: args.hash_queue_limit,
         notifier,
+        oidc_issuer: oidc_issuer(args.public_url.as_deref(), scheme, local),
+        oidc_access_token_ttl: args.oidc_access_token_ttl,
+        oidc_key_publish_delay: args.oidc_key_publish_delay,
         ..auth_config(global)
     };
     let auth = open_auth(global, config, StoreAccess::Create).await?;
@@ -54,20 +75,8 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         cookie_domain: args.cookie_domain,
         public_url: args.public_url,
     };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
-        _ => None,
-    };
     warn_without_https(args.bind, tls.is_some(), http.public_url.as_deref());
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .with_context(|| format!("--bind {}: cannot listen", args.bind))?;
-    let local = listener
-        .local_addr()
-        .context("reading the listening address")?;
-    let shutdown = shutdown_signal();
     let reloader = tls.clone().and_then(reload_on_sighup);
-    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!("listening on {scheme}://{local}");
 
     let purger = tokio::spawn(purge_regularly(auth.clone()));
@@ -97,6 +106,17 @@ pub async fn migrate(global: &GlobalOptions) -> anyhow::Result<()> {
         applied => println!("applied {applied} migrations"),
     }
     Ok(())
+}
+
+/// The OpenID Connect issuer: the origin of `--public-url`, else the address
+/// listened on (docs/contract/8-openid-connect.md).
+fn oidc_issuer(public_url: Option<&str>, scheme: &str, local: SocketAddr) -> String {
+    match public_url {
+        Some(public) => url::Url::parse(public)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_else(|_| public.trim_end_matches('/').to_owned()),
+        None => format!("{scheme}://{local}"),
+    }
 }
 
 /// The `Auth` settings the global options give.

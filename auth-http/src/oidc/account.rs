@@ -1,0 +1,170 @@
+//! The account's side: RP-initiated logout (`/oauth/logout`) and the
+//! applications page (`/me/apps`).
+
+use askama::Template;
+use auth_core::{AuthError, LogoutOutcome};
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::Filter;
+
+use super::see_other;
+use crate::app::{redirect, with_cookie, App};
+use crate::csrf::CsrfScope;
+use crate::error::ApiError;
+use crate::page_kit::{
+    checked_form, error_page, flash_cookie, human_time, page_result, render, Guard, NoFields,
+    FLASH_COOKIE,
+};
+use crate::request::{ctx, ctx_with_authority, raw_body, RawBody, RequestCtx};
+
+/// The notice of a revoked application, shown by `GET /me/apps`.
+const FLASH_APP_REVOKED: &str = "app_revoked";
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage {}
+
+/// One row of the applications page.
+struct AppRow {
+    client_id: String,
+    name: String,
+    scopes: String,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "apps.html")]
+struct AppsPage<'a> {
+    csrf_token: &'a str,
+    section: &'a str,
+    notice: Option<&'a str>,
+    apps: Vec<AppRow>,
+}
+
+pub(super) fn routes(app: &App) -> BoxedFilter<(Response,)> {
+    logout(app)
+        .or(apps(app))
+        .unify()
+        .or(revoke_app(app))
+        .unify()
+        .boxed()
+}
+
+/// GET /oauth/logout
+fn logout(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("oauth" / "logout")
+        .and(warp::get())
+        .and(ctx())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(app.filter())
+        .then(|ctx: RequestCtx, query: String, app: App| async move {
+            let param = |name: &str| {
+                url::form_urlencoded::parse(query.as_bytes())
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.into_owned())
+            };
+            let session = ctx.cookie(&app.config.cookie_name);
+            let outcome = app
+                .auth
+                .oidc_logout(
+                    param("id_token_hint").as_deref(),
+                    param("post_logout_redirect_uri").as_deref(),
+                    param("state").as_deref(),
+                    session.as_deref(),
+                    &app.client(&ctx),
+                )
+                .await;
+            let response = match outcome {
+                Ok(LogoutOutcome::Redirect(location)) => see_other(&location),
+                Ok(LogoutOutcome::SignedOut) => render(&SignedOutPage {}, StatusCode::OK),
+                Err(error) => return error_page(ApiError::from(error)),
+            };
+            with_cookie(response, app.cleared_cookie())
+        })
+        .boxed()
+}
+
+/// GET /me/apps
+fn apps(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "apps")
+        .and(warp::get())
+        .and(ctx())
+        .and(app.filter())
+        .then(|ctx: RequestCtx, app: App| async move {
+            let Some(token) = ctx.cookie(&app.config.cookie_name) else {
+                return redirect("/login", StatusCode::SEE_OTHER);
+            };
+            let signed_in = match app.auth.get_user_from_session_id(&token).await {
+                Ok(signed_in) => signed_in,
+                Err(AuthError::NotAuthenticated) => {
+                    return redirect("/login", StatusCode::SEE_OTHER)
+                }
+                Err(error) => return error_page(ApiError::from(error)),
+            };
+            let found = match app.auth.authorized_apps(&token).await {
+                Ok(found) => found,
+                Err(error) => return error_page(ApiError::from(error)),
+            };
+            let csrf_token =
+                crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
+            let flash = ctx.cookie(FLASH_COOKIE);
+            let page = AppsPage {
+                csrf_token: &csrf_token,
+                section: "apps",
+                notice: (flash.as_deref() == Some(FLASH_APP_REVOKED)).then_some("Access revoked"),
+                apps: found
+                    .into_iter()
+                    .map(|found| AppRow {
+                        client_id: found.client_id,
+                        name: found.name,
+                        scopes: found.scopes.join(", "),
+                        last_used: found.last_used_at.map(human_time).unwrap_or_default(),
+                    })
+                    .collect(),
+            };
+            let response = render(&page, StatusCode::OK);
+            match flash {
+                Some(_) => with_cookie(response, flash_cookie("", 0)),
+                None => response,
+            }
+        })
+        .boxed()
+}
+
+/// POST /me/apps/{id}/revoke
+fn revoke_app(app: &App) -> BoxedFilter<(Response,)> {
+    warp::path!("me" / "apps" / String / "revoke")
+        .and(warp::post())
+        .and(ctx_with_authority())
+        .and(raw_body())
+        .and(app.filter())
+        .then(
+            |client_id: String, ctx: RequestCtx, body: RawBody, app: App| async move {
+                page_result(handle_revoke_app(client_id, ctx, body, app).await)
+            },
+        )
+        .boxed()
+}
+
+async fn handle_revoke_app(
+    client_id: String,
+    ctx: RequestCtx,
+    body: RawBody,
+    app: App,
+) -> Result<Response, Response> {
+    checked_form::<NoFields>(&ctx, body, &app, Guard::Session).await?;
+    let token = ctx.cookie(&app.config.cookie_name).unwrap_or_default();
+    match app
+        .auth
+        .revoke_app(&token, &client_id, &app.client(&ctx))
+        .await
+    {
+        Ok(()) | Err(AuthError::NotFound) => Ok(with_cookie(
+            redirect("/me/apps", StatusCode::SEE_OTHER),
+            flash_cookie(FLASH_APP_REVOKED, 60),
+        )),
+        Err(AuthError::NotAuthenticated) => Err(redirect("/login", StatusCode::SEE_OTHER)),
+        Err(error) => Err(error_page(ApiError::from(error))),
+    }
+}
