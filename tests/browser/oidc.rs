@@ -77,6 +77,9 @@ async fn a_person_signs_in_to_an_application_through_authd() {
     fill(&browser, "password", PASSWORD).await;
     submit(&browser).await;
     check_landing(&browser, &base).await;
+    // Without this the browser outlives the test (ending the driver does
+    // not end it): one was left running after a CI run.
+    browser.close().await.expect("the browser closes");
 }
 
 /// Waits for the browser to reach the application's redirect URI, and
