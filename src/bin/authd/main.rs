@@ -43,28 +43,12 @@ fn main() -> ExitCode {
             Command::Import { file } => data::import(&cli.global, &file).await,
             Command::Dump => data::dump(&cli.global).await,
             Command::Site(command) => {
-                let auth = serve::open_auth(
-                    &cli.global,
-                    serve::auth_config(&cli.global),
-                    auth_core::StoreAccess::ExistingOnly,
-                )
-                .await;
-                match auth {
-                    Ok(auth) => sites::run(&auth, command).await,
-                    Err(error) => Err(error),
-                }
+                let auth = serve::open_existing(&cli.global, serve::auth_config(&cli.global));
+                sites::run(&auth.await?, command).await
             }
             Command::Client(command) => {
-                let auth = serve::open_auth(
-                    &cli.global,
-                    serve::auth_config(&cli.global),
-                    auth_core::StoreAccess::ExistingOnly,
-                )
-                .await;
-                match auth {
-                    Ok(auth) => clients::run(&auth, command).await,
-                    Err(error) => Err(error),
-                }
+                let auth = serve::open_existing(&cli.global, serve::auth_config(&cli.global));
+                clients::run(&auth.await?, command).await
             }
             Command::Oidc(command) => {
                 let cli::OidcCommand::RotateKey {
@@ -75,13 +59,8 @@ fn main() -> ExitCode {
                     oidc_key_publish_delay: *oidc_key_publish_delay,
                     ..serve::auth_config(&cli.global)
                 };
-                let auth =
-                    serve::open_auth(&cli.global, config, auth_core::StoreAccess::ExistingOnly)
-                        .await;
-                match auth {
-                    Ok(auth) => clients::run_oidc(&auth, command).await,
-                    Err(error) => Err(error),
-                }
+                let auth = serve::open_existing(&cli.global, config).await?;
+                clients::run_oidc(&auth, command).await
             }
             Command::User(command) => {
                 // Only `user add` may create the store (and its key).

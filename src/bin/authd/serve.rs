@@ -142,6 +142,12 @@ pub async fn open_auth(
         .context("--database: cannot open the database")
 }
 
+/// Opens the service on a store that must already exist (every command
+/// but `serve`, `migrate`, `import` and `user add`).
+pub async fn open_existing(global: &GlobalOptions, config: Config) -> anyhow::Result<Auth> {
+    open_auth(global, config, StoreAccess::ExistingOnly).await
+}
+
 /// Checks the store and its key; the messages name the key's location.
 async fn prepare(global: &GlobalOptions, access: StoreAccess) -> anyhow::Result<PreparedStore> {
     let store = match auth_core::prepare_store(&global.database, key_source(global)?, access).await
