@@ -151,6 +151,16 @@ pub(crate) async fn client_origin_of_next(app: &App, next: &str) -> Option<Strin
     super::origin_of(&uri)
 }
 
+/// The `login_hint` of a login's `next` when that is an authorization
+/// request (`/oauth/authorize?…`): the name the login form starts with
+/// (OpenID Connect Core §3.1.2.1). Only a hint: the person may change it.
+pub(crate) fn login_hint_of_next(next: &str) -> Option<String> {
+    let query = next.strip_prefix("/oauth/authorize?")?;
+    let hint = parse_request(query.as_bytes()).ok()?.login_hint?;
+    let hint = hint.trim();
+    (!hint.is_empty() && hint.chars().count() <= 254).then(|| hint.to_owned())
+}
+
 /// `/login?next=…` that comes back to this request, without what asked
 /// for a new login (`prompt`, `max_age`), so the way back does not loop.
 fn login_location(request: &AuthorizationRequest) -> String {

@@ -7,7 +7,7 @@ mod account;
 mod authorize;
 mod endpoints;
 
-pub(crate) use authorize::client_origin_of_next;
+pub(crate) use authorize::{client_origin_of_next, login_hint_of_next};
 
 use auth_core::{AuthError, OAuthError, SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
 use serde_json::json;
