@@ -96,7 +96,7 @@ pub(crate) async fn echo_application(port: u16) {
 }
 
 /// A proxy process, stopped when dropped.
-pub(crate) struct Proxy(Child);
+pub(crate) struct Proxy(pub(crate) Child);
 
 impl Drop for Proxy {
     fn drop(&mut self) {

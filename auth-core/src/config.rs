@@ -40,6 +40,9 @@ pub struct Config {
     pub oidc_issuer: String,
     /// How long an OIDC access token lives.
     pub oidc_access_token_ttl: Duration,
+    /// How long an unused OIDC refresh token lives (each rotation starts a
+    /// new one).
+    pub oidc_refresh_token_ttl: Duration,
     /// How long a rotated signing key is published before it signs.
     pub oidc_key_publish_delay: Duration,
 }
@@ -70,6 +73,7 @@ impl Default for Config {
             notifier: Arc::new(LogNotifier::default()),
             oidc_issuer: "http://127.0.0.1:8080".into(),
             oidc_access_token_ttl: Duration::from_secs(10 * 60),
+            oidc_refresh_token_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             oidc_key_publish_delay: Duration::from_secs(60 * 60),
         }
     }
@@ -93,6 +97,7 @@ impl Config {
             ("reset-token-ttl", self.reset_token_ttl),
             ("database answer timeout", self.database_answer_timeout),
             ("oidc-access-token-ttl", self.oidc_access_token_ttl),
+            ("oidc-refresh-token-ttl", self.oidc_refresh_token_ttl),
         ] {
             if value.as_secs() == 0 {
                 return Err(format!("{name} must be at least one second"));

@@ -212,8 +212,10 @@ const WEB_ROUTES: &[(&str, &str)] = &[
 /// proxies, every method read as GET; not part of the OpenAPI description.
 const PROXY_ROUTES: &[(&str, &str)] = &[("/auth/verify", "GET")];
 
-/// The OpenID Connect provider's routes (docs/contract/8-openid-connect.md).
-const OIDC_ROUTES: &[(&str, &str)] = &[
+/// The OpenID Connect provider's routes (docs/contract/8-openid-connect.md)
+/// beyond its metadata and keys: described by `/openapi.json` too, with the
+/// browser's HTML pages and redirects and RFC 6749's error shape.
+pub const OIDC_ROUTES: &[(&str, &str)] = &[
     ("/oauth/authorize", "GET, POST"),
     ("/oauth/consent", "POST"),
     ("/oauth/token", "POST"),

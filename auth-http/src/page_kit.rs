@@ -53,8 +53,9 @@ pub(crate) enum Guard {
 }
 
 /// The CSRF token every form carries, read before the form's own fields.
-#[derive(serde::Deserialize)]
-struct CsrfField {
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub(crate) struct CsrfField {
+    /// The token of a page of this session.
     csrf_token: Option<String>,
 }
 

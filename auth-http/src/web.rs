@@ -280,6 +280,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
                 }
             }
             let (next, form_target) = carried_next(&app, next).await;
+            let hint = crate::oidc::login_hint_of_next(&next);
             let (nonce, new_cookie) = pre_session_nonce(&ctx, &app);
             let csrf_token = crate::csrf::token(&app.auth, CsrfScope::PreSession, &nonce);
             let flash = ctx.cookie(FLASH_COOKIE);
@@ -294,7 +295,7 @@ fn login_form(app: &App) -> BoxedFilter<(Response,)> {
                 csrf_token: &csrf_token,
                 notice,
                 error: None,
-                username: "",
+                username: hint.as_deref().unwrap_or_default(),
                 next: &next,
             };
             let rendered = render_with_form_target(&page, StatusCode::OK, form_target.as_deref());

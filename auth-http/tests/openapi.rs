@@ -9,7 +9,7 @@ use crate::common;
 
 use std::collections::BTreeSet;
 
-use auth_http::API_ROUTES;
+use auth_http::{API_ROUTES, OIDC_ROUTES};
 use common::*;
 use serde_json::{json as j, Value};
 use warp::http::StatusCode;
@@ -52,8 +52,31 @@ fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
     value
 }
 
-/// Every (path, method, operation) of the description.
+/// Whether a described path is one of the OpenID Connect provider's
+/// [`OIDC_ROUTES`] (HTML pages, redirects, forms and RFC 6749's errors),
+/// not of the JSON API whose rules the tests below hold it to.
+fn is_oidc(path: &str) -> bool {
+    OIDC_ROUTES.iter().any(|(route, _)| *route == path)
+}
+
+/// Every (path, method, operation) of the description but the OpenID
+/// Connect provider's ([`oidc_operations`]).
 fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    all_operations(doc)
+        .into_iter()
+        .filter(|(path, _, _)| !is_oidc(path))
+        .collect()
+}
+
+/// The OpenID Connect provider's operations.
+fn oidc_operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    all_operations(doc)
+        .into_iter()
+        .filter(|(path, _, _)| is_oidc(path))
+        .collect()
+}
+
+fn all_operations(doc: &Value) -> Vec<(String, String, &Value)> {
     let paths = doc["paths"].as_object().expect("paths is an object");
     let mut all = Vec::new();
     for (path, item) in paths {
@@ -94,14 +117,18 @@ async fn every_served_route_is_described_with_exactly_its_methods() {
     let doc = document(&app).await;
     let paths = doc["paths"].as_object().expect("paths");
 
-    let served: BTreeSet<&str> = API_ROUTES.iter().map(|(path, _)| *path).collect();
+    let served: BTreeSet<&str> = API_ROUTES
+        .iter()
+        .chain(OIDC_ROUTES)
+        .map(|(path, _)| *path)
+        .collect();
     let described: BTreeSet<&str> = paths.keys().map(String::as_str).collect();
     assert_eq!(
         described, served,
-        "described paths vs auth_http::API_ROUTES"
+        "described paths vs auth_http::API_ROUTES and OIDC_ROUTES"
     );
 
-    for (path, allow) in API_ROUTES {
+    for (path, allow) in API_ROUTES.iter().chain(OIDC_ROUTES) {
         assert_eq!(
             described_methods(&paths[*path]),
             allow_methods(allow),
@@ -468,4 +495,53 @@ async fn a_signed_in_user_gets_described_answers() {
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     described("/sessions/{id}", "delete", &res);
+}
+
+/// The OpenID Connect provider's operations answer as described with
+/// nothing to go on (no client, no session, an empty form): a described
+/// status, and a described content type; its clients' endpoints fail in
+/// RFC 6749's shape, its browser pages as HTML pages or redirects.
+#[tokio::test]
+async fn the_oidc_operations_are_served_as_described() {
+    let app = TestApp::new().await;
+    let doc = document(&app).await;
+    let operations = oidc_operations(&doc);
+    // GET and POST /oauth/authorize, POST /oauth/consent, /oauth/token,
+    // GET and POST /oauth/userinfo, /oauth/introspect, /oauth/revoke,
+    // GET /oauth/logout, GET /me/apps, POST /me/apps/{id}/revoke.
+    assert_eq!(operations.len(), 11);
+    for (path, method, operation) in operations {
+        let target = concrete(&path);
+        let mut request = request(&method.to_uppercase(), &target);
+        if operation.get("requestBody").is_some() {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("");
+        }
+        let res = app.reply(request).await;
+        let status = res.status;
+        let described = resolve(&doc, &operation["responses"][status.as_str()]);
+        assert!(
+            described.is_object(),
+            "{method} {path} answered {status}, which it does not describe: {}",
+            res.text()
+        );
+        check_body(&doc, &method, &path, described, &res);
+        for (code, response) in operation["responses"].as_object().expect("responses") {
+            let response = resolve(&doc, response);
+            let oauth = response["content"]["application/json"]["schema"]["$ref"]
+                == "#/components/schemas/OAuthErrorBody";
+            let client_endpoint = path.starts_with("/oauth/")
+                && [
+                    "/oauth/token",
+                    "/oauth/userinfo",
+                    "/oauth/introspect",
+                    "/oauth/revoke",
+                ]
+                .contains(&path.as_str());
+            if client_endpoint && ["400", "401"].contains(&code.as_str()) {
+                assert!(oauth, "{method} {path} {code}: not RFC 6749's shape");
+            }
+        }
+    }
 }

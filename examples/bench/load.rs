@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use reqwest::{Client, StatusCode, Url};
 
+use crate::oidc::{CodeFlow, Refreshes};
 use crate::postgres::Monitor;
 use crate::procfs;
 use crate::server::Server;
@@ -37,6 +38,16 @@ pub enum Load {
     /// `GET /auth/verify` as nginx asks it (`X-Original-URL` of a
     /// protected site) with a session cookie: a forward-auth check.
     Verify(Targets, HeaderValue),
+    /// A plain `GET` (OpenID discovery, the JWKS).
+    Get(Targets),
+    /// `GET /oauth/userinfo` with this `Authorization: Bearer …`.
+    Bearer(Targets, HeaderValue),
+    /// `POST /oauth/introspect` with the client's `Authorization` and this form body.
+    Introspect(Targets, HeaderValue, Arc<String>),
+    /// Refresh-token grants, a rotation each.
+    Refresh(Arc<Refreshes>),
+    /// Whole authorization-code flows.
+    CodeFlow(Arc<CodeFlow>),
 }
 
 /// The protected site of the forward-auth phase, and the URL it asks about.
@@ -44,6 +55,30 @@ pub const BENCH_SITE: &str = "app.bench.test";
 const BENCH_SITE_URL: &str = "https://app.bench.test/page";
 
 impl Load {
+    /// One request (or flow) of connection `task`, which must end in 200:
+    /// `Err` with what came instead.
+    async fn perform(&self, client: &Client, task: usize) -> Result<(), String> {
+        let request = match self {
+            Load::Refresh(refreshes) => return refreshes.run(client, task).await,
+            Load::CodeFlow(flow) => return flow.run(client).await,
+            stateless => stateless.request(client, task),
+        };
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                match response.bytes().await {
+                    Ok(_) if status == StatusCode::OK => Ok(()),
+                    Ok(body) => Err(format!(
+                        "{status}: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(120)])
+                    )),
+                    Err(e) => Err(format!("{status}: body: {e}")),
+                }
+            }
+            Err(e) => Err(format!("request failed: {e}")),
+        }
+    }
+
     /// The request of connection `task`: server `task` modulo their number.
     pub fn request(&self, client: &Client, task: usize) -> reqwest::RequestBuilder {
         let pick = |targets: &Targets| targets[task % targets.len()].clone();
@@ -66,6 +101,22 @@ impl Load {
                 .get(pick(urls))
                 .header("X-Original-URL", HeaderValue::from_static(BENCH_SITE_URL))
                 .header(COOKIE, cookie.clone()),
+            Load::Get(urls) => client.get(pick(urls)),
+            Load::Bearer(urls, bearer) => {
+                client.get(pick(urls)).header(AUTHORIZATION, bearer.clone())
+            }
+            Load::Introspect(urls, basic, body) => client
+                .post(pick(urls))
+                .header(AUTHORIZATION, basic.clone())
+                .header(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                )
+                .body(body.as_str().to_owned()),
+            // Stateful: `perform` runs them.
+            Load::Refresh(_) | Load::CodeFlow(_) => {
+                unreachable!("a stateful load has no one request")
+            }
         }
     }
 }
@@ -186,28 +237,13 @@ async fn task_loop(
     measure_from: Instant,
     end: Instant,
 ) -> Outcome {
-    let expected = StatusCode::OK;
     let mut outcome = Outcome::default();
     loop {
         let started = Instant::now();
         if started >= end {
             break;
         }
-        let answer = match load.request(&client, task).send().await {
-            Ok(response) => {
-                let status = response.status();
-                let body = response.bytes().await;
-                match body {
-                    Ok(_) if status == expected => Ok(()),
-                    Ok(body) => Err(format!(
-                        "{status}: {}",
-                        String::from_utf8_lossy(&body[..body.len().min(120)])
-                    )),
-                    Err(e) => Err(format!("{status}: body: {e}")),
-                }
-            }
-            Err(e) => Err(format!("request failed: {e}")),
-        };
+        let answer = load.perform(&client, task).await;
         let finished = Instant::now();
         if let Err(sample) = answer {
             outcome.unexpected += 1;

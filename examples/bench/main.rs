@@ -19,11 +19,19 @@
 //! 5. repeated `GET /check` answered from the verified-credential cache,
 //!    then forward-auth checks (`GET /auth/verify` as nginx asks it, with
 //!    the session cookie of (2)), printed as (5b), a ratio of (2);
-//! 6. the server's peak RSS (`VmHWM`);
+//! 6. the server's peak RSS (`VmHWM`), the OpenID Connect phases below
+//!    included;
 //! 7. answers that did not have the expected status;
 //! 8. then a second server over TLS (a certificate of a CA made here):
 //!    session checks over TLS keep-alive as a ratio of (2), new TLS
-//!    connections per second (one request each), and its peak RSS.
+//!    connections per second (one request each), and its peak RSS;
+//! 9. before the TLS server, on the plain one, the OpenID Connect provider
+//!    (a client registered with `authd client add`, allowed once on the
+//!    consent page), printed as (11) to (15): discovery and the JWKS,
+//!    `userinfo` with a bearer token and `introspect` (each a ratio of
+//!    (2)), refresh-token grants (a rotation each, one grant per
+//!    connection), and whole code flows (authorize with the live session
+//!    and the consent, then the token endpoint).
 //!
 //! With `--postgres URL` it then makes a fresh database beside the one the
 //! URL names, migrates it once, and starts 1, then 2, then 4 servers on it
@@ -44,6 +52,7 @@
 
 mod client;
 mod load;
+mod oidc;
 mod postgres;
 mod procfs;
 mod report;
@@ -134,7 +143,9 @@ fn main() -> anyhow::Result<()> {
     let proxy = ["--trusted-proxy".to_owned(), "127.0.0.1".to_owned()];
     let server = Server::start(&launch, &proxy)?;
     server::site_add(&launch, load::BENCH_SITE)?;
-    let result = runtime.block_on(single::run(&args, &server));
+    let (client_id, client_secret) = server::client_add(&launch, oidc::REDIRECT)?;
+    let oidc_client = oidc::OidcClient::new(&client_id, &client_secret)?;
+    let result = runtime.block_on(single::run(&args, &server, &oidc_client));
     let (peak_rss_kib, threads_at_end) = (server.peak_rss_kib(), server.threads());
     let mut stderr = server.stop();
     let mut report = result?;

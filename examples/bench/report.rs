@@ -28,8 +28,22 @@ pub fn print_report(args: &Args, authd: &Path, report: &Report, stderr: &[String
     let storm_logins = phases[3].load("POST /sessions");
     let check = phases[4].load("GET /check");
     let verify = phases[5].load("GET /auth/verify");
-    let tls_profile = phases[6].load("GET /profile TLS");
-    let tls_handshakes = phases[7].load("GET / new conn");
+    let named = |phase: &str, load: &str| {
+        phases
+            .iter()
+            .find(|p| p.name == phase)
+            .expect("a phase of this name")
+            .load(load)
+            .clone()
+    };
+    let discovery = named("OIDC discovery", "GET discovery");
+    let jwks = named("OIDC discovery", "GET /oauth/jwks");
+    let userinfo = named("OIDC userinfo", "GET userinfo");
+    let introspect = named("OIDC introspect", "POST introspect");
+    let refresh = named("OIDC refresh", "refresh grant");
+    let code_flow = named("OIDC code flow", "code flow");
+    let tls_profile = named("TLS sessions", "GET /profile TLS");
+    let tls_handshakes = named("TLS handshakes", "GET / new conn");
     let tls_peak_mb = report
         .tls_peak_rss_kib
         .map_or(f64::NAN, |k| k as f64 / 1024.0);
@@ -169,6 +183,57 @@ pub fn print_report(args: &Args, authd: &Path, report: &Report, stderr: &[String
                 "info: {:.0}% of (2)",
                 100.0 * verify.per_sec / profile.per_sec
             ),
+            None,
+        ),
+        (
+            "(11) OIDC discovery, JWKS".into(),
+            format!(
+                "{:.0} + {:.0} req/s, p99 {:.2} / {:.2} ms",
+                discovery.per_sec, jwks.per_sec, discovery.p99_ms, jwks.p99_ms
+            ),
+            "info".into(),
+            None,
+        ),
+        (
+            "(12) OIDC userinfo".into(),
+            format!(
+                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                userinfo.per_sec, userinfo.p50_ms, userinfo.p99_ms
+            ),
+            format!(
+                ">= 50% of (2): {:.0}%",
+                100.0 * userinfo.per_sec / profile.per_sec
+            ),
+            Some(userinfo.per_sec >= 0.5 * profile.per_sec),
+        ),
+        (
+            "(13) OIDC introspect".into(),
+            format!(
+                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                introspect.per_sec, introspect.p50_ms, introspect.p99_ms
+            ),
+            format!(
+                ">= 50% of (2): {:.0}%",
+                100.0 * introspect.per_sec / profile.per_sec
+            ),
+            Some(introspect.per_sec >= 0.5 * profile.per_sec),
+        ),
+        (
+            "(14) OIDC refresh grants".into(),
+            format!(
+                "{:.0} rotations/s, p50 {:.2} ms, p99 {:.2} ms",
+                refresh.per_sec, refresh.p50_ms, refresh.p99_ms
+            ),
+            ">= 1000/s".into(),
+            Some(refresh.per_sec >= 1000.0),
+        ),
+        (
+            "(15) OIDC code flows".into(),
+            format!(
+                "{:.0} flows/s (authorize + token), p50 {:.2} ms, p99 {:.2} ms",
+                code_flow.per_sec, code_flow.p50_ms, code_flow.p99_ms
+            ),
+            "info".into(),
             None,
         ),
         (

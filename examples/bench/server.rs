@@ -84,6 +84,32 @@ pub fn site_add(launch: &Launch, host: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `authd client add`: the OpenID Connect client of the OIDC phases, its
+/// id and secret.
+pub fn client_add(launch: &Launch, redirect_uri: &str) -> anyhow::Result<(String, String)> {
+    let output = launch
+        .command("client")
+        .args(["add", "Bench app", "--redirect-uri", redirect_uri])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "authd client add failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .ok_or_else(|| anyhow::anyhow!("authd client add printed no {name}"))
+    };
+    Ok((field("client_id:")?, field("client_secret:")?))
+}
+
 /// A running `authd serve`, stopped with SIGTERM at the end.
 pub struct Server {
     child: Child,

@@ -1,5 +1,6 @@
 //! The run of issue 7 on one server: setup, then `GET /`, session checks,
-//! logins beside the bcrypt limit, a login storm and cached `/check`.
+//! logins beside the bcrypt limit, a login storm, cached `/check`,
+//! forward-auth checks, then the OpenID Connect provider's requests.
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use reqwest::StatusCode;
 
 use crate::client::{self, Users};
 use crate::load::{phase, targets, Load, Phase, Watch};
+use crate::oidc::{self, CodeFlow, OidcClient, Refreshes};
 use crate::server::Server;
 use crate::Args;
 
@@ -40,8 +42,8 @@ pub struct Report {
     pub tls_peak_rss_kib: Option<u64>,
 }
 
-/// Sets the server up and runs the five phases on it.
-pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
+/// Sets the server up and runs the phases on it.
+pub async fn run(args: &Args, server: &Server, oidc_client: &OidcClient) -> anyhow::Result<Report> {
     let client = client::keep_alive().build()?;
     let load_average = crate::procfs::load_average();
     let users = Users::new(args.users);
@@ -64,7 +66,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     let servers = [server];
     let root = Load::Root(targets(&servers, "/"));
     let verify = Load::Verify(targets(&servers, "/auth/verify"), cookie.clone());
-    let profile = Load::Profile(targets(&servers, "/profile"), cookie);
+    let profile = Load::Profile(targets(&servers, "/profile"), cookie.clone());
     let login = Load::Login(
         targets(&servers, "/sessions"),
         users.login_bodies(args.login_accounts.unwrap_or(users.count)),
@@ -75,10 +77,10 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     };
     let mut phases = Vec::new();
 
-    eprintln!("bench: phase 1/8: GET / at {conns} connections");
+    eprintln!("bench: phase 1/13: GET / at {conns} connections");
     let loads = vec![("GET /", root, conns)];
     phases.push(phase("GET /", &client, loads, seconds, &watch).await);
-    eprintln!("bench: phase 2/8: session checks at {conns} connections");
+    eprintln!("bench: phase 2/13: session checks at {conns} connections");
     let loads = vec![("GET /profile", profile.clone(), conns)];
     phases.push(phase("session checks", &client, loads, seconds, &watch).await);
 
@@ -90,13 +92,13 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     let parallel_hashes_per_sec =
         tokio::task::spawn_blocking(move || time_parallel_bcrypt(cost, cores)).await?;
 
-    eprintln!("bench: phase 3/8: logins at {login_conns} connections");
+    eprintln!("bench: phase 3/13: logins at {login_conns} connections");
     // A login takes a quarter of a second of CPU: three times as long a
     // window, so that one login more or less moves the rate ~1%.
     let loads = vec![("POST /sessions", login.clone(), login_conns)];
     let window = seconds * LOGIN_WINDOW_FACTOR;
     phases.push(phase("logins", &client, loads, window, &watch).await);
-    eprintln!("bench: phase 4/8: session checks during a login storm");
+    eprintln!("bench: phase 4/13: session checks during a login storm");
     let loads = vec![
         ("GET /profile", profile, conns),
         ("POST /sessions", login, login_conns),
@@ -108,14 +110,15 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     if warm != StatusCode::OK {
         setup_unexpected += 1;
     }
-    eprintln!("bench: phase 5/8: repeated /check at {conns} connections");
+    eprintln!("bench: phase 5/13: repeated /check at {conns} connections");
     let check = Load::Check(targets(&servers, "/check"), check_header);
     let loads = vec![("GET /check", check, conns)];
     phases.push(phase("/check (cached)", &client, loads, seconds, &watch).await);
 
-    eprintln!("bench: phase 6/8: forward-auth checks (/auth/verify) at {conns} connections");
+    eprintln!("bench: phase 6/13: forward-auth checks (/auth/verify) at {conns} connections");
     let loads = vec![("GET /auth/verify", verify, conns)];
     phases.push(phase("forward auth", &client, loads, seconds, &watch).await);
+    phases.extend(oidc_phases(args, &client, server, oidc_client, &cookie, &watch).await?);
 
     Ok(Report {
         load_average,
@@ -129,6 +132,70 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
         threads_at_end: None,
         tls_peak_rss_kib: None,
     })
+}
+
+/// The OpenID Connect phases, as user 0 (the session of `cookie`) signed in
+/// to the bench's client: discovery and JWKS, userinfo, introspection,
+/// refreshes, code flows.
+async fn oidc_phases(
+    args: &Args,
+    client: &reqwest::Client,
+    server: &Server,
+    oidc_client: &OidcClient,
+    cookie: &reqwest::header::HeaderValue,
+    watch: &Watch<'_>,
+) -> anyhow::Result<Vec<Phase>> {
+    let seconds = args.seconds.max(1);
+    let conns = args.connections.max(1);
+    let base = server.url("/");
+    // One grant per refreshing connection: two rotations of one refresh
+    // token at once would be a reuse, which revokes the grant.
+    let tokens = oidc::setup(client, &base, oidc_client, cookie, conns).await?;
+    let servers = [server];
+    let mut phases = Vec::new();
+
+    eprintln!("bench: phase 7/13: OpenID discovery and JWKS at {conns} connections");
+    let discovery = Load::Get(targets(&servers, "/.well-known/openid-configuration"));
+    let jwks = Load::Get(targets(&servers, "/oauth/jwks"));
+    let half = (conns / 2).max(1);
+    let loads = vec![
+        ("GET discovery", discovery, half),
+        ("GET /oauth/jwks", jwks, half),
+    ];
+    phases.push(phase("OIDC discovery", client, loads, seconds, watch).await);
+
+    eprintln!("bench: phase 8/13: userinfo with a bearer token at {conns} connections");
+    let bearer =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", tokens.access_token))?;
+    let userinfo = Load::Bearer(targets(&servers, "/oauth/userinfo"), bearer);
+    let loads = vec![("GET userinfo", userinfo, conns)];
+    phases.push(phase("OIDC userinfo", client, loads, seconds, watch).await);
+
+    eprintln!("bench: phase 9/13: introspection at {conns} connections");
+    let body = std::sync::Arc::new(format!("token={}", tokens.access_token));
+    let introspect = Load::Introspect(
+        targets(&servers, "/oauth/introspect"),
+        oidc_client.basic.clone(),
+        body,
+    );
+    let loads = vec![("POST introspect", introspect, conns)];
+    phases.push(phase("OIDC introspect", client, loads, seconds, watch).await);
+
+    let refreshes = Refreshes::new(&base, oidc_client, tokens.refresh_tokens)?;
+    let refresh_conns = refreshes.connections();
+    eprintln!("bench: phase 10/13: refresh-token grants at {refresh_conns} connections");
+    let loads = vec![(
+        "refresh grant",
+        Load::Refresh(refreshes.into()),
+        refresh_conns,
+    )];
+    phases.push(phase("OIDC refresh", client, loads, seconds, watch).await);
+
+    eprintln!("bench: phase 11/13: authorization-code flows at {conns} connections");
+    let flow = CodeFlow::new(&base, oidc_client, cookie)?;
+    let loads = vec![("code flow", Load::CodeFlow(flow.into()), conns)];
+    phases.push(phase("OIDC code flow", client, loads, seconds, watch).await);
+    Ok(phases)
 }
 
 /// The mean time of one `bcrypt::hash` at `cost` in this process (one

@@ -84,7 +84,7 @@ pub async fn run_tls(
         servers: vec![server],
         database: None,
     };
-    eprintln!("bench: phase 7/8: session checks over TLS keep-alive at {conns} connections");
+    eprintln!("bench: phase 12/13: session checks over TLS keep-alive at {conns} connections");
     let checks = phase(
         "TLS sessions",
         &keep_alive,
@@ -98,7 +98,7 @@ pub async fn run_tls(
     )
     .await;
     let handshakes = args.login_connections.max(1);
-    eprintln!("bench: phase 8/8: new TLS connections at {handshakes} at once");
+    eprintln!("bench: phase 13/13: new TLS connections at {handshakes} at once");
     let connections = phase(
         "TLS handshakes",
         &fresh,

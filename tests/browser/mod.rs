@@ -13,6 +13,7 @@ mod accounts;
 mod authenticator_app;
 mod forward_auth;
 mod oidc;
+mod oidc_apache;
 mod passkeys;
 
 use std::net::TcpListener;

@@ -128,6 +128,31 @@ async fn a_person_adds_a_passkey_and_signs_in_with_it() {
     assert_eq!(text_after_navigation(&browser, "#whoami").await, "elodin");
     assert_eq!(path_of(&browser).await, "/me");
 
+    // Log out; an application's authorization request sends the browser to
+    // the login page (its login_hint in the name field), and the passkey
+    // alone goes back to the request: the consent page.
+    visit(&browser, &base, "/logout", "logout").await;
+    let authorize = authorization_request(dir.path(), &database).await;
+    visit(&browser, &base, &authorize, "authorize").await;
+    assert_eq!(path_of(&browser).await, "/login");
+    let hinted = browser
+        .find(Locator::Id("username"))
+        .await
+        .expect("the name field")
+        .prop("value")
+        .await
+        .expect("its value");
+    assert_eq!(hinted.as_deref(), Some("elodin"));
+    click_passkey_button(&browser, "passkey-login").await;
+    // The button first: the login page's heading is there until the
+    // script's navigation ends.
+    assert_eq!(
+        text_after_navigation(&browser, "button#allow").await,
+        "Allow"
+    );
+    assert_eq!(text_of(&browser, "h1").await, "Allow The Archives?");
+    assert_eq!(path_of(&browser).await, "/oauth/authorize");
+
     // Log out; the password now leads to the second step, done with the passkey.
     visit(&browser, &base, "/logout", "logout").await;
     visit(&browser, &base, "/login", "login page").await;
@@ -158,4 +183,45 @@ async fn a_person_adds_a_passkey_and_signs_in_with_it() {
     );
     text_of(&browser, "#no-passkeys").await;
     browser.close().await.expect("the browser closes");
+}
+
+/// Registers an application with the command line: the path and query of
+/// an authorization request of it, with `login_hint=elodin`.
+async fn authorization_request(dir: &std::path::Path, database: &str) -> String {
+    let out = crate::common::Run::authd()
+        .current_dir(dir)
+        .args(["--database", database])
+        .args([
+            "client",
+            "add",
+            "The Archives",
+            "--redirect-uri",
+            "http://127.0.0.1:9/callback",
+        ])
+        .output();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let client_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .unwrap()
+        .to_owned();
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", "http://127.0.0.1:9/callback")
+        .append_pair("scope", "openid profile")
+        .append_pair("state", "st-p")
+        .append_pair("login_hint", "elodin")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256");
+    format!("/oauth/authorize?{}", query.finish())
 }

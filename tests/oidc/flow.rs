@@ -263,3 +263,49 @@ async fn two_servers_on_one_postgres_finish_what_the_other_started() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// `login_hint` (OpenID Connect Core §3.1.2.1) starts the login form with
+/// that name: the login page reads it from its `next`, the authorization
+/// request; a hint that is markup is shown as text, and a `next` that is not
+/// an authorization request gives no hint.
+#[tokio::test]
+async fn login_hint_prefills_the_login_form() {
+    let server = server_with_alice();
+    let app = add_client(&server, &[]);
+    let http = common::client();
+    let login_page = |hint: &'static str| {
+        let http = http.clone();
+        let start = server.url(&format!(
+            "/oauth/authorize?{}",
+            authorize_query(&app, &[("login_hint", hint)])
+        ));
+        let server = &server;
+        async move {
+            let r = http.get(start).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            let login_at = location(&r);
+            let page = http.get(server.url(&login_at)).send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+            page.text().await.unwrap()
+        }
+    };
+    let html = login_page("alice").await;
+    assert!(
+        html.contains(r#"<input id="username" name="username" value="alice""#),
+        "{html}"
+    );
+    let html = login_page(r#""><script>alert(1)</script>"#).await;
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(
+        html.contains(r#"name="username" value="&#34;&#62;&#60;script&#62;"#),
+        "{html}"
+    );
+    // Not an authorization request: no hint read from it.
+    let page = http
+        .get(server.url("/login?next=%2Fme%3Flogin_hint%3Dalice"))
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"name="username" value="""#), "{html}");
+}

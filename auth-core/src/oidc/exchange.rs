@@ -148,6 +148,7 @@ impl Auth {
         let token = RefreshToken::parse(refresh_token)
             .ok_or_else(|| invalid_grant("unknown refresh token"))?;
         let (hash, now) = (token.hash(), self.now());
+        let ttl = self.refresh_token_ttl();
         let scope = scope.map(str::to_owned);
         let (issued, reused) = (
             self.event(event::OIDC_TOKEN_ISSUED, None, client),
@@ -173,6 +174,11 @@ impl Auth {
                         .is_some_and(|wanted| !scopes_within(wanted, &grant.scope))
                     {
                         return Ok((Exchanged::ScopeTooWide, None));
+                    }
+                    // An expired token is refused; a used one, expired or
+                    // not, is a replay (below).
+                    if row.used_at.is_none() && row.created_at + ttl <= now {
+                        return Ok((Exchanged::Invalid("the refresh token has expired"), None));
                     }
                     if row.used_at.is_some() || OidcRefreshTokenRow::take(conn, &hash, now)? == 0 {
                         revoke_grant(conn, Some(&grant.id))?;

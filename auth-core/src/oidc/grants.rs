@@ -46,6 +46,7 @@ impl Auth {
             return Err(oauth(OAuthError::InvalidClient));
         }
         let (now, issuer) = (self.now(), self.issuer().to_owned());
+        let refresh_ttl = self.refresh_token_ttl();
         let access = AccessToken::parse(token).map(|t| t.hash());
         let refresh = RefreshToken::parse(token).map(|t| t.hash());
         self.db_read(move |conn| {
@@ -63,11 +64,12 @@ impl Auth {
             if let Some(hash) = &refresh {
                 if let Some(row) = OidcRefreshTokenRow::find(conn, hash)? {
                     if let Some(grant) = OidcGrantRow::find(conn, &row.grant_id)? {
-                        if row.used_at.is_none() && grant.client_id == app.id {
+                        let exp = row.created_at + refresh_ttl;
+                        if row.used_at.is_none() && exp > now && grant.client_id == app.id {
                             return Ok(json!({
                                 "active": true, "scope": grant.scope, "client_id": grant.client_id,
-                                "sub": grant.user_id, "iat": row.created_at, "iss": issuer,
-                                "token_type": "refresh_token",
+                                "sub": grant.user_id, "exp": exp, "iat": row.created_at,
+                                "iss": issuer, "token_type": "refresh_token",
                             }));
                         }
                     }

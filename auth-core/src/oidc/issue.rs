@@ -115,6 +115,11 @@ impl Auth {
         self.inner.config.oidc_access_token_ttl.as_secs() as i64
     }
 
+    /// Seconds a refresh token stays good after it was issued.
+    pub(crate) fn refresh_token_ttl(&self) -> i64 {
+        self.inner.config.oidc_refresh_token_ttl.as_secs() as i64
+    }
+
     pub(crate) fn issuer(&self) -> &str {
         &self.inner.config.oidc_issuer
     }

@@ -8,6 +8,7 @@ on_both_backends! {
     clients_authenticate_and_see_only_their_tokens => clients_authenticate_and_see_only_their_tokens_sqlite, clients_authenticate_and_see_only_their_tokens_postgres;
     a_rotated_key_is_published_first_and_signs_after_the_delay => a_rotated_key_is_published_first_and_signs_after_the_delay_sqlite, a_rotated_key_is_published_first_and_signs_after_the_delay_postgres;
     amr_says_how_the_session_was_signed_in => amr_says_how_the_session_was_signed_in_sqlite, amr_says_how_the_session_was_signed_in_postgres;
+    a_refresh_token_lives_its_own_lifetime_from_its_rotation => a_refresh_token_lives_its_own_lifetime_from_its_rotation_sqlite, a_refresh_token_lives_its_own_lifetime_from_its_rotation_postgres;
 }
 
 async fn the_code_flow_gives_tokens_claims_and_rotating_refresh(db: TestDb) {
@@ -331,4 +332,42 @@ async fn amr_says_how_the_session_was_signed_in(db: TestDb) {
     // The one record of the login decides both: with "mfa" the session
     // completed a second factor, as forward authentication's sites ask.
     assert_eq!(second.session.second_factor_at, Some(clock.now()));
+}
+
+/// A refresh token is good for `oidc_refresh_token_ttl` (30 days by
+/// default) after it was issued: each rotation starts a new one, and an
+/// expired one is refused (and no longer active at introspection) without
+/// revoking the grant's access tokens.
+async fn a_refresh_token_lives_its_own_lifetime_from_its_rotation(db: TestDb) {
+    let (auth, clock) = open(&db).await;
+    let ttl = auth.config().oidc_refresh_token_ttl.as_secs() as i64;
+    assert_eq!(ttl, 30 * 24 * 3600);
+    let app = add_client(&auth, false, true).await;
+    let session = signed_in(&auth, "rowan").await;
+    let code = code_for(&auth, &app, &session, "openid offline_access").await;
+    let tokens = exchange(&auth, &app, &code).await.unwrap();
+    // Just before the end of its life: it rotates.
+    clock.advance(ttl - 1);
+    let rotated = auth
+        .refresh_tokens(
+            &credentials(&app),
+            tokens.refresh_token.as_deref().unwrap(),
+            None,
+            &client(),
+        )
+        .await
+        .unwrap();
+    let next = rotated.refresh_token.clone().unwrap();
+    // The new token has a whole lifetime of its own.
+    clock.advance(ttl - 1);
+    let introspected = auth.introspect(&credentials(&app), &next).await.unwrap();
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["token_type"], "refresh_token");
+    clock.advance(1);
+    let introspected = auth.introspect(&credentials(&app), &next).await.unwrap();
+    assert_eq!(introspected, serde_json::json!({"active": false}));
+    assert!(invalid_grant(
+        auth.refresh_tokens(&credentials(&app), &next, None, &client())
+            .await
+    ));
 }

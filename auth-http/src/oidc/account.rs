@@ -52,7 +52,29 @@ pub(super) fn routes(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// GET /oauth/logout
-fn logout(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    get,
+    path = "/oauth/logout",
+    operation_id = "oauth_logout",
+    tag = "OpenID Connect",
+    summary = "End the browser's session (RP-initiated logout)",
+    description = "Ends the authd session of the cookie, if any, and clears the cookie. With an \
+        `id_token_hint` authd signed and a `post_logout_redirect_uri` registered for that \
+        token's client, a 303 there (with `state`); otherwise a signed-out page.",
+    params(
+        ("id_token_hint" = Option<String>, Query, description = "An ID token authd issued."),
+        ("post_logout_redirect_uri" = Option<String>, Query, description = "Where to go after, if registered for the token's client."),
+        ("state" = Option<String>, Query, description = "Given back on the redirect."),
+    ),
+    responses(
+        (status = 200, description = "The signed-out page.", content_type = "text/html", body = String),
+        (status = 303, description = "To the client's registered post-logout URI.",
+            headers(("Location" = String, description = "The URI, with `state`."))),
+        (status = 500, description = "An error page: a fault on the server's side.", content_type = "text/html", body = String),
+        (status = 503, description = "An error page: the database does not answer.", content_type = "text/html", body = String),
+    ),
+)]
+pub(crate) fn logout(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("oauth" / "logout")
         .and(warp::get())
         .and(ctx())
@@ -86,7 +108,24 @@ fn logout(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// GET /me/apps
-fn apps(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    get,
+    path = "/me/apps",
+    operation_id = "my_apps",
+    tag = "OpenID Connect",
+    summary = "The applications page",
+    description = "The applications the signed-in account allowed (name, scopes, last use), each \
+        with a button that revokes it. Without a live session: a 303 to `/login`.",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in.",
+            headers(("Location" = String, description = "`/login`"))),
+        (status = 500, description = "An error page: a fault on the server's side.", content_type = "text/html", body = String),
+        (status = 503, description = "An error page: the database does not answer.", content_type = "text/html", body = String),
+    ),
+)]
+pub(crate) fn apps(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("me" / "apps")
         .and(warp::get())
         .and(ctx())
@@ -133,7 +172,33 @@ fn apps(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// POST /me/apps/{id}/revoke
-fn revoke_app(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    post,
+    path = "/me/apps/{id}/revoke",
+    operation_id = "revoke_my_app",
+    tag = "OpenID Connect",
+    summary = "Revoke an application",
+    description = "The form of `/me/apps` (its `csrf_token`, from a page of this session): ends \
+        the account's tokens for the client and forgets its consent, then back to `/me/apps`. \
+        Without a live session: a 303 to `/login`.",
+    params(("id" = String, Path, description = "The client id.")),
+    security(("session_cookie" = [])),
+    request_body(
+        description = "The page's CSRF token.",
+        content((crate::page_kit::CsrfField = "application/x-www-form-urlencoded")),
+    ),
+    responses(
+        (status = 303, description = "Revoked (or nothing to revoke): to `/me/apps`; or to `/login`.",
+            headers(("Location" = String, description = "`/me/apps` or `/login`"))),
+        (status = 400, description = "An error page: the request cannot be used.", content_type = "text/html", body = String),
+        (status = 403, description = "An error page: the CSRF token is missing or wrong, or the form came from another site.", content_type = "text/html", body = String),
+        (status = 413, description = "An error page: the body is larger than 16 KiB.", content_type = "text/html", body = String),
+        (status = 415, description = "An error page: the body is not a form or JSON.", content_type = "text/html", body = String),
+        (status = 500, description = "An error page: a fault on the server's side.", content_type = "text/html", body = String),
+        (status = 503, description = "An error page: the database does not answer.", content_type = "text/html", body = String),
+    ),
+)]
+pub(crate) fn revoke_app(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("me" / "apps" / String / "revoke")
         .and(warp::post())
         .and(ctx_with_authority())

@@ -61,7 +61,42 @@ pub(super) fn routes(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// GET /oauth/authorize
-fn authorize_get(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    get,
+    path = "/oauth/authorize",
+    operation_id = "oauth_authorize",
+    tag = "OpenID Connect",
+    summary = "The authorization request (a browser's)",
+    description = "OpenID Connect Core §3.1.2, the code flow with PKCE S256. The steps and their \
+        answers are those of docs/contract/8-openid-connect.md, \"Authorization\".",
+    security((), ("session_cookie" = [])),
+    params(
+        ("response_type" = Option<String>, Query, description = "`code`."),
+        ("client_id" = Option<String>, Query, description = "The client."),
+        ("redirect_uri" = Option<String>, Query, description = "One of the client's, exactly."),
+        ("scope" = Option<String>, Query, description = "`openid` and any of `profile`, `email`, `offline_access`."),
+        ("state" = Option<String>, Query, description = "Given back."),
+        ("nonce" = Option<String>, Query, description = "Put in the ID token."),
+        ("code_challenge" = Option<String>, Query, description = "PKCE: base64url of a SHA-256."),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256`."),
+        ("prompt" = Option<String>, Query, description = "`none`, `login` or `consent`."),
+        ("max_age" = Option<String>, Query, description = "Seconds since the login at most."),
+        ("login_hint" = Option<String>, Query, description = "The name the login form starts with."),
+    ),
+    responses(
+        (status = 200, description = "The consent page: it names the client and the scopes.", content_type = "text/html", body = String),
+        (status = 303, description = "To the client's redirect URI with `code`, `state` and `iss`, or with `error`; or to \
+            `/login?next=…` when nobody is signed in.",
+            headers(("Location" = String, description = "The redirect URI with its parameters, or the login page."))),
+        (status = 400, description = "An error page: unknown client, a redirect URI that is not the client's, or a \
+            parameter given twice. The browser is sent nowhere.", content_type = "text/html", body = String),
+        (status = 429, description = "An error page: too many requests from this address.", content_type = "text/html", body = String,
+            headers(("Retry-After" = i64, description = "Whole seconds to wait."))),
+        (status = 500, description = "An error page: a fault on the server's side.", content_type = "text/html", body = String),
+        (status = 503, description = "An error page: the database does not answer.", content_type = "text/html", body = String),
+    ),
+)]
+pub(crate) fn authorize_get(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("oauth" / "authorize")
         .and(warp::get())
         .and(ctx())
@@ -74,7 +109,33 @@ fn authorize_get(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// POST /oauth/authorize (a form: OpenID Connect Core §3.1.2.1)
-fn authorize_post(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    post,
+    path = "/oauth/authorize",
+    operation_id = "oauth_authorize_form",
+    tag = "OpenID Connect",
+    summary = "The authorization request, as a form",
+    description = "The parameters of `GET /oauth/authorize` in a form body, answered the same.",
+    security((), ("session_cookie" = [])),
+    request_body(
+        description = "The request's parameters.",
+        content((AuthorizeForm = "application/x-www-form-urlencoded")),
+    ),
+    responses(
+        (status = 200, description = "The consent page: it names the client and the scopes.", content_type = "text/html", body = String),
+        (status = 303, description = "To the client's redirect URI with `code`, `state` and `iss`, or with `error`; or to \
+            `/login?next=…` when nobody is signed in.",
+            headers(("Location" = String, description = "The redirect URI with its parameters, or the login page."))),
+        (status = 400, description = "An error page: unknown client, a redirect URI that is not the client's, or a \
+            parameter given twice. The browser is sent nowhere.", content_type = "text/html", body = String),
+        (status = 429, description = "An error page: too many requests from this address.", content_type = "text/html", body = String,
+            headers(("Retry-After" = i64, description = "Whole seconds to wait."))),
+        (status = 500, description = "An error page: a fault on the server's side.", content_type = "text/html", body = String),
+        (status = 503, description = "An error page: the database does not answer.", content_type = "text/html", body = String),
+        (status = 413, description = "An error page: the body is larger than 16 KiB.", content_type = "text/html", body = String),
+    ),
+)]
+pub(crate) fn authorize_post(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("oauth" / "authorize")
         .and(warp::post())
         .and(ctx())
@@ -149,6 +210,16 @@ pub(crate) async fn client_origin_of_next(app: &App, next: &str) -> Option<Strin
     let request = parse_request(rest.strip_prefix('?').unwrap_or(rest).as_bytes()).ok()?;
     let uri = app.auth.registered_redirect_uri(&request).await.ok()??;
     super::origin_of(&uri)
+}
+
+/// The `login_hint` of a login's `next` when that is an authorization
+/// request (`/oauth/authorize?…`): the name the login form starts with
+/// (OpenID Connect Core §3.1.2.1). Only a hint: the person may change it.
+pub(crate) fn login_hint_of_next(next: &str) -> Option<String> {
+    let query = next.strip_prefix("/oauth/authorize?")?;
+    let hint = parse_request(query.as_bytes()).ok()?.login_hint?;
+    let hint = hint.trim();
+    (!hint.is_empty() && hint.chars().count() <= 254).then(|| hint.to_owned())
 }
 
 /// `/login?next=…` that comes back to this request, without what asked
@@ -234,23 +305,97 @@ async fn decide(
     }
 }
 
-/// The consent form: the request's parameters again, and the answer.
-#[derive(serde::Deserialize)]
-struct ConsentForm {
-    decision: Option<String>,
+/// The parameters of an authorization request sent as a form (for the
+/// OpenAPI description: `parse_request` reads them).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AuthorizeForm {
+    /// `code`.
     response_type: Option<String>,
+    /// The client.
     client_id: Option<String>,
+    /// One of the client's redirect URIs, exactly.
     redirect_uri: Option<String>,
+    /// `openid` and any of `profile`, `email`, `offline_access`.
     scope: Option<String>,
+    /// Given back.
     state: Option<String>,
+    /// Put in the ID token.
     nonce: Option<String>,
+    /// PKCE: base64url of a SHA-256.
     code_challenge: Option<String>,
+    /// `S256`.
     code_challenge_method: Option<String>,
+    /// `none`, `login` or `consent`.
+    prompt: Option<String>,
+    /// Seconds since the login at most.
+    max_age: Option<String>,
+    /// The name the login form starts with.
+    login_hint: Option<String>,
+}
+
+/// The consent form: the request's parameters again, and the answer.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub(crate) struct ConsentForm {
+    /// The page's CSRF token (read by `checked_form`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    csrf_token: Option<String>,
+    /// `allow`; anything else denies.
+    decision: Option<String>,
+    /// The request's `response_type`.
+    response_type: Option<String>,
+    /// The request's `client_id`.
+    client_id: Option<String>,
+    /// The request's `redirect_uri`.
+    redirect_uri: Option<String>,
+    /// The request's `scope`.
+    scope: Option<String>,
+    /// The request's `state`.
+    state: Option<String>,
+    /// The request's `nonce`.
+    nonce: Option<String>,
+    /// The request's `code_challenge`.
+    code_challenge: Option<String>,
+    /// The request's `code_challenge_method`.
+    code_challenge_method: Option<String>,
+    /// The request's `login_hint`.
     login_hint: Option<String>,
 }
 
 /// POST /oauth/consent
-fn consent(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    post,
+    path = "/oauth/consent",
+    operation_id = "oauth_consent",
+    tag = "OpenID Connect",
+    summary = "The consent page's answer",
+    description = "The consent page's form: its `csrf_token` (from a page of this session), the \
+        authorization request's parameters again, and `decision` (`allow`; anything else \
+        denies). Allow is remembered; either way the request is decided again, as by \
+        `GET /oauth/authorize`.",
+    security(("session_cookie" = [])),
+    request_body(
+        description = "The form.",
+        content((ConsentForm = "application/x-www-form-urlencoded")),
+    ),
+    responses(
+        (status = 200, description = "The consent page: it names the client and the scopes.", content_type = "text/html", body = String),
+        (status = 303, description = "To the client's redirect URI with `code`, `state` and `iss`, or with `error`; or to \
+            `/login?next=…` when nobody is signed in.",
+            headers(("Location" = String, description = "The redirect URI with its parameters, or the login page."))),
+        (status = 400, description = "An error page: unknown client, a redirect URI that is not the client's, or a \
+            parameter given twice. The browser is sent nowhere.", content_type = "text/html", body = String),
+        (status = 429, description = "An error page: too many requests from this address.", content_type = "text/html", body = String,
+            headers(("Retry-After" = i64, description = "Whole seconds to wait."))),
+        (status = 500, description = "An error page: a fault on the server's side.", content_type = "text/html", body = String),
+        (status = 503, description = "An error page: the database does not answer.", content_type = "text/html", body = String),
+        (status = 403, description = "An error page: the CSRF token is missing or wrong, or the form came from another site.", content_type = "text/html", body = String),
+        (status = 413, description = "An error page: the body is larger than 16 KiB.", content_type = "text/html", body = String),
+        (status = 415, description = "An error page: the body is not a form or JSON.", content_type = "text/html", body = String),
+    ),
+)]
+pub(crate) fn consent(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("oauth" / "consent")
         .and(warp::post())
         .and(ctx_with_authority())

@@ -11,8 +11,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{invalid_request, oauth_error};
+use super::{invalid_request, oauth_error, OAuthErrorBody};
 use crate::app::{json, App};
+use crate::error::ServerFaults;
 use crate::request::{ctx, Body, RawBody, RequestCtx};
 
 pub(super) fn routes(app: &App) -> BoxedFilter<(Response,)> {
@@ -131,8 +132,145 @@ fn no_cache(mut response: Response) -> Response {
     response
 }
 
+/// The token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenBody {
+    /// The opaque access token (32 random bytes, base64url).
+    access_token: String,
+    /// `Bearer`.
+    token_type: &'static str,
+    /// Seconds the access token lives.
+    expires_in: i64,
+    /// The signed ID token (a JWS, RS256 or ES256).
+    id_token: String,
+    /// The granted scopes, space-separated.
+    scope: String,
+    /// With `offline_access`: the refresh token (each refresh brings a new one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    refresh_token: Option<String>,
+}
+
+impl From<auth_core::TokenResponse> for TokenBody {
+    fn from(tokens: auth_core::TokenResponse) -> Self {
+        TokenBody {
+            access_token: tokens.access_token,
+            token_type: tokens.token_type,
+            expires_in: tokens.expires_in,
+            id_token: tokens.id_token,
+            scope: tokens.scope,
+            refresh_token: tokens.refresh_token,
+        }
+    }
+}
+
+/// What introspection says of a token (RFC 7662 §2.2): `active` alone when
+/// it is not a live token of the asking client.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub(crate) struct IntrospectionBody {
+    /// Whether the token is live and the asking client's.
+    active: bool,
+    /// The granted scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    scope: Option<String>,
+    /// The client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    client_id: Option<String>,
+    /// The account (the ID token's `sub`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    sub: Option<String>,
+    /// Unix seconds of its expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    exp: Option<i64>,
+    /// Unix seconds of its issue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    iat: Option<i64>,
+    /// The issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    iss: Option<String>,
+    /// An access token's audience: the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    aud: Option<String>,
+    /// `Bearer` (an access token) or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    token_type: Option<String>,
+}
+
+/// The claims of userinfo (OpenID Connect Core §5.3): `sub`, and what the
+/// granted scopes allow.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub(crate) struct UserinfoBody {
+    /// The account's id: opaque, stable, the same for every client.
+    sub: String,
+    /// With `profile`: the username (or e-mail when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    preferred_username: Option<String>,
+    /// With `profile`: the full name, else the username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    name: Option<String>,
+    /// With `email`, when the account has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    email: Option<String>,
+    /// With `email`: always `false` (addresses are not verified yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    email_verified: Option<bool>,
+}
+
+/// A JSON answer of `T`'s shape from auth-core's JSON value (a value of
+/// another shape is a fault of ours, never of the input).
+fn shaped<T: serde::Serialize + serde::de::DeserializeOwned>(value: serde_json::Value) -> Response {
+    match serde_json::from_value::<T>(value) {
+        Ok(body) => json(&body, StatusCode::OK),
+        Err(error) => {
+            tracing::error!(%error, "an OAuth answer of an unexpected shape");
+            crate::error::ApiError::internal().into_response()
+        }
+    }
+}
+
 /// POST /oauth/token
-fn token(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    operation_id = "oauth_token",
+    tag = "OpenID Connect",
+    summary = "Exchange a code, or refresh",
+    description = "RFC 6749 §4.1.3 and §6, a form. `grant_type=authorization_code` with `code`, \
+        `redirect_uri` and `code_verifier` (PKCE S256); `grant_type=refresh_token` with \
+        `refresh_token` (rotated: the old one is spent, and presenting it again revokes the \
+        grant) and optionally a narrower `scope`. Confidential clients authenticate with \
+        HTTP Basic or `client_id` and `client_secret` in the form (not both); public clients \
+        send `client_id`. Every answer has `Cache-Control: no-store` and `Pragma: no-cache`.",
+    request_body(
+        description = "The grant.",
+        content((TokenForm = "application/x-www-form-urlencoded")),
+    ),
+    responses(
+        (status = 200, description = "The tokens.", body = TokenBody),
+        (status = 400, description = "`invalid_request` (a missing or repeated parameter, an unreadable body), \
+            `invalid_grant` (an unknown, spent, expired or another client's code or refresh token, \
+            a wrong verifier or redirect URI), `unsupported_grant_type` or `invalid_scope`.",
+            body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client`: unknown client or wrong secret.",
+            body = OAuthErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = 429, response = crate::error::TooManyRequests),
+        ServerFaults,
+    ),
+)]
+pub(crate) fn token(app: &App) -> BoxedFilter<(Response,)> {
     app.body_route(
         warp::path!("oauth" / "token").and(warp::post()),
         handle_token,
@@ -169,13 +307,32 @@ async fn handle_token(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         Some(_) => Err(AuthError::OAuth(OAuthError::UnsupportedGrantType)),
     };
     match result {
-        Ok(tokens) => Ok(json(&tokens, StatusCode::OK)),
+        Ok(tokens) => Ok(json(&TokenBody::from(tokens), StatusCode::OK)),
         Err(error) => Err(oauth_error(error)),
     }
 }
 
 /// GET and POST /oauth/userinfo
-fn userinfo(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    method(get, post),
+    path = "/oauth/userinfo",
+    operation_id = "oauth_userinfo",
+    tag = "OpenID Connect",
+    summary = "The signed-in account's claims",
+    description = "OpenID Connect Core §5.3, with `Authorization: Bearer ACCESS_TOKEN`; `POST` \
+        ignores its body.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The claims of the granted scopes.", body = UserinfoBody),
+        (status = 401, description = "`invalid_request` (no bearer token; `WWW-Authenticate: Bearer`) \
+            or `invalid_token` (unknown, expired or revoked; `WWW-Authenticate: Bearer \
+            error=\"invalid_token\"`).",
+            body = OAuthErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`, with `error=\"invalid_token\"` for a bad token."))),
+        ServerFaults,
+    ),
+)]
+pub(crate) fn userinfo(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("oauth" / "userinfo")
         .and(warp::get().or(warp::post()).unify())
         .and(ctx())
@@ -204,7 +361,7 @@ fn userinfo(app: &App) -> BoxedFilter<(Response,)> {
                 return response;
             };
             match app.auth.userinfo(token).await {
-                Ok(claims) => json(&claims, StatusCode::OK),
+                Ok(claims) => shaped::<UserinfoBody>(serde_json::Value::Object(claims)),
                 Err(error) => oauth_error(error),
             }
         })
@@ -212,7 +369,30 @@ fn userinfo(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// POST /oauth/introspect
-fn introspect(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    operation_id = "oauth_introspect",
+    tag = "OpenID Connect",
+    summary = "Whether a token is live",
+    description = "RFC 7662, a form with `token`, asked by a confidential client (HTTP Basic or \
+        the form's `client_id` and `client_secret`). Only its own live access and refresh \
+        tokens are `active`.",
+    request_body(
+        description = "The token asked about.",
+        content((TokenQueryForm = "application/x-www-form-urlencoded")),
+    ),
+    responses(
+        (status = 200, description = "`{\"active\": false}`, or the token's facts.", body = IntrospectionBody),
+        (status = 400, description = "`invalid_request`: an unreadable body, or both ways of authenticating.",
+            body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client`: unknown or public client, or wrong secret.",
+            body = OAuthErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        ServerFaults,
+    ),
+)]
+pub(crate) fn introspect(app: &App) -> BoxedFilter<(Response,)> {
     app.body_route(
         warp::path!("oauth" / "introspect").and(warp::post()),
         handle_introspect,
@@ -226,13 +406,35 @@ async fn handle_introspect(ctx: RequestCtx, body: RawBody, app: App) -> Result<R
     let client = client_auth(&ctx, form.client_id, form.client_secret).map_err(oauth_error)?;
     let token = form.token.unwrap_or_default();
     match app.auth.introspect(&client, &token).await {
-        Ok(answer) => Ok(json(&answer, StatusCode::OK)),
+        Ok(answer) => Ok(shaped::<IntrospectionBody>(answer)),
         Err(error) => Err(oauth_error(error)),
     }
 }
 
 /// POST /oauth/revoke
-fn revoke(app: &App) -> BoxedFilter<(Response,)> {
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    operation_id = "oauth_revoke",
+    tag = "OpenID Connect",
+    summary = "Revoke a token",
+    description = "RFC 7009, a form with `token`: an access token of the client ends; a refresh \
+        token ends with its whole grant. Any other token is ignored.",
+    request_body(
+        description = "The token to revoke.",
+        content((TokenQueryForm = "application/x-www-form-urlencoded")),
+    ),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke; no body."),
+        (status = 400, description = "`invalid_request`: no `token`, an unreadable body, or both ways of authenticating.",
+            body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client`: unknown client or wrong secret.",
+            body = OAuthErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        ServerFaults,
+    ),
+)]
+pub(crate) fn revoke(app: &App) -> BoxedFilter<(Response,)> {
     app.body_route(
         warp::path!("oauth" / "revoke").and(warp::post()),
         handle_revoke,

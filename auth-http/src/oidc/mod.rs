@@ -3,14 +3,13 @@
 //! clients' endpoints in [`endpoints`], logout and the account's apps in
 //! [`account`]. Every decision is auth-core's; these parse and render.
 
-mod account;
-mod authorize;
-mod endpoints;
+pub(crate) mod account;
+pub(crate) mod authorize;
+pub(crate) mod endpoints;
 
-pub(crate) use authorize::client_origin_of_next;
+pub(crate) use authorize::{client_origin_of_next, login_hint_of_next};
 
 use auth_core::{AuthError, OAuthError, SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
-use serde_json::json;
 use warp::filters::BoxedFilter;
 use warp::http::header::{self, HeaderValue};
 use warp::http::StatusCode;
@@ -175,6 +174,17 @@ pub(crate) fn jwks(app: &App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// An RFC 6749 §5.2 error body, the shape of every OAuth endpoint's 4xx.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "invalid_grant", "error_description": "unknown refresh token"}))]
+pub(crate) struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unsupported_grant_type`, `invalid_scope` or `invalid_token`.
+    error: String,
+    /// A sentence for the developer.
+    error_description: String,
+}
+
 /// An RFC 6749 §5.2 error answer (`error`, `error_description`), with
 /// `WWW-Authenticate` on a 401.
 pub(crate) fn oauth_error(error: AuthError) -> Response {
@@ -190,10 +200,11 @@ pub(crate) fn oauth_error(error: AuthError) -> Response {
         AuthError::OAuth(inner) => (StatusCode::BAD_REQUEST, inner.code(), error.to_string()),
         _ => return ApiError::from(error).into_response(),
     };
-    let mut response = json(
-        &json!({ "error": code, "error_description": description }),
-        status,
-    );
+    let body = OAuthErrorBody {
+        error: code.to_owned(),
+        error_description: description,
+    };
+    let mut response = json(&body, status);
     match code {
         "invalid_client" => {
             response.headers_mut().insert(

@@ -251,6 +251,9 @@ pub struct ServeArgs {
     /// How long an OpenID Connect access token lives (s, m, h, d suffixes).
     #[arg(long, env = "AUTHD_OIDC_ACCESS_TOKEN_TTL", default_value = "10m", value_parser = parse_duration)]
     pub oidc_access_token_ttl: Duration,
+    /// How long an OpenID Connect refresh token stays good unused; each refresh issues a new one (s, m, h, d suffixes).
+    #[arg(long, env = "AUTHD_OIDC_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub oidc_refresh_token_ttl: Duration,
     /// How long a signing key added by `authd oidc rotate-key` is published before it signs.
     #[arg(long, env = "AUTHD_OIDC_KEY_PUBLISH_DELAY", default_value = "1h", value_parser = parse_duration)]
     pub oidc_key_publish_delay: Duration,

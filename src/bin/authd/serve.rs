@@ -56,6 +56,7 @@ pub async fn serve(global: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()
         notifier,
         oidc_issuer: oidc_issuer(args.public_url.as_deref(), scheme, local),
         oidc_access_token_ttl: args.oidc_access_token_ttl,
+        oidc_refresh_token_ttl: args.oidc_refresh_token_ttl,
         oidc_key_publish_delay: args.oidc_key_publish_delay,
         ..auth_config(global)
     };
