@@ -223,3 +223,27 @@ async fn the_token_endpoint_counts_toward_the_per_address_limit() {
         "{statuses:?}"
     );
 }
+
+/// Without `--public-url` the issuer is the address listened on: a plain
+/// `http://` one beyond the loopback is refused before anything is made,
+/// while an `https://` `--public-url` in front of the same bind starts.
+#[test]
+fn a_plain_http_issuer_from_a_bind_beyond_the_loopback_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir.path());
+    for bind in ["0.0.0.0:0", "[::]:0"] {
+        let out = Run::authd()
+            .current_dir(dir.path())
+            .args(["--database", &database, "serve", "--bind", bind])
+            .output();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bind}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{bind}: {stderr}");
+        assert!(stderr.contains("--bind"), "{bind}: {stderr}");
+        assert!(stderr.contains("--public-url"), "{bind}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("auth.db").exists() && std::fs::read_dir(dir.path()).unwrap().count() == 0,
+        "nothing is made"
+    );
+}

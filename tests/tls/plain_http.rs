@@ -21,7 +21,14 @@ fn start_up_lines(args: &[&str]) -> String {
 #[test]
 fn serving_plain_http_beyond_loopback_warns_that_secure_cookies_need_https() {
     let warning = "without --tls-cert and without an https:// --public-url";
-    let plain = start_up_lines(&["--bind", "0.0.0.0:0"]);
+    // An http:// --public-url on a loopback name with a wider bind: the
+    // server reached as localhost (a tunnel, a port forward) still warns.
+    let plain = start_up_lines(&[
+        "--bind",
+        "0.0.0.0:0",
+        "--public-url",
+        "http://localhost:5000",
+    ]);
     assert!(plain.contains(warning), "{plain}");
     let behind_proxy = start_up_lines(&[
         "--bind",

@@ -343,6 +343,16 @@ pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
                 "--cookie-domain cannot go with a __Host- cookie name (browsers refuse a __Host- cookie with a Domain); choose another --cookie-name"
                     .to_owned(),
             )
+        } else if args.public_url.is_none()
+            && args.tls_cert.is_none()
+            && !args.bind.ip().is_loopback()
+        {
+            // Without --public-url the issuer is the address listened on: a
+            // plain http:// one beyond the loopback (docs/contract/8-openid-connect.md).
+            Some(format!(
+                "--bind {}: beyond the loopback the OpenID Connect issuer must be https://: give --public-url https://… (a proxy in front) or --tls-cert",
+                args.bind
+            ))
         } else {
             args.public_url
                 .as_deref()
