@@ -9,6 +9,7 @@
 
 mod common;
 
+mod admin_api;
 mod bounded;
 mod browser;
 mod cli;

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod access_tokens;
 mod account;
+mod admin;
 mod audit;
 mod check_cache;
 mod clock;
@@ -30,6 +32,13 @@ mod store;
 mod throttle;
 mod token;
 
+pub use access_tokens::{
+    AccessTokenInfo, NewAccessToken, PersonalAccessToken, Scope, TokenHolder,
+    ACCESS_TOKEN_PREFIX, MAX_TOKEN_NAME_CHARS,
+};
+pub use admin::{
+    AccountChanges, AccountDetails, AuditEvent, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+};
 pub use account::{
     Authenticated, ClientInfo, Identifier, LoginSuccess, Registration, Session, User,
     MAX_EMAIL_CHARS, MAX_FULL_NAME_CHARS, MAX_SEARCH_ENGINE_CHARS, MAX_USERNAME_CHARS,

@@ -4,7 +4,7 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
+    AccessTokenRow, AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
     MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow,
     OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow,
     SiteRow, SiteUserRow, ThrottleRow, TotpRow, UserRow,
@@ -60,6 +60,8 @@ pub struct Snapshot {
     pub oidc_access_tokens: Vec<OidcAccessTokenRow>,
     /// The `oidc_signing_keys` table (private keys sealed), by creation.
     pub oidc_signing_keys: Vec<OidcSigningKeyRow>,
+    /// The `access_tokens` table (hashes), by creation.
+    pub access_tokens: Vec<AccessTokenRow>,
 }
 
 impl Snapshot {
@@ -95,6 +97,7 @@ impl Snapshot {
                 oidc_refresh_tokens: OidcRefreshTokenRow::load_all(conn)?,
                 oidc_access_tokens: OidcAccessTokenRow::load_all(conn)?,
                 oidc_signing_keys: OidcSigningKeyRow::load_all(conn)?,
+                access_tokens: AccessTokenRow::load_all(conn)?,
             })
         })
     }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access_tokens;
 mod connection;
 pub mod dump;
 mod error;
@@ -22,6 +23,7 @@ pub use connection::{
     libpq_url, open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection,
     DbPool, PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,
 };
+pub use access_tokens::AccessTokenRow;
 pub use dump::Snapshot;
 pub use error::{DbError, DbResult};
 pub use events::EventRow;
