@@ -63,7 +63,10 @@ async fn tokens_are_scoped_and_die_with_their_account_events(db: TestDb) {
         profile.to_uppercase(),
         format!("{profile} "),
         profile.replace("authd_pat_", "authd_pat"),
-        format!("{}A", &profile[..profile.len() - 1]),
+        {
+            let last = if profile.ends_with('A') { "B" } else { "A" };
+            format!("{}{last}", &profile[..profile.len() - 1])
+        },
     ] {
         assert!(refused(&auth, &forged).await, "{forged}");
     }
