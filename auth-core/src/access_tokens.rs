@@ -331,8 +331,11 @@ impl Auth {
                     if AccessTokenRow::delete(conn, &id, owner.as_deref())? == 0 {
                         return Ok(None);
                     }
-                    let revoked =
-                        this.event(event::ACCESS_TOKEN_REVOKED, Some(&row.user_id), &client_info);
+                    let revoked = this.event(
+                        event::ACCESS_TOKEN_REVOKED,
+                        Some(&row.user_id),
+                        &client_info,
+                    );
                     EventRow::record(conn, &revoked)?;
                     Ok(Some(row.user_id))
                 })
@@ -378,7 +381,10 @@ mod tests {
         let token = PersonalAccessToken::generate();
         assert!(token.expose().starts_with(ACCESS_TOKEN_PREFIX));
         assert_eq!(token.expose().len(), ACCESS_TOKEN_PREFIX.len() + 43);
-        assert_eq!(PersonalAccessToken::parse(token.expose()), Some(token.clone()));
+        assert_eq!(
+            PersonalAccessToken::parse(token.expose()),
+            Some(token.clone())
+        );
         assert_ne!(token, PersonalAccessToken::generate());
         assert_eq!(format!("{token:?}"), "PersonalAccessToken([redacted])");
     }
@@ -407,6 +413,9 @@ mod tests {
         for bad in ["Profile", "admin", "admin:*", " profile", ""] {
             assert_eq!(Scope::parse(bad), None);
         }
-        assert_eq!(parse_scopes("admin:read profile bogus"), [Scope::AdminRead, Scope::Profile]);
+        assert_eq!(
+            parse_scopes("admin:read profile bogus"),
+            [Scope::AdminRead, Scope::Profile]
+        );
     }
 }

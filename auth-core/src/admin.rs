@@ -132,11 +132,7 @@ impl Auth {
         let engine = changes
             .mothers_favorite_search_engine
             .map(|v| {
-                clean_profile_field(
-                    "mothers_favorite_search_engine",
-                    v,
-                    MAX_SEARCH_ENGINE_CHARS,
-                )
+                clean_profile_field("mothers_favorite_search_engine", v, MAX_SEARCH_ENGINE_CHARS)
             })
             .transpose()?;
         let email = match changes.email {
@@ -316,9 +312,7 @@ impl Auth {
         let mut items: Vec<User> = rows.into_iter().map(User::from_row).collect();
         let next = (items.len() as i64 > limit).then(|| {
             items.truncate(limit as usize);
-            items
-                .last()
-                .map(|last| self.seal_cursor("users", &last.id))
+            items.last().map(|last| self.seal_cursor("users", &last.id))
         });
         Ok(Page {
             items,
@@ -376,11 +370,10 @@ impl Auth {
     /// An opaque cursor: the position, and a MAC under the deployment key so
     /// that a forged one is refused rather than read.
     fn seal_cursor(&self, listing: &str, position: &str) -> String {
-        let mac = self.inner.key.mac(&[
-            b"admin-cursor v1",
-            listing.as_bytes(),
-            position.as_bytes(),
-        ]);
+        let mac =
+            self.inner
+                .key
+                .mac(&[b"admin-cursor v1", listing.as_bytes(), position.as_bytes()]);
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(position),
@@ -399,11 +392,10 @@ impl Auth {
         let mac = URL_SAFE_NO_PAD
             .decode(mac)
             .map_err(|_| AuthError::InvalidCursor)?;
-        let expected = self.inner.key.mac(&[
-            b"admin-cursor v1",
-            listing.as_bytes(),
-            position.as_bytes(),
-        ]);
+        let expected =
+            self.inner
+                .key
+                .mac(&[b"admin-cursor v1", listing.as_bytes(), position.as_bytes()]);
         use subtle::ConstantTimeEq as _;
         if mac.len() != 16 || !bool::from(mac.ct_eq(&expected[..16])) {
             return Err(AuthError::InvalidCursor);

@@ -96,7 +96,11 @@ async fn tokens_are_scoped_and_die_with_their_account_events(db: TestDb) {
         auth.check_access_token(&t, Scope::AdminRead).await,
         Err(AuthError::InvalidToken)
     ));
-    assert!(auth.list_access_tokens(&any("alice")).await.unwrap().is_empty());
+    assert!(auth
+        .list_access_tokens(&any("alice"))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn expired_and_revoked_tokens_are_refused(db: TestDb) {
@@ -175,7 +179,10 @@ async fn a_disabled_account_signs_in_by_no_route_and_loses_what_it_had(db: TestD
         .unwrap();
     assert_eq!(bound.outcome, MachineOutcome::Bound);
 
-    let user = auth.set_disabled(&any("Dora"), true, &client()).await.unwrap();
+    let user = auth
+        .set_disabled(&any("Dora"), true, &client())
+        .await
+        .unwrap();
     assert!(user.disabled_at.is_some());
     assert_eq!(signed_in_as(&auth, session.expose()).await, None);
     assert!(refused(&auth, &secret).await);
@@ -189,13 +196,20 @@ async fn a_disabled_account_signs_in_by_no_route_and_loses_what_it_had(db: TestD
     ));
     // The device check's cache does not let it through either.
     assert!(matches!(
-        auth.check_machine("dora", &pw(GOOD), machine, &client()).await,
+        auth.check_machine("dora", &pw(GOOD), machine, &client())
+            .await,
         Err(AuthError::InvalidCredentials)
     ));
-    assert!(auth.list_access_tokens(&any("dora")).await.unwrap().is_empty());
+    assert!(auth
+        .list_access_tokens(&any("dora"))
+        .await
+        .unwrap()
+        .is_empty());
 
     // Enabling gives back the login, not the sessions or tokens.
-    auth.set_disabled(&any("dora"), false, &client()).await.unwrap();
+    auth.set_disabled(&any("dora"), false, &client())
+        .await
+        .unwrap();
     assert_eq!(signed_in_as(&auth, session.expose()).await, None);
     assert!(refused(&auth, &secret).await);
     let again = login(&auth, "dora", GOOD).await.unwrap().token;
@@ -285,7 +299,11 @@ async fn paging_is_stable_under_inserts_and_deletes(db: TestDb) {
         }
     }
     let unique: HashSet<_> = seen.iter().cloned().collect();
-    assert_eq!(unique.len(), seen.len(), "an account was listed twice: {seen:?}");
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "an account was listed twice: {seen:?}"
+    );
     for i in 0..12 {
         let name = format!("user-{i:02}");
         assert!(
@@ -295,8 +313,16 @@ async fn paging_is_stable_under_inserts_and_deletes(db: TestDb) {
     }
     // `q` matches a part of the username or e-mail, in any case, and `%` is literal.
     let found = auth.page_users(Some("USER-0"), None, None).await.unwrap();
-    assert!(found.items.iter().all(|u| u.username.as_deref().unwrap().starts_with("user-0")));
-    assert!(auth.page_users(Some("%"), None, None).await.unwrap().items.is_empty());
+    assert!(found
+        .items
+        .iter()
+        .all(|u| u.username.as_deref().unwrap().starts_with("user-0")));
+    assert!(auth
+        .page_users(Some("%"), None, None)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     assert!(matches!(
         auth.page_users(None, None, Some(0)).await,
         Err(AuthError::InvalidField { field: "limit", .. })
@@ -316,12 +342,7 @@ async fn forged_cursors_are_refused(db: TestDb) {
         .unwrap();
     let (position, mac) = next.split_once('.').unwrap();
     let moved = format!("{}.{mac}", &position[..position.len() - 2]);
-    let events_next = auth
-        .page_events(None, Some(1))
-        .await
-        .unwrap()
-        .next
-        .unwrap();
+    let events_next = auth.page_events(None, Some(1)).await.unwrap().next.unwrap();
     for forged in [
         String::new(),
         "garbage".into(),
@@ -366,10 +387,17 @@ async fn admin_changes_name_their_actor(db: TestDb) {
         disabled: Some(true),
         ..AccountChanges::default()
     };
-    let user = auth.update_account(&any("erin"), changes, &acting).await.unwrap();
+    let user = auth
+        .update_account(&any("erin"), changes, &acting)
+        .await
+        .unwrap();
     assert_eq!(user.full_name.as_deref(), Some("Erin E."));
     // The new e-mail is a name of the account, in any spelling.
-    let found = auth.find_user(&any("erin@example.TEST")).await.unwrap().unwrap();
+    let found = auth
+        .find_user(&any("erin@example.TEST"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, user.id);
     // A taken e-mail is refused and nothing changes.
     let taken = AccountChanges {
@@ -380,9 +408,14 @@ async fn admin_changes_name_their_actor(db: TestDb) {
         auth.update_account(&any("erin"), taken, &acting).await,
         Err(AuthError::AlreadyRegistered(_))
     ));
-    assert!(auth.find_user(&any("erin@example.test")).await.unwrap().is_some());
+    assert!(auth
+        .find_user(&any("erin@example.test"))
+        .await
+        .unwrap()
+        .is_some());
     assert!(matches!(
-        auth.update_account(&any("erin"), AccountChanges::default(), &acting).await,
+        auth.update_account(&any("erin"), AccountChanges::default(), &acting)
+            .await,
         Err(AuthError::InvalidField { .. })
     ));
     assert!(matches!(

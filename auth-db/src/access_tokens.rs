@@ -97,8 +97,10 @@ impl AccessTokenRow {
 
     /// Deletes tokens expired before `now`.
     pub fn purge_expired(conn: &mut DbConnection, now: i64) -> DbResult<usize> {
-        Ok(diesel::delete(access_tokens::table.filter(access_tokens::expires_at.le(now)))
-            .execute(conn)?)
+        Ok(
+            diesel::delete(access_tokens::table.filter(access_tokens::expires_at.le(now)))
+                .execute(conn)?,
+        )
     }
 
     /// Every token, for a dump: by creation, then id.

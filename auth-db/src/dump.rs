@@ -4,10 +4,11 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AccessTokenRow, AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
-    MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow,
-    OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow,
-    SiteRow, SiteUserRow, ThrottleRow, TotpRow, UserRow,
+    AccessTokenRow, AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow,
+    KeyFingerprintRow, MachineRow, MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow,
+    OidcConsentRow, OidcGrantRow, OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow,
+    RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow, SiteUserRow, ThrottleRow, TotpRow,
+    UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree

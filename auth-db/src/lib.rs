@@ -19,11 +19,11 @@ pub mod test_support;
 pub mod throttle;
 pub mod users;
 
+pub use access_tokens::AccessTokenRow;
 pub use connection::{
     libpq_url, open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection,
     DbPool, PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,
 };
-pub use access_tokens::AccessTokenRow;
 pub use dump::Snapshot;
 pub use error::{DbError, DbResult};
 pub use events::EventRow;

@@ -15,9 +15,7 @@ use crate::request::RequestCtx;
 /// The query string of a request, or empty: read only to refuse a token in it.
 pub(crate) fn raw_query(
 ) -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {
-    warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify()
+    warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
 /// How a request presents a bearer token.

@@ -181,7 +181,9 @@ impl From<AuthError> for ApiError {
         let mut api_error = ApiError::new(status, error.code(), message);
         // RFC 6750 §3: the bearer routes' faults carry their challenge.
         api_error.www_authenticate = match &error {
-            AuthError::InvalidToken => Some(r#"Bearer realm="authd", error="invalid_token""#.into()),
+            AuthError::InvalidToken => {
+                Some(r#"Bearer realm="authd", error="invalid_token""#.into())
+            }
             AuthError::InsufficientScope(scope) => Some(format!(
                 r#"Bearer realm="authd", error="insufficient_scope", scope="{scope}""#
             )),

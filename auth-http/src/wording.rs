@@ -45,9 +45,7 @@ pub(crate) fn sentence(error: &AuthError) -> String {
         | AuthError::OAuth(_)
         | AuthError::InvalidToken
         | AuthError::InsufficientScope(_)
-        | AuthError::InvalidCursor => {
-            sentence_of(&error.to_string())
-        }
+        | AuthError::InvalidCursor => sentence_of(&error.to_string()),
         AuthError::Unavailable
         | AuthError::Overloaded { .. }
         | AuthError::DeliveryFailed

@@ -102,9 +102,8 @@ pub(crate) struct EventsQuery {
 /// A query string read into `T`: a parameter of the wrong type, or given
 /// twice, is 400 `invalid_field`.
 pub(crate) fn read_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    serde_urlencoded::from_str(query).map_err(|error| {
-        ApiError::bad_request("invalid_field", format!("query string: {error}"))
-    })
+    serde_urlencoded::from_str(query)
+        .map_err(|error| ApiError::bad_request("invalid_field", format!("query string: {error}")))
 }
 
 /// GET /admin/events

@@ -12,8 +12,8 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{
-    admin_error, authorize, no_content, read_query, AdminBadRequest, AdminForbidden,
-    AdminNotFound, AdminUnauthorized,
+    admin_error, authorize, no_content, read_query, AdminBadRequest, AdminForbidden, AdminNotFound,
+    AdminUnauthorized,
 };
 use crate::app::{json, respond, App};
 use crate::bearer::raw_query;
@@ -188,7 +188,11 @@ async fn handle_create(
             registration.password = Password::new(password);
             app.auth.register_user(registration, &client).await
         }
-        None => app.auth.register_with_reset_link(registration, &client).await,
+        None => {
+            app.auth
+                .register_with_reset_link(registration, &client)
+                .await
+        }
     }
     .map_err(admin_error)?;
     Ok(json(&AdminUser::of(&user), StatusCode::CREATED))
@@ -552,7 +556,10 @@ impl AccountPatch {
                 "name at least one of email, full_name, mothers_favorite_search_engine, disabled",
             ));
         }
-        if let Some(unknown) = members.keys().find(|name| !PATCH_FIELDS.contains(&name.as_str())) {
+        if let Some(unknown) = members
+            .keys()
+            .find(|name| !PATCH_FIELDS.contains(&name.as_str()))
+        {
             return Err(ApiError::bad_request(
                 "unknown_field",
                 format!("{unknown} is not a field this route changes"),

@@ -112,8 +112,9 @@ pub enum TokenCommand {
 
 /// A scope by its exact name.
 fn parse_scope(text: &str) -> Result<auth_core::Scope, String> {
-    auth_core::Scope::parse(text)
-        .ok_or_else(|| format!("unknown scope {text:?}: expected profile, admin:read or admin:write"))
+    auth_core::Scope::parse(text).ok_or_else(|| {
+        format!("unknown scope {text:?}: expected profile, admin:read or admin:write")
+    })
 }
 
 /// `authd site …`
