@@ -142,7 +142,10 @@ async fn handle_list(ctx: RequestCtx, query: String, app: App) -> Result<Respons
     summary = "Create an account",
     description = "As `POST /users`, by an operator: with `password`, or without one, and \
         then a reset link is sent to the account (by the server's `--reset-delivery`).",
-    request_body(content = AdminNewUser, content_type = "application/json"),
+    request_body(content(
+        (AdminNewUser = "application/json"),
+        (AdminNewUser = "application/x-www-form-urlencoded"),
+    )),
     security(("access_token" = ["admin:write"])),
     responses(
         (status = 201, description = "Created.", body = AdminUser),
@@ -245,7 +248,10 @@ pub(super) fn show_user(app: &App) -> BoxedFilter<(Response,)> {
         no route signs it in until `disabled: false`. A member this route does not name is \
         400 `unknown_field`; an empty body is 400 `invalid_body`.",
     params(("username" = String, Path, description = "A username or e-mail, any case.")),
-    request_body(content = AccountPatch, content_type = "application/json"),
+    request_body(content(
+        (AccountPatch = "application/json"),
+        (AccountPatch = "application/x-www-form-urlencoded"),
+    )),
     security(("access_token" = ["admin:write"])),
     responses(
         (status = 200, description = "The account as changed.", body = AdminUser),
@@ -324,7 +330,10 @@ pub(super) fn delete_user(app: &App) -> BoxedFilter<(Response,)> {
     summary = "Set an account's password",
     description = "The password rules apply; every session of the account ends.",
     params(("username" = String, Path, description = "A username or e-mail, any case.")),
-    request_body(content = NewPassword, content_type = "application/json"),
+    request_body(content(
+        (NewPassword = "application/json"),
+        (NewPassword = "application/x-www-form-urlencoded"),
+    )),
     security(("access_token" = ["admin:write"])),
     responses(
         (status = 204, description = "Set."),
@@ -565,13 +574,28 @@ impl AccountPatch {
                 format!("{unknown} is not a field this route changes"),
             ));
         }
-        serde_json::from_value(serde_json::Value::Object(members.clone())).map_err(|error| {
-            let field = PATCH_FIELDS
-                .iter()
-                .find(|f| error.to_string().contains(*f))
-                .copied()
-                .unwrap_or("body");
-            ApiError::bad_request("invalid_field", format!("{field} has the wrong type"))
+        let mut members = members.clone();
+        for (name, value) in members.iter_mut() {
+            if name == "disabled" {
+                // A form sends `true` or `false` as text.
+                if let Some(flag) = value.as_str().and_then(|t| t.parse::<bool>().ok()) {
+                    *value = serde_json::Value::Bool(flag);
+                }
+                if !value.is_boolean() {
+                    return Err(ApiError::bad_request(
+                        "invalid_field",
+                        "disabled must be a boolean",
+                    ));
+                }
+            } else if !(value.is_string() || value.is_null()) {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{name} must be a string or null"),
+                ));
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(members)).map_err(|error| {
+            ApiError::bad_request("invalid_field", format!("the body does not fit: {error}"))
         })
     }
 }
