@@ -334,10 +334,14 @@ async fn bobs_session(api: &Api<'_>, mut secrets: Secrets, token: &str, pre: &st
     // bearer token, and sent in a query string, which is refused
     // (docs/contract/11-access-tokens-and-admin-api.md).
     let forged = [("csrf_token", "not the token"), ("name", "script")];
-    let refused = api.form(Method::POST, "/me/tokens", Some(&cookie), &forged).await;
+    let refused = api
+        .form(Method::POST, "/me/tokens", Some(&cookie), &forged)
+        .await;
     assert_eq!(refused.status(), 403, "a form without its CSRF token");
     let made = [("csrf_token", csrf.as_str()), ("name", "backup script")];
-    let page = api.form(Method::POST, "/me/tokens", Some(&cookie), &made).await;
+    let page = api
+        .form(Method::POST, "/me/tokens", Some(&cookie), &made)
+        .await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     let pat = html
@@ -362,7 +366,10 @@ async fn bobs_session(api: &Api<'_>, mut secrets: Secrets, token: &str, pre: &st
     }
     let listed = api.send(Method::GET, "/me/tokens", Some(&cookie)).await;
     let listed = listed.text().await.unwrap();
-    assert!(listed.contains("backup script") && !listed.contains(&pat), "shown once");
+    assert!(
+        listed.contains("backup script") && !listed.contains(&pat),
+        "shown once"
+    );
     let logged_out = api
         .form(Method::POST, "/logout", Some(&session(token)), &form)
         .await;

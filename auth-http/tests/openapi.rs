@@ -295,9 +295,13 @@ async fn every_described_request_member_is_read_by_its_handler() {
                 body.insert(member.clone(), j!(5));
                 let res = app
                     .send(
-                        json(&method.to_uppercase(), &concrete(&path), &Value::Object(body))
-                            .header("cookie", cookie("not-a-session"))
-                            .header("authorization", format!("Bearer {admin}")),
+                        json(
+                            &method.to_uppercase(),
+                            &concrete(&path),
+                            &Value::Object(body),
+                        )
+                        .header("cookie", cookie("not-a-session"))
+                        .header("authorization", format!("Bearer {admin}")),
                     )
                     .await;
                 let answer = res.json();
@@ -419,13 +423,24 @@ async fn the_session_cookie_and_the_device_header_are_security_schemes() {
     }
     // A profile is read with the cookie or a bearer token of scope `profile`,
     // and every admin route with a bearer token.
-    assert_eq!(secured("/profile", "get"), ["session_cookie", "access_token"]);
+    assert_eq!(
+        secured("/profile", "get"),
+        ["session_cookie", "access_token"]
+    );
     assert_eq!(schemes["access_token"]["type"], "http");
     assert_eq!(schemes["access_token"]["scheme"], "bearer");
     for (path, method, operation) in operations(&doc) {
         if path.starts_with("/admin/") {
-            let scope = if method == "get" { "admin:read" } else { "admin:write" };
-            assert_eq!(operation["security"], j!([{"access_token": [scope]}]), "{method} {path}");
+            let scope = if method == "get" {
+                "admin:read"
+            } else {
+                "admin:write"
+            };
+            assert_eq!(
+                operation["security"],
+                j!([{"access_token": [scope]}]),
+                "{method} {path}"
+            );
         }
     }
     assert_eq!(secured("/check", "get"), ["seek_custom_auth"]);

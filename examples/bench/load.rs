@@ -37,6 +37,9 @@ pub enum Load {
     /// `GET /auth/verify` as nginx asks it (`X-Original-URL` of a
     /// protected site) with a session cookie: a forward-auth check.
     Verify(Targets, HeaderValue),
+    /// `GET /profile` with `Authorization: Bearer` of a personal access
+    /// token: a bearer check (docs/contract/11-access-tokens-and-admin-api.md).
+    Bearer(Targets, HeaderValue),
 }
 
 /// The protected site of the forward-auth phase, and the URL it asks about.
@@ -66,6 +69,9 @@ impl Load {
                 .get(pick(urls))
                 .header("X-Original-URL", HeaderValue::from_static(BENCH_SITE_URL))
                 .header(COOKIE, cookie.clone()),
+            Load::Bearer(urls, authorization) => client
+                .get(pick(urls))
+                .header(reqwest::header::AUTHORIZATION, authorization.clone()),
         }
     }
 }

@@ -134,7 +134,7 @@ fn main() -> anyhow::Result<()> {
     let proxy = ["--trusted-proxy".to_owned(), "127.0.0.1".to_owned()];
     let server = Server::start(&launch, &proxy)?;
     server::site_add(&launch, load::BENCH_SITE)?;
-    let result = runtime.block_on(single::run(&args, &server));
+    let result = runtime.block_on(single::run(&args, &server, &launch));
     let (peak_rss_kib, threads_at_end) = (server.peak_rss_kib(), server.threads());
     let mut stderr = server.stop();
     let mut report = result?;
@@ -159,6 +159,7 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     report::print_report(&args, &authd, &report, &stderr);
+    report::print_bearer(&args, &report);
     if let Some(scale) = &scale {
         report::print_scale(&args, &report, scale);
     }

@@ -38,10 +38,17 @@ pub struct Report {
     pub threads_at_end: Option<u64>,
     /// Peak RSS of the TLS server.
     pub tls_peak_rss_kib: Option<u64>,
+    /// Session checks, then bearer checks, one right after the other
+    /// (docs/contract/11-access-tokens-and-admin-api.md).
+    pub bearer: Vec<Phase>,
 }
 
 /// Sets the server up and runs the five phases on it.
-pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
+pub async fn run(
+    args: &Args,
+    server: &Server,
+    launch: &crate::server::Launch,
+) -> anyhow::Result<Report> {
     let client = client::keep_alive().build()?;
     let load_average = crate::procfs::load_average();
     let users = Users::new(args.users);
@@ -117,6 +124,24 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
     let loads = vec![("GET /auth/verify", verify, conns)];
     phases.push(phase("forward auth", &client, loads, seconds, &watch).await);
 
+    // The bearer check against the cookie session check, back to back so
+    // that they see the same machine.
+    let token = crate::server::token_add(launch, &users.username(0))?;
+    let authorization = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
+    let cookie = client::session_cookie(&client, &server.url("/sessions"), &users, 0).await?;
+    let mut bearer = Vec::new();
+    eprintln!("bench: bearer phase 1/2: session checks at {conns} connections");
+    let loads = vec![(
+        "GET /profile",
+        Load::Profile(targets(&servers, "/profile"), cookie),
+        conns,
+    )];
+    bearer.push(phase("session checks", &client, loads, seconds, &watch).await);
+    eprintln!("bench: bearer phase 2/2: bearer checks at {conns} connections");
+    let bearer_load = Load::Bearer(targets(&servers, "/profile"), authorization);
+    let loads = vec![("GET /profile bearer", bearer_load, conns)];
+    bearer.push(phase("bearer checks", &client, loads, seconds, &watch).await);
+
     Ok(Report {
         load_average,
         setup_secs,
@@ -128,6 +153,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Report> {
         peak_rss_kib: None,
         threads_at_end: None,
         tls_peak_rss_kib: None,
+        bearer,
     })
 }
 
