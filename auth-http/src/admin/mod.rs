@@ -17,6 +17,7 @@ use crate::bodies::rfc3339;
 use crate::error::{ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, RequestCtx};
 
+mod bodies;
 mod users;
 
 /// The name of the bearer-token security scheme in `/openapi.json`.

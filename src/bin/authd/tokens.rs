@@ -1,10 +1,10 @@
 //! `authd token …`: personal access tokens
 //! (docs/contract/11-access-tokens-and-admin-api.md), all through `Auth`.
 
-use auth_core::{AccessTokenInfo, Auth, ClientInfo, Identifier, NewAccessToken};
+use auth_core::{Auth, ClientInfo, Identifier, NewAccessToken};
 
 use crate::cli::TokenCommand;
-use crate::users::{explain, unix_time};
+use crate::users::{explain, token_summary as summary};
 
 /// Runs one `authd token` subcommand.
 pub async fn run(auth: &Auth, command: TokenCommand) -> anyhow::Result<()> {
@@ -52,19 +52,4 @@ pub async fn run(auth: &Auth, command: TokenCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `ID NAME scopes=a,b expires=…`: one line per token.
-pub fn summary(token: &AccessTokenInfo) -> String {
-    let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
-    let expires = token
-        .expires_at
-        .map_or_else(|| "never".to_owned(), unix_time);
-    format!(
-        "{} {:?} scopes={} created={} expires={expires}",
-        token.id,
-        token.name,
-        scopes.join(","),
-        unix_time(token.created_at)
-    )
 }

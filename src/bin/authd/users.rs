@@ -93,7 +93,7 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                 println!("recovery_codes_left: {}", factors.recovery_codes_left);
             }
             for token in &details.tokens {
-                println!("token: {}", crate::tokens::summary(token));
+                println!("token: {}", token_summary(token));
             }
             for passkey in &details.passkeys {
                 let last_used = passkey
@@ -163,6 +163,21 @@ fn summary(user: &User) -> String {
         line.push_str(&format!(" ({name})"));
     }
     line
+}
+
+/// `ID NAME scopes=a,b expires=…`: one line per token.
+pub fn token_summary(token: &auth_core::AccessTokenInfo) -> String {
+    let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
+    let expires = token
+        .expires_at
+        .map_or_else(|| "never".to_owned(), unix_time);
+    format!(
+        "{} {:?} scopes={} created={} expires={expires}",
+        token.id,
+        token.name,
+        scopes.join(","),
+        unix_time(token.created_at)
+    )
 }
 
 /// The operator-facing sentence of an `AuthError` (the admin API answers
