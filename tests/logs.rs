@@ -330,6 +330,46 @@ async fn bobs_session(api: &Api<'_>, mut secrets: Secrets, token: &str, pre: &st
     assert_eq!(me.status(), 200);
     let csrf = secrets.add("CSRF token: /me", csrf_token(&me.text().await.unwrap()));
     let form = [("csrf_token", csrf.as_str())];
+    // A personal access token made on /me/tokens (shown once), used as a
+    // bearer token, and sent in a query string, which is refused
+    // (docs/contract/11-access-tokens-and-admin-api.md).
+    let forged = [("csrf_token", "not the token"), ("name", "script")];
+    let refused = api
+        .form(Method::POST, "/me/tokens", Some(&cookie), &forged)
+        .await;
+    assert_eq!(refused.status(), 403, "a form without its CSRF token");
+    let made = [("csrf_token", csrf.as_str()), ("name", "backup script")];
+    let page = api
+        .form(Method::POST, "/me/tokens", Some(&cookie), &made)
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let pat = html
+        .split("<code id=\"new-token\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new token on the page")
+        .to_owned();
+    let pat = secrets.add("personal access token", pat);
+    let bearer = |path: &str| {
+        api.request(Method::GET, path, None)
+            .header("authorization", format!("Bearer {pat}"))
+    };
+    assert_eq!(bearer("/profile").send().await.unwrap().status(), 200);
+    for path in [
+        format!("/profile?access_token={pat}"),
+        format!("/admin/users?access_token={pat}"),
+        format!("/me?access_token={pat}"),
+    ] {
+        let answer = api.send(Method::GET, &path, None).await.status();
+        assert!(answer == 400 || answer == 303, "{path}: {answer}");
+    }
+    let listed = api.send(Method::GET, "/me/tokens", Some(&cookie)).await;
+    let listed = listed.text().await.unwrap();
+    assert!(
+        listed.contains("backup script") && !listed.contains(&pat),
+        "shown once"
+    );
     let logged_out = api
         .form(Method::POST, "/logout", Some(&session(token)), &form)
         .await;

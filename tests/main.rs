@@ -9,6 +9,9 @@
 
 mod common;
 
+mod admin_api;
+mod admin_attacks;
+mod admin_cli;
 mod bounded;
 mod browser;
 mod cli;

@@ -32,9 +32,17 @@ pub struct User {
     pub mothers_favorite_search_engine: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds when an operator disabled the account; `None` while it may sign in.
+    pub disabled_at: Option<i64>,
 }
 
 impl User {
+    /// The name that finds this account with [`Identifier::Any`]: the
+    /// username, or else the e-mail.
+    pub(crate) fn id_name(&self) -> String {
+        self.display_name().to_owned()
+    }
+
     /// The name to show: the username, or else the e-mail.
     pub fn display_name(&self) -> &str {
         self.username
@@ -55,6 +63,7 @@ impl User {
             full_name: row.full_name,
             mothers_favorite_search_engine: row.mothers_favorite_search_engine,
             created_at: row.created_at,
+            disabled_at: row.disabled_at,
         }
     }
 }
@@ -178,6 +187,9 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
     /// The request's `X-Request-Id`, kept in the audit row.
     pub request_id: Option<String>,
+    /// Who acts, when not the account's own user: `token:<id>` for a call
+    /// of the admin API (kept in the audit row's `actor`).
+    pub actor: Option<String>,
 }
 
 /// Checks a username: 1–64 characters of `A-Z a-z 0-9 . _ - @ +`.

@@ -38,6 +38,12 @@ pub(crate) mod event {
     pub(crate) const OIDC_TOKEN_ISSUED: &str = "oidc_token_issued";
     pub(crate) const OIDC_REUSE_DETECTED: &str = "oidc_reuse_detected";
     pub(crate) const OIDC_REVOKED: &str = "oidc_revoked";
+    pub(crate) const ACCESS_TOKEN_ADDED: &str = "access_token_added";
+    pub(crate) const ACCESS_TOKEN_REVOKED: &str = "access_token_revoked";
+    pub(crate) const USER_DISABLED: &str = "user_disabled";
+    pub(crate) const USER_ENABLED: &str = "user_enabled";
+    pub(crate) const USER_UPDATED: &str = "user_updated";
+    pub(crate) const SESSIONS_ENDED: &str = "sessions_ended";
 }
 
 impl Auth {
@@ -51,6 +57,7 @@ impl Auth {
             user_id: user_id.map(str::to_owned),
             client_addr: client.addr.map(|a| a.to_string()),
             request_id: client.request_id.clone(),
+            actor: client.actor.clone(),
         }
     }
 

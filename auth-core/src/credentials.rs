@@ -135,6 +135,9 @@ impl Auth {
                     if !replace_password(conn, &user_id, None, &new_hash, now, &throttle_key)? {
                         return Ok(false);
                     }
+                    // A reset may follow a leak: the account's access tokens
+                    // end too (docs/contract/11-access-tokens-and-admin-api.md).
+                    auth_db::AccessTokenRow::delete_for_user(conn, &user_id)?;
                     EventRow::record(conn, &reset)?;
                     Ok(true)
                 })

@@ -13,7 +13,7 @@ mod oidc_tables;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 23] = [
+pub const DUMP_TABLES: [&str; 24] = [
     "key_fingerprints",
     "users",
     "identifiers",
@@ -37,6 +37,7 @@ pub const DUMP_TABLES: [&str; 23] = [
     "oidc_refresh_tokens",
     "oidc_access_tokens",
     "oidc_signing_keys",
+    "access_tokens",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -194,6 +195,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "credential_version",
             "created_at",
             "updated_at",
+            "disabled_at",
         ],
         &snapshot.users,
         |u| {
@@ -209,6 +211,7 @@ fn render(snapshot: &Snapshot) -> Statements {
                 u.credential_version.into(),
                 u.created_at.into(),
                 u.updated_at.into(),
+                u.disabled_at.into(),
             ]
         },
     );
@@ -304,6 +307,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "user_id",
             "client_addr",
             "request_id",
+            "actor",
         ],
         &snapshot.events,
         |e| {
@@ -314,6 +318,7 @@ fn render(snapshot: &Snapshot) -> Statements {
                 (&e.user_id).into(),
                 (&e.client_addr).into(),
                 (&e.request_id).into(),
+                (&e.actor).into(),
             ]
         },
     );
@@ -445,6 +450,30 @@ fn render(snapshot: &Snapshot) -> Statements {
         |u| vec![(&u.host).into(), (&u.user_id).into()],
     );
     oidc_tables::render(&mut out, snapshot);
+    out.table(
+        "access_tokens",
+        &[
+            "id",
+            "token_hash",
+            "user_id",
+            "name",
+            "scopes",
+            "created_at",
+            "expires_at",
+        ],
+        &snapshot.access_tokens,
+        |t| {
+            vec![
+                (&t.id).into(),
+                (&t.token_hash).into(),
+                (&t.user_id).into(),
+                (&t.name).into(),
+                (&t.scopes).into(),
+                t.created_at.into(),
+                t.expires_at.into(),
+            ]
+        },
+    );
     out
 }
 

@@ -99,6 +99,17 @@ pub enum AuthError {
     /// the inner error names the protocol's code.
     #[error("{0}")]
     OAuth(OAuthError),
+    /// The bearer token is not a live access token (wrong, expired,
+    /// revoked, or its account disabled or gone): 401 `invalid_token`.
+    #[error("the access token is invalid, expired or revoked")]
+    InvalidToken,
+    /// The access token lacks the scope the route needs: 403
+    /// `insufficient_scope`; the error names the scope.
+    #[error("this access token lacks the scope {0}")]
+    InsufficientScope(&'static str),
+    /// A paging cursor that this server did not make (malformed or forged): 400.
+    #[error("the cursor is not one this server made")]
+    InvalidCursor,
     /// A fault on the server's side (500); the details are in the server log.
     #[error("internal error")]
     Internal(String),
@@ -124,6 +135,9 @@ impl AuthError {
             AuthError::MachineTaken => "machine_taken",
             AuthError::MfaRequired { .. } => "mfa_required",
             AuthError::InvalidCode => "invalid_code",
+            AuthError::InvalidToken => "invalid_token",
+            AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::InvalidCursor => "invalid_cursor",
             AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::DeliveryFailed => {
                 "unavailable"
             }

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod access_tokens;
 mod account;
+mod admin;
 mod audit;
 mod check_cache;
 mod clock;
@@ -30,9 +32,16 @@ mod store;
 mod throttle;
 mod token;
 
+pub use access_tokens::{
+    AccessTokenInfo, NewAccessToken, PersonalAccessToken, Scope, TokenHolder, ACCESS_TOKEN_PREFIX,
+    MAX_TOKEN_NAME_CHARS,
+};
 pub use account::{
     Authenticated, ClientInfo, Identifier, LoginSuccess, Registration, Session, User,
     MAX_EMAIL_CHARS, MAX_FULL_NAME_CHARS, MAX_SEARCH_ENGINE_CHARS, MAX_USERNAME_CHARS,
+};
+pub use admin::{
+    AccountChanges, AccountDetails, AuditEvent, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, DEFAULT_HASH_QUEUE_LIMIT, MAX_BCRYPT_COST, MIN_BCRYPT_COST};

@@ -137,11 +137,15 @@ impl Auth {
             .verify(normalize(password), stored)
             .await?;
         match found {
-            Some(user) if verification.matches => Ok(VerifiedPassword {
-                user,
-                slot,
-                rehash: verification.needs_rehash.then(|| password.clone()),
-            }),
+            // A disabled account fails as a wrong password does, after the
+            // same work (docs/contract/11-access-tokens-and-admin-api.md).
+            Some(user) if verification.matches && user.disabled_at.is_none() => {
+                Ok(VerifiedPassword {
+                    user,
+                    slot,
+                    rehash: verification.needs_rehash.then(|| password.clone()),
+                })
+            }
             found => {
                 // Unknown name, wrong password, a hash made at another cost:
                 // each failure takes at least as long as a check at the

@@ -401,6 +401,7 @@ impl Auth {
                 auth_db::CeremonyRow::delete_for_user(conn, &user_id)?;
                 SessionRow::delete_all_for_user(conn, &user_id, None)?;
                 auth_db::OidcGrantRow::delete_for_user(conn, &user_id)?;
+                auth_db::AccessTokenRow::delete_for_user(conn, &user_id)?;
                 EventRow::record(conn, &reset_event)
             })
         })

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod access_tokens;
 mod accounts;
 mod dump_key;
 mod forward_auth;

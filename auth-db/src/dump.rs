@@ -4,10 +4,11 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
-    MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow,
-    OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow,
-    SiteRow, SiteUserRow, ThrottleRow, TotpRow, UserRow,
+    AccessTokenRow, AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow,
+    KeyFingerprintRow, MachineRow, MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow,
+    OidcConsentRow, OidcGrantRow, OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow,
+    RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow, SiteUserRow, ThrottleRow, TotpRow,
+    UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree
@@ -60,6 +61,8 @@ pub struct Snapshot {
     pub oidc_access_tokens: Vec<OidcAccessTokenRow>,
     /// The `oidc_signing_keys` table (private keys sealed), by creation.
     pub oidc_signing_keys: Vec<OidcSigningKeyRow>,
+    /// The `access_tokens` table (hashes), by creation.
+    pub access_tokens: Vec<AccessTokenRow>,
 }
 
 impl Snapshot {
@@ -95,6 +98,7 @@ impl Snapshot {
                 oidc_refresh_tokens: OidcRefreshTokenRow::load_all(conn)?,
                 oidc_access_tokens: OidcAccessTokenRow::load_all(conn)?,
                 oidc_signing_keys: OidcSigningKeyRow::load_all(conn)?,
+                access_tokens: AccessTokenRow::load_all(conn)?,
             })
         })
     }

@@ -22,6 +22,9 @@ pub struct EventRow {
     pub client_addr: Option<String>,
     /// The `X-Request-Id` of the request that caused it, when one did.
     pub request_id: Option<String>,
+    /// Who made the change for the account, when not its own user
+    /// (`token:<id>`: an access token of the admin API).
+    pub actor: Option<String>,
 }
 
 impl EventRow {
@@ -40,6 +43,26 @@ impl EventRow {
             .limit(limit)
             .select(EventRow::as_select())
             .load(conn)?)
+    }
+
+    /// A page of events, oldest first (by time, then id), after the event
+    /// `(occurred_at, id)` (exclusive).
+    pub fn page(
+        conn: &mut DbConnection,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> DbResult<Vec<EventRow>> {
+        let (at, id) = after.unwrap_or((i64::MIN, ""));
+        let query = events::table
+            .select(EventRow::as_select())
+            .filter(
+                events::occurred_at
+                    .gt(at)
+                    .or(events::occurred_at.eq(at).and(events::id.gt(id))),
+            )
+            .order((events::occurred_at, events::id))
+            .limit(limit);
+        Ok(query.load(conn)?)
     }
 
     /// How many events of one kind are on record.

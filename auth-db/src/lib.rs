@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access_tokens;
 mod connection;
 pub mod dump;
 mod error;
@@ -18,6 +19,7 @@ pub mod test_support;
 pub mod throttle;
 pub mod users;
 
+pub use access_tokens::AccessTokenRow;
 pub use connection::{
     libpq_url, open_pool, redact_url, run_migrations, ConnectionManager, DatabaseUrl, DbConnection,
     DbPool, PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,

@@ -25,6 +25,8 @@ diesel::table! {
         created_at -> BigInt,
         /// Unix seconds.
         updated_at -> BigInt,
+        /// Unix seconds when an operator disabled the account; NULL while it may sign in.
+        disabled_at -> Nullable<BigInt>,
     }
 }
 
@@ -131,6 +133,8 @@ diesel::table! {
         client_addr -> Nullable<Text>,
         /// The request's `X-Request-Id`.
         request_id -> Nullable<Text>,
+        /// Who made the change for the account (`token:<id>` for the admin API).
+        actor -> Nullable<Text>,
     }
 }
 
@@ -410,7 +414,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Personal access tokens (docs/contract/11-access-tokens-and-admin-api.md); only the SHA-256 is kept.
+    access_tokens (id) {
+        /// UUID of the token (what lists show and revocation names).
+        id -> Text,
+        /// Hex SHA-256 of the token.
+        token_hash -> Text,
+        /// The account it acts for.
+        user_id -> Text,
+        /// The name its maker gave it.
+        name -> Text,
+        /// Space-separated scopes.
+        scopes -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds; NULL never expires.
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(site_users -> users (user_id));
 diesel::joinable!(site_users -> protected_sites (host));
 diesel::joinable!(reset_tokens -> users (user_id));
@@ -443,5 +468,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     oidc_consents,
     oidc_refresh_tokens,
     oidc_access_tokens,
-    oidc_signing_keys
+    oidc_signing_keys,
+    access_tokens
 );

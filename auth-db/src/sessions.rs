@@ -84,6 +84,7 @@ impl SessionRow {
             .filter(sessions::token_hash.eq(token_hash))
             .filter(sessions::expires_at.gt(live.now))
             .filter(sessions::last_seen_at.ge(live.idle_cutoff))
+            .filter(users::disabled_at.is_null())
             .select((SessionRow::as_select(), UserRow::as_select()))
             .get_result(c)
             .optional())?)

@@ -32,6 +32,8 @@ pub struct UserRow {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Unix seconds when an operator disabled the account; `None` while it may sign in.
+    pub disabled_at: Option<i64>,
 }
 
 /// The columns of a new account.
@@ -265,6 +267,98 @@ impl UserRow {
     /// Deletes an account with its sessions, reset token and machine.
     pub fn delete(conn: &mut DbConnection, id: &str) -> DbResult<usize> {
         Ok(diesel::delete(users::table.find(id)).execute(conn)?)
+    }
+
+    /// A page of accounts ordered by id, after the id `after` (exclusive):
+    /// rows present throughout a paging are each seen once, whatever is
+    /// added or deleted meanwhile. With `pattern` (a lowercased substring),
+    /// only accounts whose username or e-mail key contains it.
+    pub fn page(
+        conn: &mut DbConnection,
+        pattern: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> DbResult<Vec<UserRow>> {
+        let escaped: String = pattern
+            .unwrap_or_default()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        // Every account has a username or an e-mail, so `%…%` of nothing
+        // keeps them all; ids are never empty, so `> ''` starts at the first.
+        let like = format!("%{escaped}%");
+        let after = after.unwrap_or_default();
+        let query = users::table
+            .select(UserRow::as_select())
+            .filter(users::id.gt(after))
+            .filter(
+                users::username_key
+                    .like(like.clone())
+                    .escape('\\')
+                    .or(users::email_key.like(like).escape('\\')),
+            )
+            .order(users::id)
+            .limit(limit);
+        Ok(query.load(conn)?)
+    }
+
+    /// Replaces an account's e-mail address (`None` removes it) and its name
+    /// in the one namespace, in one transaction; a name another account
+    /// holds is a unique violation and nothing changes. Returns false if
+    /// there is no such account.
+    pub fn change_email(
+        conn: &mut DbConnection,
+        id: &str,
+        email: Option<&str>,
+        email_key: Option<&str>,
+        now: i64,
+    ) -> DbResult<bool> {
+        conn.transaction::<_, crate::DbError, _>(|conn| {
+            let Some(user) = Self::find_user_by(conn, UserLookup::Id(id))? else {
+                return Ok(false);
+            };
+            if let Some(old) = user.email_key.as_deref() {
+                if user.username_key.as_deref() != Some(old) {
+                    diesel::delete(
+                        identifiers::table
+                            .filter(identifiers::name_key.eq(old))
+                            .filter(identifiers::user_id.eq(id)),
+                    )
+                    .execute(conn)?;
+                }
+            }
+            if let Some(new) = email_key {
+                if user.username_key.as_deref() != Some(new) {
+                    diesel::insert_into(identifiers::table)
+                        .values((identifiers::name_key.eq(new), identifiers::user_id.eq(id)))
+                        .execute(conn)?;
+                }
+            }
+            diesel::update(users::table.find(id))
+                .set((
+                    users::email.eq(email),
+                    users::email_key.eq(email_key),
+                    users::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(true)
+        })
+    }
+
+    /// Disables (`Some(now)`) or enables (`None`) an account and bumps its
+    /// credential version, so that no decision taken before (a password
+    /// check in flight, a cached device check, a second step) commits after.
+    /// Returns the number of rows changed (0: no such account).
+    pub fn set_disabled(conn: &mut DbConnection, id: &str, at: Option<i64>) -> DbResult<usize> {
+        Ok(diesel::update(users::table.find(id))
+            .set((
+                users::disabled_at.eq(at),
+                users::credential_version.eq(users::credential_version + 1),
+            ))
+            .execute(conn)?)
     }
 
     /// Every account, for a dump: ordered by creation, then id.

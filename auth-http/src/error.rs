@@ -27,6 +27,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Methods for an `Allow` header.
     pub allow: Option<&'static str>,
+    /// A `WWW-Authenticate` challenge (the bearer routes' faults, RFC 6750).
+    pub www_authenticate: Option<String>,
 }
 
 /// Every error body of the JSON API.
@@ -49,6 +51,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             allow: None,
+            www_authenticate: None,
         }
     }
 
@@ -110,6 +113,11 @@ impl ApiError {
         if let Some(allow) = self.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
+        if let Some(challenge) = self.www_authenticate.as_deref() {
+            if let Ok(value) = HeaderValue::from_str(challenge) {
+                headers.insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
         response
     }
 }
@@ -132,7 +140,10 @@ impl From<AuthError> for ApiError {
             | AuthError::AlreadyRegistered(_) => S::BAD_REQUEST,
             AuthError::InvalidCredentials
             | AuthError::MfaRequired { .. }
-            | AuthError::InvalidCode => S::UNAUTHORIZED,
+            | AuthError::InvalidCode
+            | AuthError::InvalidToken => S::UNAUTHORIZED,
+            AuthError::InsufficientScope(_) => S::FORBIDDEN,
+            AuthError::InvalidCursor => S::BAD_REQUEST,
             AuthError::Throttled { .. } => S::TOO_MANY_REQUESTS,
             AuthError::NotAuthenticated
             | AuthError::UnknownAccount
@@ -167,7 +178,17 @@ impl From<AuthError> for ApiError {
             }
             other => other.to_string(),
         };
-        let api_error = ApiError::new(status, error.code(), message);
+        let mut api_error = ApiError::new(status, error.code(), message);
+        // RFC 6750 §3: the bearer routes' faults carry their challenge.
+        api_error.www_authenticate = match &error {
+            AuthError::InvalidToken => {
+                Some(r#"Bearer realm="authd", error="invalid_token""#.into())
+            }
+            AuthError::InsufficientScope(scope) => Some(format!(
+                r#"Bearer realm="authd", error="insufficient_scope", scope="{scope}""#
+            )),
+            _ => None,
+        };
         match error {
             AuthError::Throttled { retry_after } | AuthError::Overloaded { retry_after } => {
                 api_error.with_retry_after(retry_after)

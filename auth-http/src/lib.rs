@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod admin;
 mod api;
 mod app;
+mod bearer;
 mod bodies;
 mod check;
 mod config;
@@ -93,6 +95,8 @@ pub fn routes(auth: Auth, config: HttpConfig) -> BoxedFilter<(Response,)> {
         .unify()
         .or(ops::routes(&app, &metrics))
         .unify()
+        .or(admin::routes(&app))
+        .unify()
         .or(openapi::route())
         .unify()
         .or(fallback())
@@ -182,6 +186,13 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/openapi.json", "GET"),
     ("/.well-known/openid-configuration", "GET"),
     ("/oauth/jwks", "GET"),
+    ("/admin/users", "GET, POST"),
+    ("/admin/users/{username}", "GET, PATCH, DELETE"),
+    ("/admin/users/{username}/password", "POST"),
+    ("/admin/users/{username}/sessions", "DELETE"),
+    ("/admin/users/{username}/unbind-machine", "POST"),
+    ("/admin/users/{username}/mfa-reset", "POST"),
+    ("/admin/events", "GET"),
 ];
 
 /// The web pages (docs/contract/4-web-pages.md) and their stylesheet: served, but not
@@ -204,6 +215,8 @@ const WEB_ROUTES: &[(&str, &str)] = &[
     ("/me/security/totp/remove", "POST"),
     ("/me/security/recovery-codes", "POST"),
     ("/me/security/passkeys/{id}/remove", "POST"),
+    ("/me/tokens", "GET, POST"),
+    ("/me/tokens/{id}/revoke", "POST"),
     ("/static/webauthn.js", "GET"),
     ("/static/style.css", "GET"),
 ];
@@ -238,6 +251,8 @@ fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
         _ if remove_passkey_path(path) => "/me/security/passkeys/{id}/remove",
         _ if end_session_path(path) => "/me/sessions/{id}/end",
         _ if revoke_app_path(path) => "/me/apps/{id}/revoke",
+        _ if revoke_token_path(path) => "/me/tokens/{id}/revoke",
+        _ if admin_user_path(path).is_some() => admin_user_path(path).unwrap_or_default(),
         path => path,
     };
     API_ROUTES
@@ -283,6 +298,29 @@ fn revoke_app_path(path: &str) -> bool {
     path.strip_prefix("/me/apps/")
         .and_then(|rest| rest.strip_suffix("/revoke"))
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn revoke_token_path(path: &str) -> bool {
+    path.strip_prefix("/me/tokens/")
+        .and_then(|rest| rest.strip_suffix("/revoke"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// The admin route of a path under `/admin/users/{username}`.
+fn admin_user_path(path: &str) -> Option<&'static str> {
+    let rest = without_trailing_slash(path).strip_prefix("/admin/users/")?;
+    let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if name.is_empty() {
+        return None;
+    }
+    match tail {
+        "" => Some("/admin/users/{username}"),
+        "password" => Some("/admin/users/{username}/password"),
+        "sessions" => Some("/admin/users/{username}/sessions"),
+        "unbind-machine" => Some("/admin/users/{username}/unbind-machine"),
+        "mfa-reset" => Some("/admin/users/{username}/mfa-reset"),
+        _ => None,
+    }
 }
 
 /// The route a path belongs to, for logs and metrics (never the raw path,

@@ -125,7 +125,7 @@ struct ApiDoc;
 
 /// The description, as a value.
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    ApiDoc::openapi().merge_from(<crate::admin::AdminDoc as OpenApi>::openapi())
 }
 
 /// GET /openapi.json
@@ -193,6 +193,21 @@ impl Modify for Finish {
                  of a UTF-8 JSON object with exactly three string members: `username`, \
                  `password` and `machine_id` (16-128 characters of `A-Z a-z 0-9 - _ .`).",
             ))),
+        );
+
+        components.add_security_scheme(
+            crate::admin::BEARER,
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .bearer_format("authd_pat_…")
+                    .description(Some(
+                        "A personal access token (`authd token add`), never in the query \
+                         string. Scopes: `profile` (`GET /profile`), `admin:read` (the admin \
+                         API's GETs), `admin:write` (its changes).",
+                    ))
+                    .build(),
+            ),
         );
 
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();

@@ -40,9 +40,12 @@ pub(crate) fn sentence(error: &AuthError) -> String {
             "This password reset link is unknown, has expired or has already been used.".into()
         }
         AuthError::NotFound => "That session has already ended.".into(),
-        AuthError::MachineMismatch | AuthError::MachineTaken | AuthError::OAuth(_) => {
-            sentence_of(&error.to_string())
-        }
+        AuthError::MachineMismatch
+        | AuthError::MachineTaken
+        | AuthError::OAuth(_)
+        | AuthError::InvalidToken
+        | AuthError::InsufficientScope(_)
+        | AuthError::InvalidCursor => sentence_of(&error.to_string()),
         AuthError::Unavailable
         | AuthError::Overloaded { .. }
         | AuthError::DeliveryFailed

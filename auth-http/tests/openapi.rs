@@ -274,8 +274,9 @@ async fn request_bodies_take_a_form_or_json() {
     }
     // POST /users, POST /sessions, POST and PUT /reset_password, POST /password,
     // the four of the authenticator app and /sessions/mfa, and the six
-    // passkey routes that take an answer, a token or a password.
-    assert_eq!(with_body, 15);
+    // passkey routes that take an answer, a token or a password; POST
+    // /admin/users, PATCH /admin/users/{username} and its POST …/password.
+    assert_eq!(with_body, 18);
 }
 
 /// Every member a request schema describes is one the handler reads: sent as
@@ -286,6 +287,9 @@ async fn request_bodies_take_a_form_or_json() {
 async fn every_described_request_member_is_read_by_its_handler() {
     let app = TestApp::new().await;
     let doc = document(&app).await;
+    // The admin routes read their bodies only for a token that may write.
+    let admin = admin_token(&app).await;
+    let concrete = |path: &str| path.replace("{username}", "root");
     let mut members = 0;
     for (path, method, operation) in operations(&doc) {
         let Some(body) = operation.get("requestBody") else {
@@ -318,8 +322,13 @@ async fn every_described_request_member_is_read_by_its_handler() {
                 body.insert(member.clone(), j!(5));
                 let res = app
                     .send(
-                        json(&method.to_uppercase(), &path, &Value::Object(body))
-                            .header("cookie", cookie("not-a-session")),
+                        json(
+                            &method.to_uppercase(),
+                            &concrete(&path),
+                            &Value::Object(body),
+                        )
+                        .header("cookie", cookie("not-a-session"))
+                        .header("authorization", format!("Bearer {admin}")),
                     )
                     .await;
                 let answer = res.json();
@@ -327,7 +336,7 @@ async fn every_described_request_member_is_read_by_its_handler() {
                     && answer["error"] == "invalid_field"
                     && answer["message"]
                         .as_str()
-                        .is_some_and(|m| m.starts_with(&format!("{member} must be a string")))
+                        .is_some_and(|m| m.starts_with(&format!("{member} must be a")))
                 {
                     answers.clear();
                     break;
@@ -342,8 +351,9 @@ async fn every_described_request_member_is_read_by_its_handler() {
     }
     // NewUser 5, Login 3, ResetRequest 2, ResetPassword 4, PasswordChange 2,
     // MfaCode 1, PasswordOnly 1 (three times), MfaStep 2; AddPasskey 3,
-    // PasskeyAssertion 2, RemovePasskey 1, MfaTokenOnly 1, MfaPasskeyStep 3.
-    assert_eq!(members, 32);
+    // PasskeyAssertion 2, RemovePasskey 1, MfaTokenOnly 1, MfaPasskeyStep 3;
+    // AdminNewUser 5, AccountPatch 4, NewPassword 1.
+    assert_eq!(members, 42);
 }
 
 #[tokio::test]
@@ -398,8 +408,9 @@ async fn errors_have_the_contract_shapes_and_429_says_when_to_retry() {
     // GET and POST /check; POST /sessions/mfa, DELETE /mfa/totp and POST
     // /mfa/recovery-codes; POST /mfa/passkeys/options, DELETE /mfa/passkeys/{id}
     // and POST /sessions/passkey, /sessions/passkey/options,
-    // /sessions/mfa/passkey and its options.
-    assert_eq!(throttled, 15);
+    // /sessions/mfa/passkey and its options; GET /profile (wrong bearer
+    // tokens count) and the ten operations of the admin API.
+    assert_eq!(throttled, 26);
 }
 
 #[tokio::test]
@@ -433,10 +444,31 @@ async fn the_session_cookie_and_the_device_header_are_security_schemes() {
         ("/sessions", "get"),
         ("/sessions", "delete"),
         ("/sessions/{id}", "delete"),
-        ("/profile", "get"),
         ("/password", "post"),
     ] {
         assert_eq!(secured(path, method), ["session_cookie"], "{method} {path}");
+    }
+    // A profile is read with the cookie or a bearer token of scope `profile`,
+    // and every admin route with a bearer token.
+    assert_eq!(
+        secured("/profile", "get"),
+        ["session_cookie", "access_token"]
+    );
+    assert_eq!(schemes["access_token"]["type"], "http");
+    assert_eq!(schemes["access_token"]["scheme"], "bearer");
+    for (path, method, operation) in operations(&doc) {
+        if path.starts_with("/admin/") {
+            let scope = if method == "get" {
+                "admin:read"
+            } else {
+                "admin:write"
+            };
+            assert_eq!(
+                operation["security"],
+                j!([{"access_token": [scope]}]),
+                "{method} {path}"
+            );
+        }
     }
     assert_eq!(secured("/check", "get"), ["seek_custom_auth"]);
     assert_eq!(secured("/check", "post"), ["seek_custom_auth"]);
@@ -544,4 +576,31 @@ async fn the_oidc_operations_are_served_as_described() {
             }
         }
     }
+}
+
+/// A user `root` with a token of both admin scopes.
+async fn admin_token(app: &TestApp) -> String {
+    let registration = auth_core::Registration {
+        username: Some("root".into()),
+        password: auth_core::Password::new("correct horse battery staple"),
+        ..auth_core::Registration::default()
+    };
+    app.auth
+        .register_user(registration, &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
+    let new = auth_core::NewAccessToken {
+        scopes: vec![auth_core::Scope::AdminRead, auth_core::Scope::AdminWrite],
+        ..auth_core::NewAccessToken::default()
+    };
+    let (_, token) = app
+        .auth
+        .add_access_token(
+            &auth_core::Identifier::Any("root".into()),
+            new,
+            &auth_core::ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    token.expose().to_owned()
 }

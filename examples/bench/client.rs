@@ -40,6 +40,11 @@ impl Users {
         }
     }
 
+    /// The username of user `user`.
+    pub fn username(&self, user: usize) -> String {
+        format!("bench{}-{user:03}", self.tag)
+    }
+
     /// The form body that registers or logs in user `user`.
     pub fn form(&self, user: usize) -> String {
         format!(

@@ -40,7 +40,9 @@ pub enum Load {
     Verify(Targets, HeaderValue),
     /// A plain `GET` (OpenID discovery, the JWKS).
     Get(Targets),
-    /// `GET /oauth/userinfo` with this `Authorization: Bearer …`.
+    /// A `GET` with this `Authorization: Bearer …`: OIDC's userinfo with an
+    /// access token, `GET /profile` with a personal access token
+    /// (docs/contract/11-access-tokens-and-admin-api.md).
     Bearer(Targets, HeaderValue),
     /// `POST /oauth/introspect` with the client's `Authorization` and this form body.
     Introspect(Targets, HeaderValue, Arc<String>),

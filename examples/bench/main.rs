@@ -145,7 +145,7 @@ fn main() -> anyhow::Result<()> {
     server::site_add(&launch, load::BENCH_SITE)?;
     let (client_id, client_secret) = server::client_add(&launch, oidc::REDIRECT)?;
     let oidc_client = oidc::OidcClient::new(&client_id, &client_secret)?;
-    let result = runtime.block_on(single::run(&args, &server, &oidc_client));
+    let result = runtime.block_on(single::run(&args, &server, &oidc_client, &launch));
     let (peak_rss_kib, threads_at_end) = (server.peak_rss_kib(), server.threads());
     let mut stderr = server.stop();
     let mut report = result?;
@@ -170,6 +170,7 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     report::print_report(&args, &authd, &report, &stderr);
+    report::print_bearer(&args, &report);
     if let Some(scale) = &scale {
         report::print_scale(&args, &report, scale);
     }

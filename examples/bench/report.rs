@@ -519,3 +519,30 @@ pub fn print_scale(args: &Args, sqlite: &Report, scale: &ScaleReport) {
         }
     }
 }
+
+/// The bearer check beside the cookie session check, measured back to back
+/// (docs/contract/11-access-tokens-and-admin-api.md): target >= 90%.
+pub fn print_bearer(args: &Args, report: &Report) {
+    let [cookie, bearer] = report.bearer.as_slice() else {
+        return;
+    };
+    println!();
+    println!("bearer tokens (issue #25): GET /profile, back to back");
+    print_phases(args, &report.bearer);
+    let (cookie, bearer) = (
+        cookie.load("GET /profile"),
+        bearer.load("GET /profile bearer"),
+    );
+    let ratio = bearer.per_sec / cookie.per_sec;
+    println!(
+        "bearer {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) vs cookie {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms): {:.0}% (target >= 90%: {})",
+        bearer.per_sec,
+        bearer.p50_ms,
+        bearer.p99_ms,
+        cookie.per_sec,
+        cookie.p50_ms,
+        cookie.p99_ms,
+        100.0 * ratio,
+        if ratio >= 0.9 { "met" } else { "NOT met" }
+    );
+}

@@ -110,6 +110,27 @@ pub fn client_add(launch: &Launch, redirect_uri: &str) -> anyhow::Result<(String
     Ok((field("client_id:")?, field("client_secret:")?))
 }
 
+/// `authd token add USERNAME --scope profile`: the token it prints.
+pub fn token_add(launch: &Launch, username: &str) -> anyhow::Result<String> {
+    let output = launch
+        .command("token")
+        .args(["add", username, "--scope", "profile"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "authd token add failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("authd token add printed no token"))
+}
+
 /// A running `authd serve`, stopped with SIGTERM at the end.
 pub struct Server {
     child: Child,

@@ -40,10 +40,18 @@ pub struct Report {
     pub threads_at_end: Option<u64>,
     /// Peak RSS of the TLS server.
     pub tls_peak_rss_kib: Option<u64>,
+    /// Session checks, then bearer checks, one right after the other
+    /// (docs/contract/11-access-tokens-and-admin-api.md).
+    pub bearer: Vec<Phase>,
 }
 
 /// Sets the server up and runs the phases on it.
-pub async fn run(args: &Args, server: &Server, oidc_client: &OidcClient) -> anyhow::Result<Report> {
+pub async fn run(
+    args: &Args,
+    server: &Server,
+    oidc_client: &OidcClient,
+    launch: &crate::server::Launch,
+) -> anyhow::Result<Report> {
     let client = client::keep_alive().build()?;
     let load_average = crate::procfs::load_average();
     let users = Users::new(args.users);
@@ -120,6 +128,24 @@ pub async fn run(args: &Args, server: &Server, oidc_client: &OidcClient) -> anyh
     phases.push(phase("forward auth", &client, loads, seconds, &watch).await);
     phases.extend(oidc_phases(args, &client, server, oidc_client, &cookie, &watch).await?);
 
+    // The bearer check against the cookie session check, back to back so
+    // that they see the same machine.
+    let token = crate::server::token_add(launch, &users.username(0))?;
+    let authorization = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
+    let cookie = client::session_cookie(&client, &server.url("/sessions"), &users, 0).await?;
+    let mut bearer = Vec::new();
+    eprintln!("bench: bearer phase 1/2: session checks at {conns} connections");
+    let loads = vec![(
+        "GET /profile",
+        Load::Profile(targets(&servers, "/profile"), cookie),
+        conns,
+    )];
+    bearer.push(phase("session checks", &client, loads, seconds, &watch).await);
+    eprintln!("bench: bearer phase 2/2: bearer checks at {conns} connections");
+    let bearer_load = Load::Bearer(targets(&servers, "/profile"), authorization);
+    let loads = vec![("GET /profile bearer", bearer_load, conns)];
+    bearer.push(phase("bearer checks", &client, loads, seconds, &watch).await);
+
     Ok(Report {
         load_average,
         setup_secs,
@@ -131,6 +157,7 @@ pub async fn run(args: &Args, server: &Server, oidc_client: &OidcClient) -> anyh
         peak_rss_kib: None,
         threads_at_end: None,
         tls_peak_rss_kib: None,
+        bearer,
     })
 }
 

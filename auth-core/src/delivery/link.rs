@@ -71,6 +71,7 @@ mod tests {
             full_name: None,
             mothers_favorite_search_engine: None,
             created_at: 0,
+            disabled_at: None,
         };
         let link = reset_link_token(&user, &token);
         assert!(link

@@ -111,6 +111,7 @@ impl Auth {
                         return Ok((Exchanged::Replayed, None));
                     }
                     let Some(user) = UserRow::find_user_by(conn, UserLookup::Id(&row.user_id))?
+                        .filter(|user| user.disabled_at.is_none())
                     else {
                         return Ok((Exchanged::Invalid("the account is gone"), None));
                     };
@@ -192,6 +193,7 @@ impl Auth {
                         return Ok((Exchanged::Replayed, None));
                     }
                     let Some(user) = UserRow::find_user_by(conn, UserLookup::Id(&grant.user_id))?
+                        .filter(|user| user.disabled_at.is_none())
                     else {
                         return Ok((Exchanged::Invalid("the account is gone"), None));
                     };

@@ -29,7 +29,9 @@ impl Auth {
                 let Some(row) = OidcAccessTokenRow::find_live(conn, &hash, now)? else {
                     return Ok(None);
                 };
-                let user = UserRow::find_user_by(conn, UserLookup::Id(&row.user_id))?;
+                // A disabled account's tokens answer as if gone (docs/contract/11-access-tokens-and-admin-api.md).
+                let user = UserRow::find_user_by(conn, UserLookup::Id(&row.user_id))?
+                    .filter(|user| user.disabled_at.is_none());
                 Ok(user.map(|user| (row, user)))
             })
             .await?;

@@ -89,7 +89,8 @@ impl Auth {
                         conn,
                         auth_db::UserLookup::Id(&assertion.user_id),
                     )?;
-                    let Some(user) = user else {
+                    // A disabled account signs in by no route (docs/contract/11-access-tokens-and-admin-api.md).
+                    let Some(user) = user.filter(|u| u.disabled_at.is_none()) else {
                         return Ok(None);
                     };
                     if !accept(conn, &assertion, now)? {

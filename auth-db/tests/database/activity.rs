@@ -246,6 +246,7 @@ fn events_are_counted_and_listed(db: TestDb) {
         user_id: Some("u-gone".into()),
         client_addr: Some("192.0.2.1".into()),
         request_id: Some(format!("req-{id}")),
+        actor: None,
     };
     EventRow::record(&mut conn, &event("e1", 10, "login_failed")).unwrap();
     EventRow::record(&mut conn, &event("e2", 30, "login_failed")).unwrap();

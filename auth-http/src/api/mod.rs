@@ -414,11 +414,16 @@ async fn handle_end_session(id: String, ctx: RequestCtx, app: App) -> Result<Res
     tag = "JSON API",
     summary = "The signed-in user's profile",
     description = "Exactly the fields the account has set among `username`, `email`, \
-        `full_name` and `mothers_favorite_search_engine`.",
-    security(("session_cookie" = [])),
+        `full_name` and `mothers_favorite_search_engine`. With an `Authorization: Bearer` \
+        access token of scope `profile`, the token's account (the cookie is then not read).",
+    security(("session_cookie" = []), ("access_token" = ["profile"])),
     responses(
         (status = 200, description = "The profile.", body = Profile),
-        (status = 403, response = Forbidden),
+        (status = 400, response = crate::admin::AdminBadRequest),
+        (status = 401, response = crate::admin::AdminUnauthorized),
+        (status = 403, description = "`not_authenticated` (no live session cookie) or \
+            `insufficient_scope` (the access token lacks `profile`).", body = ErrorBody),
+        (status = 429, response = TooManyRequests),
         ServerFaults,
     ),
 )]
@@ -426,14 +431,26 @@ fn profile(app: &App) -> BoxedFilter<(Response,)> {
     warp::path!("profile")
         .and(warp::get())
         .and(ctx())
+        .and(crate::bearer::raw_query())
         .and(app.filter())
-        .then(|ctx, app| async move { respond(handle_profile(ctx, app).await) })
+        .then(|ctx, query, app| async move { respond(handle_profile(ctx, query, app).await) })
         .boxed()
 }
 
-async fn handle_profile(ctx: RequestCtx, app: App) -> Result<Response, ApiError> {
-    let token = app.session_token(&ctx)?;
-    let user = app.auth.get_user_from_session_id(&token).await?.user;
+async fn handle_profile(ctx: RequestCtx, query: String, app: App) -> Result<Response, ApiError> {
+    // A bearer token when one is sent (docs/contract/11-access-tokens-and-admin-api.md),
+    // else the session cookie.
+    let user = match crate::bearer::presented(&ctx, &query)? {
+        crate::bearer::Presented::Token(token) => {
+            crate::bearer::check(&app, &ctx, &token, auth_core::Scope::Profile)
+                .await?
+                .user
+        }
+        crate::bearer::Presented::Absent => {
+            let token = app.session_token(&ctx)?;
+            app.auth.get_user_from_session_id(&token).await?.user
+        }
+    };
     Ok(json(&Profile::of(&user), StatusCode::OK))
 }
 

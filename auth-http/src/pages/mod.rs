@@ -27,6 +27,7 @@ use crate::wording::sentence;
 mod account;
 mod reset;
 mod security;
+mod tokens;
 
 use account::*;
 use reset::*;
@@ -59,6 +60,8 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .or(security_page(app))
         .unify()
         .or(security_actions(app))
+        .unify()
+        .or(tokens::routes(app))
         .unify()
         .boxed()
 }

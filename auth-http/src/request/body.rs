@@ -203,6 +203,11 @@ impl Body {
         }
     }
 
+    /// The body's members, as sent.
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
     /// The body read into `T`, each fault a 400 naming the field
     /// (`missing_field`, `invalid_field`), told in the order of `T`'s fields.
     pub fn read<T: DeserializeOwned>(&self) -> Result<T, ApiError> {

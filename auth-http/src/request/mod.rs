@@ -88,6 +88,7 @@ impl RequestCtx {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             request_id: crate::request_id::current(),
+            actor: None,
         }
     }
 

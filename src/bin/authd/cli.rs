@@ -76,6 +76,45 @@ pub enum Command {
     /// Manage the OpenID Connect provider's signing keys.
     #[command(subcommand)]
     Oidc(OidcCommand),
+    /// Manage personal access tokens (for scripts and the admin API).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `authd token …`
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a token for an account and print it once.
+    Add {
+        /// The username (or e-mail) the token acts for.
+        username: String,
+        /// Its scopes: profile, admin:read, admin:write.
+        #[arg(long = "scope", required = true, num_args = 1.., value_parser = parse_scope)]
+        scopes: Vec<auth_core::Scope>,
+        /// A name to tell it apart in lists.
+        #[arg(long)]
+        name: Option<String>,
+        /// Its lifetime (s, m, h, d suffixes); without it, it never expires.
+        #[arg(long, value_parser = parse_duration)]
+        expires: Option<Duration>,
+    },
+    /// List an account's tokens (never their secrets).
+    List {
+        /// The username (or e-mail).
+        username: String,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        /// The token's id (from `authd token list`).
+        id: String,
+    },
+}
+
+/// A scope by its exact name.
+fn parse_scope(text: &str) -> Result<auth_core::Scope, String> {
+    auth_core::Scope::parse(text).ok_or_else(|| {
+        format!("unknown scope {text:?}: expected profile, admin:read or admin:write")
+    })
 }
 
 /// `authd site …`
@@ -210,6 +249,16 @@ pub enum UserCommand {
     },
     /// Remove every second factor of a user (a lost phone) and end their sessions.
     MfaReset {
+        /// The username (or e-mail).
+        username: String,
+    },
+    /// Disable an account: no route signs it in, and its sessions, OIDC grants and tokens end.
+    Disable {
+        /// The username (or e-mail).
+        username: String,
+    },
+    /// Enable a disabled account again (its ended sessions stay ended).
+    Enable {
         /// The username (or e-mail).
         username: String,
     },

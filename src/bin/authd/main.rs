@@ -9,6 +9,7 @@ mod clients;
 mod data;
 mod serve;
 mod sites;
+mod tokens;
 mod users;
 
 use std::process::ExitCode;
@@ -61,6 +62,10 @@ fn main() -> ExitCode {
                 };
                 let auth = serve::open_existing(&cli.global, config).await?;
                 clients::run_oidc(&auth, command).await
+            }
+            Command::Token(command) => {
+                let auth = serve::open_existing(&cli.global, serve::auth_config(&cli.global));
+                tokens::run(&auth.await?, command).await
             }
             Command::User(command) => {
                 // Only `user add` may create the store (and its key).

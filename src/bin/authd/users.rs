@@ -52,8 +52,12 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Show { username } => {
-            let user = find(auth, &username).await?;
-            let machine = auth.machine_of(&user).await.map_err(explain)?;
+            // The admin API's `GET /admin/users/{username}` shows the same.
+            let details = auth
+                .account_details(&Identifier::Any(username))
+                .await
+                .map_err(explain)?;
+            let (user, machine, factors) = (&details.user, &details.machine, &details.factors);
             let fields = [
                 ("username", user.username.as_deref()),
                 ("email", user.email.as_deref()),
@@ -70,7 +74,9 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                     println!("{name}: {value}");
                 }
             }
-            let factors = auth.second_factors(&user.id).await.map_err(explain)?;
+            if let Some(at) = user.disabled_at {
+                println!("disabled: since {}", unix_time(at));
+            }
             let mut kinds = Vec::new();
             if factors.totp {
                 kinds.push("totp");
@@ -86,7 +92,10 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
             if factors.totp {
                 println!("recovery_codes_left: {}", factors.recovery_codes_left);
             }
-            for passkey in auth.passkeys_of(&user.id).await.map_err(explain)? {
+            for token in &details.tokens {
+                println!("token: {}", token_summary(token));
+            }
+            for passkey in &details.passkeys {
                 let last_used = passkey
                     .last_used_at
                     .map_or_else(|| "never".to_owned(), unix_time);
@@ -112,6 +121,23 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                 "every second factor of {username} is removed; every session of theirs has ended"
             );
         }
+        UserCommand::Disable { username } => {
+            let user = auth
+                .set_disabled(&Identifier::Any(username), true, &operator)
+                .await
+                .map_err(explain)?;
+            println!(
+                "disabled {}; its sessions, OIDC grants and access tokens have ended",
+                user.display_name()
+            );
+        }
+        UserCommand::Enable { username } => {
+            let user = auth
+                .set_disabled(&Identifier::Any(username), false, &operator)
+                .await
+                .map_err(explain)?;
+            println!("enabled {}", user.display_name());
+        }
         UserCommand::UnbindMachine { username } => {
             let identifier = Identifier::Any(username.clone());
             if auth
@@ -128,13 +154,6 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn find(auth: &Auth, name: &str) -> anyhow::Result<User> {
-    auth.find_user(&Identifier::Any(name.to_owned()))
-        .await
-        .map_err(explain)?
-        .with_context(|| format!("no user {name}"))
-}
-
 fn summary(user: &User) -> String {
     let mut line = user.display_name().to_owned();
     if let (Some(_), Some(email)) = (&user.username, &user.email) {
@@ -146,8 +165,24 @@ fn summary(user: &User) -> String {
     line
 }
 
-/// The operator-facing sentence of an `AuthError`.
-fn explain(error: AuthError) -> anyhow::Error {
+/// `ID NAME scopes=a,b expires=…`: one line per token.
+pub fn token_summary(token: &auth_core::AccessTokenInfo) -> String {
+    let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
+    let expires = token
+        .expires_at
+        .map_or_else(|| "never".to_owned(), unix_time);
+    format!(
+        "{} {:?} scopes={} created={} expires={expires}",
+        token.id,
+        token.name,
+        scopes.join(","),
+        unix_time(token.created_at)
+    )
+}
+
+/// The operator-facing sentence of an `AuthError` (the admin API answers
+/// the same faults with the same words: `no such user` is its 404).
+pub fn explain(error: AuthError) -> anyhow::Error {
     match error {
         AuthError::UnknownAccount => anyhow::anyhow!("no such user"),
         AuthError::PasswordRejected(rule) => {
@@ -194,7 +229,7 @@ fn strip_line_ending(mut line: String) -> String {
 }
 
 /// Unix seconds in RFC 3339 (UTC).
-fn unix_time(unix_seconds: i64) -> String {
+pub fn unix_time(unix_seconds: i64) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds.max(0) as u64);
     humantime::format_rfc3339_seconds(at).to_string()
 }

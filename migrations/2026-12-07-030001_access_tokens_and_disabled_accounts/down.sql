@@ -1,0 +1,3 @@
+DROP TABLE access_tokens;
+ALTER TABLE events DROP COLUMN actor;
+ALTER TABLE users DROP COLUMN disabled_at;
