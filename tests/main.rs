@@ -15,6 +15,7 @@ mod cli;
 mod client;
 mod crash;
 mod device;
+mod email;
 mod examples;
 mod forward_auth;
 mod holberton;

@@ -38,6 +38,8 @@ pub(crate) mod event {
     pub(crate) const OIDC_TOKEN_ISSUED: &str = "oidc_token_issued";
     pub(crate) const OIDC_REUSE_DETECTED: &str = "oidc_reuse_detected";
     pub(crate) const OIDC_REVOKED: &str = "oidc_revoked";
+    pub(crate) const EMAIL_VERIFICATION_SENT: &str = "email_verification_sent";
+    pub(crate) const EMAIL_VERIFIED: &str = "email_verified";
 }
 
 impl Auth {

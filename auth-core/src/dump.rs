@@ -9,11 +9,12 @@ use auth_db::{KeyFingerprintRow, Snapshot};
 use crate::error::{AuthError, AuthResult};
 use crate::service::Auth;
 
+mod email_tables;
 mod oidc_tables;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 23] = [
+pub const DUMP_TABLES: [&str; 25] = [
     "key_fingerprints",
     "users",
     "identifiers",
@@ -37,6 +38,8 @@ pub const DUMP_TABLES: [&str; 23] = [
     "oidc_refresh_tokens",
     "oidc_access_tokens",
     "oidc_signing_keys",
+    "email_tokens",
+    "breached_logins",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -194,6 +197,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "credential_version",
             "created_at",
             "updated_at",
+            "email_verified_at",
         ],
         &snapshot.users,
         |u| {
@@ -209,6 +213,7 @@ fn render(snapshot: &Snapshot) -> Statements {
                 u.credential_version.into(),
                 u.created_at.into(),
                 u.updated_at.into(),
+                u.email_verified_at.into(),
             ]
         },
     );
@@ -445,6 +450,7 @@ fn render(snapshot: &Snapshot) -> Statements {
         |u| vec![(&u.host).into(), (&u.user_id).into()],
     );
     oidc_tables::render(&mut out, snapshot);
+    email_tables::render(&mut out, snapshot);
     out
 }
 

@@ -275,6 +275,8 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
         ("oidc_refresh_tokens", 0),
         ("oidc_access_tokens", 0),
         ("oidc_signing_keys", 0),
+        ("email_tokens", 0),
+        ("breached_logins", 0),
     ];
     assert_eq!(
         counts,

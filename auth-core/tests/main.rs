@@ -10,7 +10,9 @@
 mod common;
 
 mod accounts;
+mod breached;
 mod dump_key;
+mod email;
 mod forward_auth;
 mod import_dump;
 mod machines;

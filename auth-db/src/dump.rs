@@ -4,10 +4,11 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow, KeyFingerprintRow, MachineRow,
-    MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow,
-    OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow,
-    SiteRow, SiteUserRow, ThrottleRow, TotpRow, UserRow,
+    AttemptRow, BreachedLoginRow, CeremonyRow, DbConnection, EmailTokenRow, EventRow,
+    IdentifierRow, KeyFingerprintRow, MachineRow, MfaTokenRow, OidcAccessTokenRow, OidcClientRow,
+    OidcCodeRow, OidcConsentRow, OidcGrantRow, OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow,
+    RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow, SiteUserRow, ThrottleRow, TotpRow,
+    UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree
@@ -60,6 +61,10 @@ pub struct Snapshot {
     pub oidc_access_tokens: Vec<OidcAccessTokenRow>,
     /// The `oidc_signing_keys` table (private keys sealed), by creation.
     pub oidc_signing_keys: Vec<OidcSigningKeyRow>,
+    /// The `email_tokens` table (hashes), by creation.
+    pub email_tokens: Vec<EmailTokenRow>,
+    /// The `breached_logins` table, by account.
+    pub breached_logins: Vec<BreachedLoginRow>,
 }
 
 impl Snapshot {
@@ -95,6 +100,8 @@ impl Snapshot {
                 oidc_refresh_tokens: OidcRefreshTokenRow::load_all(conn)?,
                 oidc_access_tokens: OidcAccessTokenRow::load_all(conn)?,
                 oidc_signing_keys: OidcSigningKeyRow::load_all(conn)?,
+                email_tokens: EmailTokenRow::load_all(conn)?,
+                breached_logins: BreachedLoginRow::load_all(conn)?,
             })
         })
     }

@@ -2,6 +2,7 @@
 
 mod connection;
 pub mod dump;
+pub mod email_tokens;
 mod error;
 pub mod events;
 pub mod machines;
@@ -23,6 +24,9 @@ pub use connection::{
     DbPool, PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,
 };
 pub use dump::Snapshot;
+pub use email_tokens::{
+    claim_verified_address, mark_email_verified, AddressClaim, BreachedLoginRow, EmailTokenRow,
+};
 pub use error::{DbError, DbResult};
 pub use events::EventRow;
 pub use machines::MachineRow;

@@ -1,7 +1,10 @@
 //! `--reset-delivery log`: the development delivery, the one place a token
 //! is ever written out.
 
-use super::{Delivery, Notifier, ResetChannel, ResetMessage};
+use super::{
+    verification_link, Delivery, NoticeMessage, Notifier, ResetChannel, ResetMessage,
+    VerificationMessage,
+};
 
 /// The `tracing` target of the event that carries a reset token in the log.
 /// The event has the token in a field of its own (`token`), the account in
@@ -52,6 +55,30 @@ impl Notifier for LogNotifier {
                 );
             }
         }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn deliver_verification<'a>(&'a self, message: VerificationMessage<'a>) -> Delivery<'a> {
+        let origin = self.public_url.as_deref().unwrap_or_default();
+        let link = verification_link(origin, message.token);
+        tracing::info!(
+            target: RESET_TOKEN_TARGET,
+            purpose = "e-mail verification",
+            account = %message.account,
+            token = message.token.expose(),
+            link = %link,
+            "e-mail verification token"
+        );
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn deliver_notice<'a>(&'a self, message: NoticeMessage<'a>) -> Delivery<'a> {
+        tracing::info!(
+            user_id = %message.user_id,
+            notice = message.event.kind(),
+            "e-mail notice for {}",
+            message.account
+        );
         Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -146,6 +146,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
             account: String,
             token: String,
             link: String,
+            purpose: String,
         }
         impl tracing::field::Visit for Fields {
             fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
@@ -153,6 +154,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
                     "account" => self.account = value.to_owned(),
                     "token" => self.token = value.to_owned(),
                     "link" => self.link = value.to_owned(),
+                    "purpose" => self.purpose = value.to_owned(),
                     _ => {}
                 }
             }
@@ -162,8 +164,14 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
+        // docs/contract/10-email.md: the verification link's line.
+        if fields.purpose == "e-mail verification" {
+            eprintln!(
+                "e-mail verification token for {}: {} (verification link: {})",
+                fields.account, fields.token, fields.link
+            );
         // A reset asked on the website also names its link.
-        if fields.link.is_empty() {
+        } else if fields.link.is_empty() {
             eprintln!(
                 "password reset token for {}: {}",
                 fields.account, fields.token
