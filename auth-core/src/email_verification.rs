@@ -314,6 +314,7 @@ impl Auth {
         let row = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
+                    auth_db::lock_address(conn, &key)?;
                     if auth_db::mark_email_verified(conn, &user_id, &key, now)? != 1 {
                         return Ok(None);
                     }

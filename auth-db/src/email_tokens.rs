@@ -62,6 +62,9 @@ impl EmailTokenRow {
         let Some(row) = Self::find_live(conn, token_hash, now)? else {
             return Ok(None);
         };
+        // Before this token's row is locked: verifications of one address
+        // take turns, so none waits for a token row another one holds.
+        lock_address(conn, &row.email_key)?;
         let deleted = diesel::delete(
             email_tokens::table
                 .find(token_hash)
@@ -122,6 +125,20 @@ impl EmailTokenRow {
             .select(EmailTokenRow::as_select())
             .load(conn)?)
     }
+}
+
+/// Makes the transaction's other verifications of `email_key` wait for it
+/// (PostgreSQL: an advisory lock until the transaction ends; SQLite's write
+/// transaction already holds the whole database). Without it two accounts
+/// verifying one address could deadlock: each holds its own token row and
+/// waits for the other's name or token.
+pub fn lock_address(conn: &mut DbConnection, email_key: &str) -> DbResult<()> {
+    if let DbConnection::Postgres(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)")
+            .bind::<diesel::sql_types::Text, _>(email_key)
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// How giving an account an address ended.

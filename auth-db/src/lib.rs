@@ -25,7 +25,8 @@ pub use connection::{
 };
 pub use dump::Snapshot;
 pub use email_tokens::{
-    claim_verified_address, mark_email_verified, AddressClaim, BreachedLoginRow, EmailTokenRow,
+    claim_verified_address, lock_address, mark_email_verified, AddressClaim, BreachedLoginRow,
+    EmailTokenRow,
 };
 pub use error::{DbError, DbResult};
 pub use events::EventRow;
