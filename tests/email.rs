@@ -112,7 +112,8 @@ async fn login(server: &Server, username: &str, password: &str, agent: &str) -> 
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    common::session_cookie(&response).expect("a session cookie")
+    let value = common::session_cookie(&response).expect("a session cookie");
+    format!("session_id={value}")
 }
 
 async fn profile(server: &Server, cookie: &str) -> serde_json::Value {
