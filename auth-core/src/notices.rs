@@ -193,7 +193,8 @@ fn html_document(subject: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{subject}</title></head>\n\
+         <title>{subject}</title>\
+         <style>th {{ text-align: left; vertical-align: top; padding-right: 1rem }}</style></head>\n\
          <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 1rem auto; \
          padding: 0 1rem; line-height: 1.5; color: #1f2328\">\n\
          <h1 style=\"font-size: 1.25rem\">{subject}</h1>\n{body}</body></html>\n"
