@@ -75,19 +75,6 @@ impl BreachedPasswords {
     }
 }
 
-impl crate::service::Auth {
-    /// [`AuthError::PasswordRejected`] with [`PasswordRule::Breached`] for a
-    /// password of a breach list (`nfc`: the password after NFC).
-    pub(crate) async fn reject_breached(&self, nfc: &str) -> crate::error::AuthResult<()> {
-        if self.config().breached_passwords.is_breached(nfc).await {
-            return Err(crate::error::AuthError::PasswordRejected(
-                crate::password_rules::PasswordRule::Breached,
-            ));
-        }
-        Ok(())
-    }
-}
-
 fn client() -> Result<&'static reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT

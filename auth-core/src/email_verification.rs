@@ -357,3 +357,16 @@ impl User {
         self.email.as_deref().map(name_key) != other.email.as_deref().map(name_key)
     }
 }
+
+impl Auth {
+    /// [`AuthError::PasswordRejected`] with [`PasswordRule::Breached`](crate::password_rules::PasswordRule::Breached) for a
+    /// password of a breach list (`nfc`: the password after NFC).
+    pub(crate) async fn reject_breached(&self, nfc: &str) -> crate::error::AuthResult<()> {
+        if self.config().breached_passwords.is_breached(nfc).await {
+            return Err(crate::error::AuthError::PasswordRejected(
+                crate::password_rules::PasswordRule::Breached,
+            ));
+        }
+        Ok(())
+    }
+}
