@@ -44,7 +44,7 @@ pub use delivery::{
     check_mailbox, check_smtp_url, human_duration, parse_reset_link_token, reset_link_token,
     verification_link, Delivery, DeliveryError, LogNotifier, MailerError, NoticeMessage, Notifier,
     ResetChannel, ResetMessage, SmtpNotifier, VerificationMessage, DEFAULT_FROM,
-    RESET_TOKEN_TARGET, SEND_TIMEOUT,
+    EMAIL_TOKEN_TARGET, RESET_TOKEN_TARGET, SEND_TIMEOUT,
 };
 pub use dump::{TableCount, DUMP_TABLES};
 pub use email_verification::EmailStatus;

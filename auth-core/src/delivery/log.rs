@@ -14,6 +14,12 @@ use super::{
 /// in text, one JSON object in JSON.
 pub const RESET_TOKEN_TARGET: &str = "authd::reset_token";
 
+/// The `tracing` target of the event that carries an e-mail verification
+/// token (docs/contract/10-email.md), with the fields of
+/// [`RESET_TOKEN_TARGET`]'s: `authd` prints
+/// `e-mail verification token for <account>: <token> (verification link: …)`.
+pub const EMAIL_TOKEN_TARGET: &str = "authd::email_token";
+
 /// Writes each reset token to the log, as an event of [`RESET_TOKEN_TARGET`].
 #[derive(Clone, Debug, Default)]
 pub struct LogNotifier {
@@ -62,8 +68,7 @@ impl Notifier for LogNotifier {
         let origin = self.public_url.as_deref().unwrap_or_default();
         let link = verification_link(origin, message.token);
         tracing::info!(
-            target: RESET_TOKEN_TARGET,
-            purpose = "e-mail verification",
+            target: EMAIL_TOKEN_TARGET,
             account = %message.account,
             token = message.token.expose(),
             link = %link,

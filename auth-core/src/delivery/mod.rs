@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub(crate) use link::exact_identifier;
 pub use link::{parse_reset_link_token, reset_link_token};
-pub use log::{LogNotifier, RESET_TOKEN_TARGET};
+pub use log::{LogNotifier, EMAIL_TOKEN_TARGET, RESET_TOKEN_TARGET};
 pub use smtp::{
     check_mailbox, check_smtp_url, MailerError, SmtpNotifier, DEFAULT_FROM, SEND_TIMEOUT,
 };

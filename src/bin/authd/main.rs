@@ -104,6 +104,10 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .add_directive(directive(&format!(
             "{}=info",
             auth_core::RESET_TOKEN_TARGET
+        )))
+        .add_directive(directive(&format!(
+            "{}=info",
+            auth_core::EMAIL_TOKEN_TARGET
         )));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -113,6 +117,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
         LogFormat::Text => registry
             .with(fmt.with_filter(filter_fn(|meta| {
                 meta.target() != auth_core::RESET_TOKEN_TARGET
+                    && meta.target() != auth_core::EMAIL_TOKEN_TARGET
             })))
             .with(ResetTokenLine)
             .init(),
@@ -138,7 +143,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
         event: &tracing::Event<'_>,
         _context: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        if event.metadata().target() != auth_core::RESET_TOKEN_TARGET {
+        let target = event.metadata().target();
+        if target != auth_core::RESET_TOKEN_TARGET && target != auth_core::EMAIL_TOKEN_TARGET {
             return;
         }
         #[derive(Default)]
@@ -146,7 +152,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
             account: String,
             token: String,
             link: String,
-            purpose: String,
         }
         impl tracing::field::Visit for Fields {
             fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
@@ -154,7 +159,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
                     "account" => self.account = value.to_owned(),
                     "token" => self.token = value.to_owned(),
                     "link" => self.link = value.to_owned(),
-                    "purpose" => self.purpose = value.to_owned(),
                     _ => {}
                 }
             }
@@ -165,7 +169,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
         let mut fields = Fields::default();
         event.record(&mut fields);
         // docs/contract/10-email.md: the verification link's line.
-        if fields.purpose == "e-mail verification" {
+        if target == auth_core::EMAIL_TOKEN_TARGET {
             eprintln!(
                 "e-mail verification token for {}: {} (verification link: {})",
                 fields.account, fields.token, fields.link
