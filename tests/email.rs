@@ -479,8 +479,55 @@ async fn require_verified_email_refuses_logins_until_the_link_is_used() {
         .await
         .unwrap();
     assert_eq!(body(response).await["error"], "invalid_credentials");
+    // The login page says how to get the link.
+    let (csrf, cookie, _) = form_page(&server.url("/login"), None).await;
+    let response = client()
+        .post(server.url("/login"))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "bob"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("not verified yet. A new link is on its way"),
+        "{page}"
+    );
     operator_verify(&server, "bob");
     login(&server, "bob", PASSWORD, AGENT).await;
+
+    // The password leaks later (the list is read at each look-up): the login
+    // still succeeds, and says so; /me shows the banner.
+    hashes.push(sha1_hex(PASSWORD));
+    hashes.sort();
+    std::fs::write(&list, hashes.join("\n") + "\n").unwrap();
+    let response = client()
+        .post(server.url("/sessions"))
+        .form(&[("username", "bob"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = format!("session_id={}", common::session_cookie(&response).unwrap());
+    assert_eq!(
+        body(response).await,
+        json!({"email": "bob@example.com", "message": "logged in", "password_breached": true, "username": "bob"})
+    );
+    let me = client()
+        .get(server.url("/me"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(me.contains("id=\"breached\""), "{me}");
 }
 
 fn sha1_hex(text: &str) -> String {
