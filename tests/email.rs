@@ -423,6 +423,26 @@ async fn a_link_opened_in_another_signed_in_browser_verifies_its_own_account_onc
         .output();
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("email_verified: yes"), "{shown}");
+    // An account the operator adds with an address gets its link too.
+    let out = Run::authd()
+        .args([
+            "user",
+            "add",
+            "dave",
+            "--email",
+            "dave@example.com",
+            "--password-stdin",
+        ])
+        .args(["--database"])
+        .arg(sqlite_url(&server.dir))
+        .stdin(format!("{PASSWORD}\n"))
+        .output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("e-mail verification token for dave: "),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -63,22 +63,27 @@ impl Auth {
             user.display_name().to_owned(),
             address.to_owned(),
         );
-        tokio::spawn(
-            async move {
-                let notifier = auth.config().notifier.clone();
-                // The notifier logs its own outcome.
-                let _ = notifier
-                    .deliver_verification(VerificationMessage {
-                        user_id: &user_id,
-                        account: &account,
-                        address: &address,
-                        token: &token,
-                        ttl: auth.config().email_token_ttl,
-                    })
-                    .await;
-            }
-            .instrument(tracing::Span::current()),
-        );
+        let deliver = async move {
+            let notifier = auth.config().notifier.clone();
+            // The notifier logs its own outcome.
+            let _ = notifier
+                .deliver_verification(VerificationMessage {
+                    user_id: &user_id,
+                    account: &account,
+                    address: &address,
+                    token: &token,
+                    ttl: auth.config().email_token_ttl,
+                })
+                .await;
+        };
+        if self.config().notifier.needs_address() {
+            // A mail server may be slow: the request does not wait for it.
+            tokio::spawn(deliver.instrument(tracing::Span::current()));
+        } else {
+            // The log line is written at once, also by a command that exits
+            // right after (`authd user add --email`).
+            deliver.await;
+        }
         Ok(())
     }
 
