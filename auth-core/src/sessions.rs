@@ -99,11 +99,13 @@ impl Auth {
             .await?;
         // docs/contract/10-email.md: a right password from a breach list
         // signs in, and the account is flagged until the password changes.
-        let breached = self
-            .config()
-            .breached_passwords
-            .is_breached(&crate::password_rules::normalize(password))
-            .await;
+        let breached = match &self.config().breached_passwords {
+            crate::BreachedPasswords::Off => None,
+            list => Some(
+                list.is_breached(&crate::password_rules::normalize(password))
+                    .await,
+            ),
+        };
         let require_verified = self.config().require_verified_email;
         let user_agent = client.user_agent.clone();
         let since = self.now() - NEW_DEVICE_AFTER_SECS;
@@ -118,10 +120,13 @@ impl Auth {
                 if require_verified && user.email.is_some() && user.email_verified_at.is_none() {
                     return Ok((LoginStep::Unverified, false));
                 }
-                if breached {
-                    BreachedLoginRow::flag(conn, &user.id, now)?;
-                } else {
-                    BreachedLoginRow::clear(conn, &user.id)?;
+                // Without a list, a flag stays until the password changes.
+                match breached {
+                    Some(true) => BreachedLoginRow::flag(conn, &user.id, now)?,
+                    Some(false) => {
+                        BreachedLoginRow::clear(conn, &user.id)?;
+                    }
+                    None => {}
                 }
                 // An account with a second factor gets a second step, and its
                 // failure count stays until the login completes.
