@@ -113,7 +113,9 @@ async fn the_committed_seed_dump_matches_a_fresh_run_and_holds_no_secret() {
             ("oidc_refresh_tokens", 0),
             ("oidc_access_tokens", 0),
             ("oidc_signing_keys", 0),
-            ("access_tokens", 0)
+            ("access_tokens", 0),
+            ("email_tokens", 0),
+            ("breached_logins", 0)
         ]
     );
     for name in ["'kvothe'", "'tpratchett'"] {

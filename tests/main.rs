@@ -18,6 +18,7 @@ mod cli;
 mod client;
 mod crash;
 mod device;
+mod email;
 mod examples;
 mod forward_auth;
 mod holberton;

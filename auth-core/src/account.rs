@@ -26,6 +26,8 @@ pub struct User {
     pub username: Option<String>,
     /// The e-mail address as registered.
     pub email: Option<String>,
+    /// Whether the account proved it owns `email` (docs/contract/10-email.md).
+    pub email_verified: bool,
     /// Profile: full name.
     pub full_name: Option<String>,
     /// Profile: mother's favorite search engine.
@@ -59,6 +61,7 @@ impl User {
         User {
             id: row.id,
             username: row.username,
+            email_verified: row.email.is_some() && row.email_verified_at.is_some(),
             email: row.email,
             full_name: row.full_name,
             mothers_favorite_search_engine: row.mothers_favorite_search_engine,

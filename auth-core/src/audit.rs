@@ -44,6 +44,8 @@ pub(crate) mod event {
     pub(crate) const USER_ENABLED: &str = "user_enabled";
     pub(crate) const USER_UPDATED: &str = "user_updated";
     pub(crate) const SESSIONS_ENDED: &str = "sessions_ended";
+    pub(crate) const EMAIL_VERIFICATION_SENT: &str = "email_verification_sent";
+    pub(crate) const EMAIL_VERIFIED: &str = "email_verified";
 }
 
 impl Auth {

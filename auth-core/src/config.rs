@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::breached::BreachedPasswords;
 use crate::delivery::{LogNotifier, Notifier};
 
 /// Settings of an [`crate::Auth`]; `Config::default()` is the contract's defaults.
@@ -18,6 +19,12 @@ pub struct Config {
     pub session_max_age: Duration,
     /// How long a reset token stays usable.
     pub reset_token_ttl: Duration,
+    /// How long an e-mail verification link works (docs/contract/10-email.md).
+    pub email_token_ttl: Duration,
+    /// Refuse logins until the account's address is verified.
+    pub require_verified_email: bool,
+    /// Where breached passwords are looked up (`off` by default).
+    pub breached_passwords: BreachedPasswords,
     /// Most database connections the pool keeps.
     pub pool_size: u32,
     /// How long a request waits for a database connection before failing with 503.
@@ -63,6 +70,9 @@ impl Default for Config {
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_max_age: Duration::from_secs(24 * 60 * 60),
             reset_token_ttl: Duration::from_secs(30 * 60),
+            email_token_ttl: Duration::from_secs(24 * 60 * 60),
+            require_verified_email: false,
+            breached_passwords: BreachedPasswords::Off,
             pool_size: 16,
             // Short enough that /healthz says 503 within 5 s of an outage.
             database_timeout: Duration::from_secs(3),
@@ -95,6 +105,7 @@ impl Config {
             ("session-idle-timeout", self.session_idle_timeout),
             ("session-max-age", self.session_max_age),
             ("reset-token-ttl", self.reset_token_ttl),
+            ("email-token-ttl", self.email_token_ttl),
             ("database answer timeout", self.database_answer_timeout),
             ("oidc-access-token-ttl", self.oidc_access_token_ttl),
             ("oidc-refresh-token-ttl", self.oidc_refresh_token_ttl),

@@ -4,11 +4,15 @@
 //! any reset token and clears the throttle, so that no decision taken on the
 //! old password can be committed after it.
 
-use auth_db::{DbConnection, DbResult, EventRow, ResetTokenRow, SessionRow, ThrottleRow, UserRow};
+use auth_db::{
+    BreachedLoginRow, DbConnection, DbResult, EventRow, ResetTokenRow, SessionRow, ThrottleRow,
+    UserRow,
+};
 
 use crate::account::{ClientInfo, Identifier, LoginSuccess, Session, User};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
+use crate::notices::NoticeEvent;
 use crate::password_check::Claimant;
 use crate::password_rules::check_new_password;
 use crate::secret::Password;
@@ -35,6 +39,7 @@ fn replace_password(
     auth_db::OidcGrantRow::delete_for_user(conn, user_id)?;
     ResetTokenRow::delete_for_user(conn, user_id)?;
     ThrottleRow::clear(conn, throttle_key)?;
+    BreachedLoginRow::clear(conn, user_id)?;
     Ok(true)
 }
 
@@ -121,6 +126,7 @@ impl Auth {
             &[user.username.as_deref(), user.email.as_deref()],
         )
         .map_err(AuthError::PasswordRejected)?;
+        self.reject_breached(&nfc).await?;
         let new_hash = self.inner.hasher.hash(nfc).await?;
         let reset = self.event(event::PASSWORD_RESET, Some(&user.id), client);
         let throttle_key = self.account_throttle_key(&user.id);
@@ -147,6 +153,7 @@ impl Auth {
             return Err(AuthError::InvalidResetToken);
         }
         log_event(event::PASSWORD_RESET, Some(&user.id), client);
+        self.notify(&user, NoticeEvent::PasswordReset, client);
         Ok(user)
     }
 
@@ -172,6 +179,7 @@ impl Auth {
             ],
         )
         .map_err(AuthError::PasswordRejected)?;
+        self.reject_breached(&nfc).await?;
         // The same check as a login, throttle included, so a stolen session
         // cannot be used to guess the password faster.
         let verified = self
@@ -212,8 +220,10 @@ impl Auth {
             return Err(AuthError::NotAuthenticated);
         }
         log_event(event::PASSWORD_CHANGED, Some(&user.id), client);
+        let user = User::from_row(user);
+        self.notify(&user, NoticeEvent::PasswordChanged, client);
         Ok(LoginSuccess {
-            user: User::from_row(user),
+            user,
             session: Session::from_row(session_row, self.idle_secs()),
             token: new_token,
         })

@@ -9,11 +9,12 @@ use auth_db::{KeyFingerprintRow, Snapshot};
 use crate::error::{AuthError, AuthResult};
 use crate::service::Auth;
 
+mod email_tables;
 mod oidc_tables;
 
 /// The tables of a dump, in the order they are written (an account before
 /// the rows that refer to it).
-pub const DUMP_TABLES: [&str; 24] = [
+pub const DUMP_TABLES: [&str; 26] = [
     "key_fingerprints",
     "users",
     "identifiers",
@@ -38,6 +39,8 @@ pub const DUMP_TABLES: [&str; 24] = [
     "oidc_access_tokens",
     "oidc_signing_keys",
     "access_tokens",
+    "email_tokens",
+    "breached_logins",
 ];
 
 /// How many rows of one table a dump wrote.
@@ -195,6 +198,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             "credential_version",
             "created_at",
             "updated_at",
+            "email_verified_at",
             "disabled_at",
         ],
         &snapshot.users,
@@ -211,6 +215,7 @@ fn render(snapshot: &Snapshot) -> Statements {
                 u.credential_version.into(),
                 u.created_at.into(),
                 u.updated_at.into(),
+                u.email_verified_at.into(),
                 u.disabled_at.into(),
             ]
         },
@@ -474,6 +479,7 @@ fn render(snapshot: &Snapshot) -> Statements {
             ]
         },
     );
+    email_tables::render(&mut out, snapshot);
     out
 }
 

@@ -110,6 +110,13 @@ pub enum AuthError {
     /// A paging cursor that this server did not make (malformed or forged): 400.
     #[error("the cursor is not one this server made")]
     InvalidCursor,
+    /// The right password, but `--require-verified-email` is on and the
+    /// account's address is not verified: open the link sent to it (401).
+    #[error("verify your e-mail address first: open the link that was sent to it")]
+    EmailUnverified,
+    /// The e-mail verification link is wrong, expired or used: ask for a new one.
+    #[error("invalid or expired verification link")]
+    InvalidEmailToken,
     /// A fault on the server's side (500); the details are in the server log.
     #[error("internal error")]
     Internal(String),
@@ -142,6 +149,8 @@ impl AuthError {
                 "unavailable"
             }
             AuthError::OAuth(error) => error.code(),
+            AuthError::EmailUnverified => "email_unverified",
+            AuthError::InvalidEmailToken => "invalid_email_token",
             AuthError::Internal(_) => "internal",
         }
     }

@@ -4,17 +4,20 @@ mod access_tokens;
 mod account;
 mod admin;
 mod audit;
+mod breached;
 mod check_cache;
 mod clock;
 mod config;
 mod credentials;
 mod delivery;
 mod dump;
+mod email_verification;
 mod error;
 mod hasher;
 mod import;
 mod machines;
 mod mfa_method;
+mod notices;
 mod oidc;
 mod passkeys;
 mod password_check;
@@ -43,14 +46,17 @@ pub use account::{
 pub use admin::{
     AccountChanges, AccountDetails, AuditEvent, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
+pub use breached::{BreachedPasswords, RANGE_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, DEFAULT_HASH_QUEUE_LIMIT, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
 pub use delivery::{
     check_mailbox, check_smtp_url, human_duration, parse_reset_link_token, reset_link_token,
-    Delivery, DeliveryError, LogNotifier, MailerError, Notifier, ResetChannel, ResetMessage,
-    SmtpNotifier, DEFAULT_FROM, RESET_TOKEN_TARGET, SEND_TIMEOUT,
+    verification_link, Delivery, DeliveryError, LogNotifier, MailerError, NoticeMessage, Notifier,
+    ResetChannel, ResetMessage, SmtpNotifier, VerificationMessage, DEFAULT_FROM,
+    EMAIL_TOKEN_TARGET, RESET_TOKEN_TARGET, SEND_TIMEOUT,
 };
 pub use dump::{TableCount, DUMP_TABLES};
+pub use email_verification::EmailStatus;
 pub use error::{AuthError, AuthResult, IdentifierKind};
 pub use import::{
     ImportFields, ImportOutcome, ImportReport, ImportRow, ImportRowReport, IMPORT_FIELDS,
@@ -59,6 +65,7 @@ pub use import::{
 pub use machines::{
     valid_machine_id, MachineCheck, MachineOutcome, CHECK_CACHE_SECS, MACHINE_ID_CHARS,
 };
+pub use notices::{notice_mail, verification_mail, Facts, Mail, NoticeEvent};
 pub use oidc::{
     valid_redirect_uri, AuthorizationRequest, AuthorizeOutcome, AuthorizedApp, ClientAuth,
     ConsentDecision, LogoutOutcome, NewClient, OAuthError, OidcClient, RegisteredClient,
@@ -81,6 +88,6 @@ pub use sites::{ForwardDecision, NewSite, ProtectedSite};
 pub use store::{prepare_store, KeySource, PreparedStore, StoreAccess, StoreError};
 pub use throttle::{delay_after, FORGET_AFTER_SECS, FREE_FAILURES, MAX_DELAY_SECS};
 pub use token::{
-    random_token, AccessToken, AuthorizationCode, CeremonyToken, ClientSecret, MfaToken,
-    RefreshToken, ResetToken, SessionToken,
+    random_token, AccessToken, AuthorizationCode, CeremonyToken, ClientSecret, EmailToken,
+    MfaToken, RefreshToken, ResetToken, SessionToken,
 };

@@ -27,6 +27,8 @@ pub enum PasswordRule {
     InvalidCharacters,
     /// Equal to the account's username or e-mail.
     MatchesIdentifier,
+    /// Found in a list of passwords from breaches (`--breached-passwords`).
+    Breached,
 }
 
 impl PasswordRule {
@@ -39,6 +41,7 @@ impl PasswordRule {
             PasswordRule::TooCommon => "password_too_common",
             PasswordRule::InvalidCharacters => "password_invalid_characters",
             PasswordRule::MatchesIdentifier => "password_matches_identifier",
+            PasswordRule::Breached => "password_breached",
         }
     }
 
@@ -60,6 +63,10 @@ impl PasswordRule {
             }
             PasswordRule::MatchesIdentifier => {
                 "password must not be the same as the username or e-mail".into()
+            }
+            PasswordRule::Breached => {
+                "password appears in a list of passwords leaked from other sites; choose another"
+                    .into()
             }
         }
     }
@@ -307,6 +314,7 @@ mod proptests {
                     let folded = nfc.to_lowercase();
                     prop_assert!(folded == "kvothe" || folded == "kvothe@example.com");
                 }
+                Err(PasswordRule::Breached) => prop_assert!(false, "no breach list here"),
             }
         }
 

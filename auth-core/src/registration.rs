@@ -99,6 +99,7 @@ impl Auth {
             &[username.as_deref(), email.as_deref()],
         )
         .map_err(AuthError::PasswordRejected)?;
+        self.reject_breached(&nfc).await?;
         let password_hash = self.inner.hasher.hash(nfc).await?;
 
         let now = self.now();
@@ -136,6 +137,12 @@ impl Auth {
             .await?;
         let user = User::from_row(inserted.map_err(AuthError::AlreadyRegistered)?);
         log_event(event::USER_REGISTERED, Some(&user.id), client);
+        // docs/contract/10-email.md: an address given at sign-up gets its link.
+        if let Some(email) = user.email.clone() {
+            if let Err(error) = self.start_email_verification(&user, &email, client).await {
+                tracing::warn!(user_id = %user.id, %error, "e-mail verification link not made");
+            }
+        }
         Ok(user)
     }
 

@@ -23,6 +23,7 @@ use crate::account::{ClientInfo, Identifier};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
 pub use crate::mfa_method::MfaMethod;
+use crate::notices::NoticeEvent;
 pub(crate) use crate::secret::unseal;
 use crate::secret::{seal, Password, SealKey};
 use crate::service::Auth;
@@ -334,6 +335,8 @@ impl Auth {
             return Err(AuthError::InvalidCode);
         }
         log_event(event::MFA_FACTOR_ADDED, Some(&signed_in.user.id), client);
+        let factor = "An authenticator app".to_owned();
+        self.notify(&signed_in.user, NoticeEvent::FactorAdded { factor }, client);
         Ok(codes)
     }
 
@@ -347,6 +350,7 @@ impl Auth {
         password: &Password,
         client: &ClientInfo,
     ) -> AuthResult<()> {
+        let signed_in = self.get_user_from_session_id(session_token).await?;
         let reauthenticated = self.reauthenticate(session_token, password, client).await?;
         self.commit_audited_change(
             reauthenticated,
@@ -354,7 +358,14 @@ impl Auth {
             client,
             |conn, user| Ok(remove_factors(conn, &user.id)? > 0),
         )
-        .await
+        .await?;
+        let factor = "The authenticator app".to_owned();
+        self.notify(
+            &signed_in.user,
+            NoticeEvent::FactorRemoved { factor },
+            client,
+        );
+        Ok(())
     }
 
     /// Replaces every recovery code of the signed-in user, given the

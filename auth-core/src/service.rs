@@ -235,6 +235,7 @@ impl Auth {
             Ok(SessionRow::purge_dead(conn, live)?
                 + ResetTokenRow::purge_expired(conn, now)?
                 + auth_db::MfaTokenRow::purge_expired(conn, now)?
+                + auth_db::EmailTokenRow::purge_expired(conn, now)?
                 + Auth::purge_ceremonies(conn, now)?
                 + auth_db::OidcAccessTokenRow::purge_expired(conn, now)?
                 + auth_db::OidcCodeRow::purge_expired(conn, now - USED_CODES_KEPT_SECS)?

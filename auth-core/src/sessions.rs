@@ -1,14 +1,29 @@
 //! Sessions: opening one at login, checking, listing and ending them.
 
-use auth_db::{EventRow, Liveness, SessionRow};
+use auth_db::{BreachedLoginRow, EventRow, Liveness, SessionRow};
 
 use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session, User};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
+use crate::notices::NoticeEvent;
 use crate::password_check::Claimant;
 use crate::secret::Password;
 use crate::service::Auth;
 use crate::token::{MfaToken, SessionToken};
+
+/// A browser or client not seen on an account for this long is a new device
+/// (docs/contract/10-email.md): 90 days.
+pub const NEW_DEVICE_AFTER_SECS: i64 = 90 * 24 * 60 * 60;
+
+/// Where a right password leads at login.
+enum LoginStep {
+    /// `--require-verified-email`, and the address is not verified.
+    Unverified,
+    /// The account has a second factor.
+    Second(Vec<crate::mfa_method::MfaMethod>),
+    /// Signed in; `new_device`: its user agent had no session in 90 days.
+    Done { new_device: bool },
+}
 
 impl Auth {
     /// Checks a login, with the per-account throttle (the Holberton `valid_login`).
@@ -82,33 +97,76 @@ impl Auth {
         let verified = self
             .check_password(Claimant::Name(identifier), password, client)
             .await?;
+        // docs/contract/10-email.md: a right password from a breach list
+        // signs in, and the account is flagged until the password changes.
+        let breached = match &self.config().breached_passwords {
+            crate::BreachedPasswords::Off => None,
+            list => Some(
+                list.is_breached(&crate::password_rules::normalize(password))
+                    .await,
+            ),
+        };
+        let require_verified = self.config().require_verified_email;
+        let user_agent = client.user_agent.clone();
+        let since = self.now() - NEW_DEVICE_AFTER_SECS;
         let (row, token) = self.new_session_row(&verified.user.id, client, "pwd");
         let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(&verified.user.id), client);
         let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
         let stored = row.clone();
         let mfa_token = MfaToken::generate();
         let (mfa_hash, now) = (mfa_token.hash(), self.now());
-        let (second_step, user) = self
+        let (step, user) = self
             .commit_verified_step(verified, None, client, move |conn, user| {
+                if require_verified && user.email.is_some() && user.email_verified_at.is_none() {
+                    return Ok((LoginStep::Unverified, false));
+                }
+                // Without a list, a flag stays until the password changes.
+                match breached {
+                    Some(true) => BreachedLoginRow::flag(conn, &user.id, now)?,
+                    Some(false) => {
+                        BreachedLoginRow::clear(conn, &user.id)?;
+                    }
+                    None => {}
+                }
                 // An account with a second factor gets a second step, and its
                 // failure count stays until the login completes.
                 if let Some(methods) = Auth::open_second_step(conn, user, &mfa_hash, now)? {
-                    return Ok((Some(methods), false));
+                    return Ok((LoginStep::Second(methods), false));
                 }
+                let seen =
+                    SessionRow::user_agent_seen(conn, &user.id, user_agent.as_deref(), since)?;
                 if let Some(old_hash) = &old_hash {
                     SessionRow::delete_by_token_hash(conn, old_hash)?;
                 }
                 SessionRow::create(conn, &stored)?;
                 EventRow::record(conn, &succeeded)?;
-                Ok((None, true))
+                Ok((LoginStep::Done { new_device: !seen }, true))
             })
             .await?;
-        if let Some(methods) = second_step {
-            return Err(AuthError::MfaRequired { mfa_token, methods });
-        }
+        let new_device = match step {
+            LoginStep::Unverified => {
+                // The password was right: the owner gets a new link, so the
+                // page can say where to find it.
+                let user = User::from_row(user);
+                if let Some(email) = user.email.clone() {
+                    if let Err(error) = self.start_email_verification(&user, &email, client).await {
+                        tracing::warn!(user_id = %user.id, %error, "e-mail verification link not made");
+                    }
+                }
+                return Err(AuthError::EmailUnverified);
+            }
+            LoginStep::Second(methods) => {
+                return Err(AuthError::MfaRequired { mfa_token, methods })
+            }
+            LoginStep::Done { new_device } => new_device,
+        };
         log_event(event::LOGIN_SUCCEEDED, Some(&user.id), client);
+        let user = User::from_row(user);
+        if new_device {
+            self.notify(&user, NoticeEvent::NewDevice, client);
+        }
         Ok(LoginSuccess {
-            user: User::from_row(user),
+            user,
             session: Session::from_row(row, self.idle_secs()),
             token,
         })

@@ -79,6 +79,10 @@ token_type!(
     ResetToken
 );
 token_type!(
+    /// A single-use e-mail verification token (docs/contract/10-email.md).
+    EmailToken
+);
+token_type!(
     /// The token between a right password and the second step (docs/contract/7-second-factor.md).
     MfaToken
 );

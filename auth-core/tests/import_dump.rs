@@ -276,6 +276,8 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
         ("oidc_access_tokens", 0),
         ("oidc_signing_keys", 0),
         ("access_tokens", 0),
+        ("email_tokens", 0),
+        ("breached_logins", 0),
     ];
     assert_eq!(
         counts,
@@ -299,7 +301,8 @@ async fn dump_has_one_insert_per_row_and_no_secret(db: TestDb) {
     );
     assert!(dump.starts_with(
         "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
-         mothers_favorite_search_engine, password_hash, credential_version, created_at, updated_at, disabled_at) VALUES ("
+         mothers_favorite_search_engine, password_hash, credential_version, created_at, updated_at, \
+         email_verified_at, disabled_at) VALUES ("
     ));
     assert!(dump.contains(", 'kvothe', 'kvothe', NULL, NULL, 'Patrick Rothfuss', 'Duck Duck Go', 'hmac-sha256-bcrypt$2b$04$"));
 

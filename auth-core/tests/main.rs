@@ -11,7 +11,9 @@ mod common;
 
 mod access_tokens;
 mod accounts;
+mod breached;
 mod dump_key;
+mod email;
 mod forward_auth;
 mod import_dump;
 mod machines;

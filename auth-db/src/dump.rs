@@ -4,9 +4,10 @@ use diesel::connection::SimpleConnection;
 
 use crate::error::DbResult;
 use crate::{
-    AccessTokenRow, AttemptRow, CeremonyRow, DbConnection, EventRow, IdentifierRow,
-    KeyFingerprintRow, MachineRow, MfaTokenRow, OidcAccessTokenRow, OidcClientRow, OidcCodeRow,
-    OidcConsentRow, OidcGrantRow, OidcRefreshTokenRow, OidcSigningKeyRow, PasskeyRow,
+    AccessTokenRow, AttemptRow, BreachedLoginRow, CeremonyRow, DbConnection, EmailTokenRow,
+    EventRow, IdentifierRow, KeyFingerprintRow, MachineRow, MfaTokenRow, OidcAccessTokenRow,
+    OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow, OidcRefreshTokenRow,
+    OidcSigningKeyRow, PasskeyRow,
     RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow, SiteUserRow, ThrottleRow, TotpRow,
     UserRow,
 };
@@ -63,6 +64,10 @@ pub struct Snapshot {
     pub oidc_signing_keys: Vec<OidcSigningKeyRow>,
     /// The `access_tokens` table (hashes), by creation.
     pub access_tokens: Vec<AccessTokenRow>,
+    /// The `email_tokens` table (hashes), by creation.
+    pub email_tokens: Vec<EmailTokenRow>,
+    /// The `breached_logins` table, by account.
+    pub breached_logins: Vec<BreachedLoginRow>,
 }
 
 impl Snapshot {
@@ -99,6 +104,8 @@ impl Snapshot {
                 oidc_access_tokens: OidcAccessTokenRow::load_all(conn)?,
                 oidc_signing_keys: OidcSigningKeyRow::load_all(conn)?,
                 access_tokens: AccessTokenRow::load_all(conn)?,
+                email_tokens: EmailTokenRow::load_all(conn)?,
+                breached_logins: BreachedLoginRow::load_all(conn)?,
             })
         })
     }

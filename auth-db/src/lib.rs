@@ -3,6 +3,7 @@
 pub mod access_tokens;
 mod connection;
 pub mod dump;
+pub mod email_tokens;
 mod error;
 pub mod events;
 pub mod machines;
@@ -25,6 +26,10 @@ pub use connection::{
     DbPool, PooledConnection, MIGRATIONS, MIGRATION_LOCK_KEY,
 };
 pub use dump::Snapshot;
+pub use email_tokens::{
+    claim_verified_address, lock_address, mark_email_verified, AddressClaim, BreachedLoginRow,
+    EmailTokenRow,
+};
 pub use error::{DbError, DbResult};
 pub use events::EventRow;
 pub use machines::MachineRow;

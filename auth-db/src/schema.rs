@@ -25,8 +25,38 @@ diesel::table! {
         created_at -> BigInt,
         /// Unix seconds.
         updated_at -> BigInt,
+        /// Unix seconds when the current e-mail address was verified; NULL: not verified.
+        email_verified_at -> Nullable<BigInt>,
         /// Unix seconds when an operator disabled the account; NULL while it may sign in.
         disabled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// E-mail verification tokens, hashed: one live token per account.
+    email_tokens (token_hash) {
+        /// Hex SHA-256 of the token.
+        token_hash -> Text,
+        /// The account.
+        user_id -> Text,
+        /// The address the token proves, as typed.
+        email -> Text,
+        /// The address, lowercased and NFC.
+        email_key -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds after which the token is void.
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Accounts whose last login used a password found in a breach list.
+    breached_logins (user_id) {
+        /// The account.
+        user_id -> Text,
+        /// Unix seconds.
+        flagged_at -> BigInt,
     }
 }
 
@@ -441,11 +471,15 @@ diesel::joinable!(site_users -> protected_sites (host));
 diesel::joinable!(reset_tokens -> users (user_id));
 diesel::joinable!(machines -> users (user_id));
 diesel::joinable!(identifiers -> users (user_id));
+diesel::joinable!(email_tokens -> users (user_id));
+diesel::joinable!(breached_logins -> users (user_id));
 diesel::joinable!(oidc_grants -> oidc_clients (client_id));
 diesel::joinable!(oidc_consents -> oidc_clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    email_tokens,
+    breached_logins,
     sessions,
     reset_tokens,
     machines,

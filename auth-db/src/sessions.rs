@@ -173,3 +173,29 @@ impl SessionRow {
             .load(conn)?)
     }
 }
+
+impl SessionRow {
+    /// Whether the account has a session signed in or used since `since`
+    /// (Unix seconds) from this user agent: what "a device seen before"
+    /// means for the notice of a new sign-in (docs/contract/10-email.md).
+    pub fn user_agent_seen(
+        conn: &mut DbConnection,
+        user_id: &str,
+        user_agent: Option<&str>,
+        since: i64,
+    ) -> DbResult<bool> {
+        let recent = sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::last_seen_at.ge(since));
+        Ok(match user_agent {
+            Some(ua) => diesel::select(diesel::dsl::exists(
+                recent.filter(sessions::user_agent.eq(ua)),
+            ))
+            .get_result(conn)?,
+            None => diesel::select(diesel::dsl::exists(
+                recent.filter(sessions::user_agent.is_null()),
+            ))
+            .get_result(conn)?,
+        })
+    }
+}

@@ -32,6 +32,8 @@ pub struct UserRow {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Unix seconds when the current address was verified (`None`: not verified).
+    pub email_verified_at: Option<i64>,
     /// Unix seconds when an operator disabled the account; `None` while it may sign in.
     pub disabled_at: Option<i64>,
 }

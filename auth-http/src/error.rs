@@ -144,10 +144,13 @@ impl From<AuthError> for ApiError {
             | AuthError::InvalidToken => S::UNAUTHORIZED,
             AuthError::InsufficientScope(_) => S::FORBIDDEN,
             AuthError::InvalidCursor => S::BAD_REQUEST,
+            | AuthError::EmailUnverified
+            | AuthError::InvalidCode => S::UNAUTHORIZED,
             AuthError::Throttled { .. } => S::TOO_MANY_REQUESTS,
             AuthError::NotAuthenticated
             | AuthError::UnknownAccount
             | AuthError::InvalidResetToken
+            | AuthError::InvalidEmailToken
             | AuthError::MachineMismatch
             | AuthError::MachineTaken => S::FORBIDDEN,
             AuthError::NotFound => S::NOT_FOUND,
@@ -258,8 +261,8 @@ error_responses! {
         `invalid_field` (wrong type, JSON null, bad characters or length; the message names \
         the field), `invalid_username`, `invalid_email`, a password rule (`password_empty`, \
         `password_too_short`, `password_too_long`, `password_too_common`, \
-        `password_invalid_characters`, `password_matches_identifier`), or \
-        `already_registered`.";
+        `password_invalid_characters`, `password_matches_identifier`, `password_breached`), \
+        or `already_registered`.";
     Unauthorized: "Error", false,
         "`invalid_credentials`: the identifier or the password is wrong (one answer whatever \
         was wrong).";
@@ -267,7 +270,9 @@ error_responses! {
         "`invalid_credentials`: the identifier or the password is wrong (one answer whatever \
         was wrong); or `mfa_required`: the password is right and the account has a second \
         factor, so no session yet: `mfa_token` and `methods` say how to finish at \
-        `POST /sessions/mfa`.";
+        `POST /sessions/mfa`; or `email_unverified`: the password is right but \
+        `--require-verified-email` is on and the account's address is not verified yet \
+        (the link sent to it verifies it).";
     CodeUnauthorized: "Error", false,
         "`invalid_code`: the code is wrong or already used, or the `mfa_token` is unknown, \
         used, expired or void since a password change.";

@@ -57,6 +57,7 @@ pub(crate) const DEVICE_CREDENTIALS: &str = "seek_custom_auth";
         crate::api::request_reset,
         crate::api::reset_password,
         crate::api::change_password,
+        crate::api::change_email,
         crate::mfa::complete_login,
         crate::mfa::begin_totp,
         crate::mfa::confirm_totp,

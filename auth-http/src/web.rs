@@ -15,6 +15,7 @@ use crate::app::{redirect, redirect_to, with_cookie, App};
 use crate::error::{retry_after_secs, ApiError};
 use crate::page_kit::*;
 use crate::request::{ctx, ctx_with_authority, raw_body, RawBody, RequestCtx};
+use crate::wording::sentence;
 
 /// The notice of a new account, shown by `GET /login`.
 const FLASH_ACCOUNT_CREATED: &str = "account_created";
@@ -104,6 +105,10 @@ struct MePage<'a> {
     name: &'a str,
     username: Option<&'a str>,
     email: Option<&'a str>,
+    email_verified: bool,
+    pending_email: Option<&'a str>,
+    resend: bool,
+    password_breached: bool,
     full_name: Option<&'a str>,
     search_engine: Option<&'a str>,
     signed_in_since: &'a str,
@@ -369,6 +374,8 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
                 AuthError::Unavailable | AuthError::Overloaded { .. } | AuthError::Internal(_) => {
                     "The service is unavailable right now. Try again later.".to_owned()
                 }
+                // The password was right (docs/contract/10-email.md).
+                AuthError::EmailUnverified => sentence(&error),
                 // One message for every other failure, so the page says
                 // nothing about which part was wrong.
                 _ => "Wrong username or password.".to_owned(),
@@ -458,6 +465,12 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
             let flash = ctx.cookie(FLASH_COOKIE);
             let notice = match flash.as_deref() {
                 Some(crate::page_kit::FLASH_PASSWORD_CHANGED) => Some("Password changed"),
+                Some(crate::pages::FLASH_EMAIL_LINK_SENT) => Some(
+                    "A verification link is on its way. The address is verified when you open it.",
+                ),
+                Some(crate::pages::FLASH_EMAIL_NOTHING) => {
+                    Some("Your e-mail address is already verified.")
+                }
                 _ => None,
             };
             match app.auth.get_user_from_session_id(&token).await {
@@ -466,6 +479,10 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
                         crate::csrf::token(&app.auth, CsrfScope::Session, &signed_in.session.id);
                     let user = &signed_in.user;
                     let since = human_time(signed_in.session.created_at);
+                    let status = match app.auth.email_status(user).await {
+                        Ok(status) => status,
+                        Err(error) => return error_page(ApiError::from(error)),
+                    };
                     let page = MePage {
                         csrf_token: &csrf_token,
                         section: "me",
@@ -473,6 +490,11 @@ fn me(app: &App) -> BoxedFilter<(Response,)> {
                         name: user.display_name(),
                         username: user.username.as_deref(),
                         email: user.email.as_deref(),
+                        email_verified: user.email_verified,
+                        pending_email: status.pending.as_deref(),
+                        resend: status.pending.is_some()
+                            || (user.email.is_some() && !user.email_verified),
+                        password_breached: status.password_breached,
                         full_name: user.full_name.as_deref(),
                         search_engine: user.mothers_favorite_search_engine.as_deref(),
                         signed_in_since: &since,

@@ -40,6 +40,12 @@ pub(crate) fn sentence(error: &AuthError) -> String {
             "This password reset link is unknown, has expired or has already been used.".into()
         }
         AuthError::NotFound => "That session has already ended.".into(),
+        AuthError::EmailUnverified => "Your e-mail address is not verified yet. A new link is \
+             on its way to it: open it, then log in again."
+            .into(),
+        AuthError::InvalidEmailToken => {
+            "This verification link is unknown, has expired or has already been used.".into()
+        }
         AuthError::MachineMismatch
         | AuthError::MachineTaken
         | AuthError::OAuth(_)

@@ -50,6 +50,17 @@ impl Notifier for Recorder {
         };
         Box::pin(std::future::ready(result))
     }
+
+    fn deliver_verification<'a>(
+        &'a self,
+        _message: auth_core::VerificationMessage<'a>,
+    ) -> Delivery<'a> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn deliver_notice<'a>(&'a self, _message: auth_core::NoticeMessage<'a>) -> Delivery<'a> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 async fn app_with(recorder: Arc<Recorder>, delivery: ResetDelivery) -> TestApp {

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod authenticator_app;
+mod email;
 mod forward_auth;
 mod oidc;
 mod oidc_apache;

@@ -68,6 +68,7 @@ mod tests {
             id: "x".into(),
             username: None,
             email: Some("o'brien@example.com".into()),
+            email_verified: false,
             full_name: None,
             mothers_favorite_search_engine: None,
             created_at: 0,

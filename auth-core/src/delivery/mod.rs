@@ -11,17 +11,19 @@ mod smtp;
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
 pub(crate) use link::exact_identifier;
 pub use link::{parse_reset_link_token, reset_link_token};
-pub use log::{LogNotifier, RESET_TOKEN_TARGET};
+pub use log::{LogNotifier, EMAIL_TOKEN_TARGET, RESET_TOKEN_TARGET};
 pub use smtp::{
     check_mailbox, check_smtp_url, MailerError, SmtpNotifier, DEFAULT_FROM, SEND_TIMEOUT,
 };
 
-use crate::token::ResetToken;
+use crate::notices::NoticeEvent;
+use crate::token::{EmailToken, ResetToken};
 
 /// Where a reset was asked for, which decides what its delivery carries: a
 /// JSON client sends the token back itself, a person follows a link.
@@ -50,6 +52,50 @@ pub struct ResetMessage<'a> {
     pub ttl: Duration,
     /// Where the reset was asked for.
     pub channel: ResetChannel,
+}
+
+/// An e-mail verification link on its way to the address it proves
+/// (docs/contract/10-email.md).
+#[derive(Debug)]
+pub struct VerificationMessage<'a> {
+    /// The account's id, for the log lines of the delivery.
+    pub user_id: &'a str,
+    /// The account as a person knows it.
+    pub account: &'a str,
+    /// The address to prove: the account's, or the new one of a change.
+    pub address: &'a str,
+    /// The token (its `Debug` is redacted).
+    pub token: &'a EmailToken,
+    /// How long the link works.
+    pub ttl: Duration,
+}
+
+/// A notice of a security event on its way to the account's verified address.
+#[derive(Debug)]
+pub struct NoticeMessage<'a> {
+    /// The account's id, for the log lines of the delivery.
+    pub user_id: &'a str,
+    /// The account as a person knows it.
+    pub account: &'a str,
+    /// Where the notice goes.
+    pub address: &'a str,
+    /// What happened.
+    pub event: &'a NoticeEvent,
+    /// When, in Unix seconds.
+    pub at: i64,
+    /// The client's address.
+    pub client_addr: Option<IpAddr>,
+    /// The client's user agent.
+    pub user_agent: Option<&'a str>,
+}
+
+/// The page a verification link opens: `<origin>/verify-email?token=T`.
+pub fn verification_link(origin: &str, token: &EmailToken) -> String {
+    format!(
+        "{}/verify-email?token={}",
+        origin.trim_end_matches('/'),
+        token.expose()
+    )
 }
 
 /// Why a message did not go out.
@@ -86,6 +132,13 @@ pub trait Notifier: fmt::Debug + Send + Sync {
     /// for the development delivery [`LogNotifier`], which is the token's
     /// one line).
     fn deliver_reset<'a>(&'a self, message: ResetMessage<'a>) -> Delivery<'a>;
+
+    /// Delivers an e-mail verification link (the development delivery logs
+    /// it: the one other token a log ever holds).
+    fn deliver_verification<'a>(&'a self, message: VerificationMessage<'a>) -> Delivery<'a>;
+
+    /// Delivers a notice; it carries no token or secret.
+    fn deliver_notice<'a>(&'a self, message: NoticeMessage<'a>) -> Delivery<'a>;
 }
 
 /// `30 minutes`, `2 hours`, `1 day`: a duration as a message says it.

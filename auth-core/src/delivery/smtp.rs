@@ -7,9 +7,14 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{human_duration, Delivery, DeliveryError, Notifier, ResetMessage};
+use super::{
+    human_duration, verification_link, Delivery, DeliveryError, NoticeMessage, Notifier,
+    ResetMessage, VerificationMessage,
+};
+use crate::notices::{notice_mail, verification_mail, Facts, Mail};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::MultiPart;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// How long one message may take, connection and every SMTP command included.
@@ -211,7 +216,62 @@ impl SmtpNotifier {
     }
 }
 
-/// `host:port` of an SMTP URL, without user or password.
+impl SmtpNotifier {
+    /// A message of both forms (plain text and HTML) to `address`.
+    fn two_part_message(&self, address: &str, mail: Mail) -> Result<Message, DeliveryError> {
+        let to: Mailbox = address
+            .parse()
+            .map_err(|e: lettre::address::AddressError| DeliveryError::Address(e.to_string()))?;
+        Message::builder()
+            .message_id(Some(format!(
+                "<{}@{}>",
+                uuid::Uuid::new_v4(),
+                self.domain()
+            )))
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject)
+            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+            .map_err(|e| DeliveryError::Message(e.to_string()))
+    }
+
+    /// Sends one message, giving up after [`SEND_TIMEOUT`].
+    async fn send(&self, message: Message) -> Result<(), DeliveryError> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
+            Ok(Ok(_response)) => Ok(()),
+            Ok(Err(error)) => Err(DeliveryError::Smtp(error.to_string())),
+            Err(_elapsed) => Err(DeliveryError::Timeout),
+        }
+    }
+
+    /// The verification message for `message` (for tests and previews).
+    pub fn verification_mail(
+        &self,
+        message: &VerificationMessage<'_>,
+    ) -> Result<Mail, DeliveryError> {
+        let link = verification_link(&self.public_url, message.token);
+        verification_mail(
+            message.account,
+            &self.public_url,
+            &link,
+            &human_duration(message.ttl),
+        )
+        .map_err(|e| DeliveryError::Message(e.to_string()))
+    }
+
+    /// The notice for `message` (for tests and previews).
+    pub fn notice_mail(&self, message: &NoticeMessage<'_>) -> Result<Mail, DeliveryError> {
+        let facts = Facts::new(
+            message.account,
+            &self.public_url,
+            message.at,
+            message.client_addr,
+            message.user_agent,
+        );
+        notice_mail(message.event, &facts).map_err(|e| DeliveryError::Message(e.to_string()))
+    }
+}
+
 impl Notifier for SmtpNotifier {
     fn needs_address(&self) -> bool {
         true
@@ -238,8 +298,45 @@ impl Notifier for SmtpNotifier {
             sent
         })
     }
+
+    fn deliver_verification<'a>(&'a self, message: VerificationMessage<'a>) -> Delivery<'a> {
+        Box::pin(async move {
+            let mail = self.verification_mail(&message)?;
+            let sent = self
+                .send(self.two_part_message(message.address, mail)?)
+                .await;
+            match &sent {
+                Ok(()) => {
+                    tracing::info!(user_id = %message.user_id, "e-mail verification link sent")
+                }
+                Err(error) => {
+                    tracing::error!(user_id = %message.user_id, %error, "e-mail verification link not sent")
+                }
+            }
+            sent
+        })
+    }
+
+    fn deliver_notice<'a>(&'a self, message: NoticeMessage<'a>) -> Delivery<'a> {
+        Box::pin(async move {
+            let mail = self.notice_mail(&message)?;
+            let sent = self
+                .send(self.two_part_message(message.address, mail)?)
+                .await;
+            match &sent {
+                Ok(()) => {
+                    tracing::info!(user_id = %message.user_id, notice = message.event.kind(), "e-mail notice sent")
+                }
+                Err(error) => {
+                    tracing::error!(user_id = %message.user_id, notice = message.event.kind(), %error, "e-mail notice not sent")
+                }
+            }
+            sent
+        })
+    }
 }
 
+/// `host:port` of an SMTP URL, without user or password.
 fn url_host_port(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();

@@ -134,8 +134,9 @@ pub(crate) fn user_claims(user: &User, scope: &str) -> Map<String, Value> {
     if scopes.contains(&"email") {
         if let Some(email) = &user.email {
             claims.insert("email".into(), json!(email));
-            // No verification of addresses yet (docs/contract/8-openid-connect.md).
-            claims.insert("email_verified".into(), json!(false));
+            // True only once the account proved it owns the address
+            // (docs/contract/10-email.md).
+            claims.insert("email_verified".into(), json!(user.email_verified));
         }
     }
     claims

@@ -29,6 +29,7 @@ use webauthn_rs::prelude::{
 use crate::account::{ClientInfo, LoginSuccess, Session};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
+use crate::notices::NoticeEvent;
 use crate::password_check::Reauthenticated;
 use crate::secret::Password;
 use crate::service::Auth;
@@ -454,6 +455,8 @@ impl Auth {
             }),
             Some(Added::Yes) => {
                 log_event(event::PASSKEY_ADDED, Some(&signed_in.user.id), client);
+                let factor = format!("A passkey named \"{}\"", stored.name);
+                self.notify(&signed_in.user, NoticeEvent::FactorAdded { factor }, client);
                 Ok(PasskeyInfo::from_row(stored))
             }
         }
@@ -473,7 +476,7 @@ impl Auth {
     ) -> AuthResult<()> {
         // A dead session is told first, then an id that names no passkey,
         // before any password is checked (and counted).
-        self.get_user_from_session_id(session_token).await?;
+        let signed_in = self.get_user_from_session_id(session_token).await?;
         if uuid::Uuid::parse_str(passkey_id).is_err() {
             return Err(AuthError::NotFound);
         }
@@ -485,7 +488,14 @@ impl Auth {
             client,
             move |conn, user| Ok(PasskeyRow::delete_for_user(conn, &passkey_id, &user.id)? > 0),
         )
-        .await
+        .await?;
+        let factor = "A passkey".to_owned();
+        self.notify(
+            &signed_in.user,
+            NoticeEvent::FactorRemoved { factor },
+            client,
+        );
+        Ok(())
     }
 
     /// Deletes expired ceremonies; returns how many.

@@ -4,6 +4,7 @@
 use crate::common;
 
 mod attacks;
+mod email_verified;
 mod flow;
 mod revocation;
 

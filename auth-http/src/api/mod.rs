@@ -16,8 +16,10 @@ use crate::error::{
 };
 use crate::request::{ctx, ctx_with_authority, password, Deferred, RawBody, RequestCtx};
 
+mod email;
 mod passwords;
 
+pub(crate) use email::*;
 pub(crate) use passwords::*;
 
 /// Every route of the JSON API.
@@ -40,6 +42,8 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .or(reset_password(app))
         .unify()
         .or(change_password(app))
+        .unify()
+        .or(change_email(app))
         .unify()
         .boxed()
 }
@@ -186,8 +190,10 @@ impl From<NewUser> for Registration {
         ),
     ),
     responses(
-        (status = 200, description = "Logged in: the identifiers as registered and `logged in`.",
-            body = AccountMessage,
+        (status = 200, description = "Logged in: the identifiers as registered and `logged in`; \
+            `password_breached: true` when the password is on the breach list of \
+            `--breached-passwords` (the login still succeeds).",
+            body = LoggedIn,
             headers(("Set-Cookie" = String, description = "`session_id=TOKEN; Path=/; HttpOnly; \
                 Secure; SameSite=Lax; Max-Age=SECONDS`")),
             example = json!({"email": "bob@example.com", "message": "logged in"})),
@@ -226,14 +232,36 @@ async fn handle_login(ctx: RequestCtx, body: RawBody, app: App) -> Result<Respon
         }
         other => other?,
     };
+    // docs/contract/10-email.md: a breached password signs in, and says so.
+    let breached = app
+        .auth
+        .email_status(&success.user)
+        .await?
+        .password_breached;
     let response = json(
-        &AccountMessage::of(&success.user, "logged in"),
+        &LoggedIn {
+            account: AccountMessage::of(&success.user, "logged in"),
+            password_breached: breached.then_some(true),
+        },
         StatusCode::OK,
     );
     Ok(with_cookie(
         response,
         app.session_cookie(success.token.expose()),
     ))
+}
+
+/// The answer to a login: the identifiers, `logged in`, and
+/// `password_breached: true` when the password is in a breach list.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"email": "bob@example.com", "message": "logged in"}))]
+pub(crate) struct LoggedIn<'a> {
+    #[serde(flatten)]
+    account: AccountMessage<'a>,
+    /// Present (and `true`) only when the password was found in a breach list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    password_breached: Option<bool>,
 }
 
 /// `POST /sessions`: `username` or `email`, and `password` (read after
@@ -414,7 +442,9 @@ async fn handle_end_session(id: String, ctx: RequestCtx, app: App) -> Result<Res
     tag = "JSON API",
     summary = "The signed-in user's profile",
     description = "Exactly the fields the account has set among `username`, `email`, \
-        `full_name` and `mothers_favorite_search_engine`. With an `Authorization: Bearer` \
+        `full_name` and `mothers_favorite_search_engine`, and `email_verified: true` once the \
+        account proved it owns its address (an unverified address has no `email_verified`, so \
+        a Holberton account still gets exactly `{\"email\": …}`). With an `Authorization: Bearer` \
         access token of scope `profile`, the token's account (the cookie is then not read).",
     security(("session_cookie" = []), ("access_token" = ["profile"])),
     responses(
@@ -451,7 +481,9 @@ async fn handle_profile(ctx: RequestCtx, query: String, app: App) -> Result<Resp
             app.auth.get_user_from_session_id(&token).await?.user
         }
     };
-    Ok(json(&Profile::of(&user), StatusCode::OK))
+    let mut profile = Profile::of(&user);
+    profile.email_verified = user.email_verified.then_some(true);
+    Ok(json(&profile, StatusCode::OK))
 }
 
 /// Exactly the fields the account has set.
@@ -461,6 +493,10 @@ pub(crate) struct Profile<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     email: Option<&'a str>,
+    /// Present (and `true`) only when the address is verified (docs/contract/10-email.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     full_name: Option<&'a str>,
@@ -476,6 +512,7 @@ impl<'a> Profile<'a> {
     fn of(user: &'a User) -> Self {
         Profile {
             email: user.email.as_deref(),
+            email_verified: None,
             full_name: user.full_name.as_deref(),
             mothers_favorite_search_engine: user.mothers_favorite_search_engine.as_deref(),
             username: user.username.as_deref(),

@@ -25,11 +25,14 @@ use crate::request::{ctx, ctx_with_authority, raw_body, RawBody, RequestCtx};
 use crate::wording::sentence;
 
 mod account;
+mod email;
 mod reset;
 mod security;
 mod tokens;
 
 use account::*;
+use email::email_routes;
+pub(crate) use email::{FLASH_EMAIL_LINK_SENT, FLASH_EMAIL_NOTHING};
 use reset::*;
 use security::*;
 
@@ -62,6 +65,8 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         .or(security_actions(app))
         .unify()
         .or(tokens::routes(app))
+        .unify()
+        .or(email_routes(app))
         .unify()
         .boxed()
 }

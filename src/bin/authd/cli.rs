@@ -262,6 +262,11 @@ pub enum UserCommand {
         /// The username (or e-mail).
         username: String,
     },
+    /// Mark a user's e-mail address verified (the operator vouches for it).
+    VerifyEmail {
+        /// The username (or e-mail).
+        username: String,
+    },
 }
 
 /// Options of `authd serve`.
@@ -279,6 +284,15 @@ pub struct ServeArgs {
     /// How long a password-reset token stays usable.
     #[arg(long, env = "AUTHD_RESET_TOKEN_TTL", default_value = "30m", value_parser = parse_duration)]
     pub reset_token_ttl: Duration,
+    /// How long an e-mail verification link works.
+    #[arg(long, env = "AUTHD_EMAIL_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub email_token_ttl: Duration,
+    /// Refuse logins (401 email_unverified) of accounts whose e-mail address is not verified.
+    #[arg(long, env = "AUTHD_REQUIRE_VERIFIED_EMAIL")]
+    pub require_verified_email: bool,
+    /// off, range:URL (the Have I Been Pwned range protocol, e.g. range:https://api.pwnedpasswords.com/range) or file:PATH (a sorted file of SHA-1 hashes).
+    #[arg(long, env = "AUTHD_BREACHED_PASSWORDS", default_value = "off", value_parser = auth_core::BreachedPasswords::parse)]
+    pub breached_passwords: auth_core::BreachedPasswords,
     /// log: the token goes to standard error; smtp: e-mailed through --smtp-url with --public-url links; response: in the HTTP response (classrooms only).
     #[arg(long, env = "AUTHD_RESET_DELIVERY", default_value = "log", value_parser = parse_reset_delivery)]
     pub reset_delivery: ResetDelivery,

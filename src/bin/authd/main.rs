@@ -109,6 +109,10 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .add_directive(directive(&format!(
             "{}=info",
             auth_core::RESET_TOKEN_TARGET
+        )))
+        .add_directive(directive(&format!(
+            "{}=info",
+            auth_core::EMAIL_TOKEN_TARGET
         )));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -118,6 +122,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
         LogFormat::Text => registry
             .with(fmt.with_filter(filter_fn(|meta| {
                 meta.target() != auth_core::RESET_TOKEN_TARGET
+                    && meta.target() != auth_core::EMAIL_TOKEN_TARGET
             })))
             .with(ResetTokenLine)
             .init(),
@@ -143,7 +148,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
         event: &tracing::Event<'_>,
         _context: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        if event.metadata().target() != auth_core::RESET_TOKEN_TARGET {
+        let target = event.metadata().target();
+        if target != auth_core::RESET_TOKEN_TARGET && target != auth_core::EMAIL_TOKEN_TARGET {
             return;
         }
         #[derive(Default)]
@@ -167,8 +173,14 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ResetTokenLine {
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
+        // docs/contract/10-email.md: the verification link's line.
+        if target == auth_core::EMAIL_TOKEN_TARGET {
+            eprintln!(
+                "e-mail verification token for {}: {} (verification link: {})",
+                fields.account, fields.token, fields.link
+            );
         // A reset asked on the website also names its link.
-        if fields.link.is_empty() {
+        } else if fields.link.is_empty() {
             eprintln!(
                 "password reset token for {}: {}",
                 fields.account, fields.token

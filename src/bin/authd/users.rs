@@ -73,6 +73,17 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                 if let Some(value) = value {
                     println!("{name}: {value}");
                 }
+                if name == "email" && value.is_some() {
+                    let verified = if user.email_verified { "yes" } else { "no" };
+                    println!("email_verified: {verified}");
+                }
+            }
+            let status = auth.email_status(&user).await.map_err(explain)?;
+            if let Some(pending) = status.pending {
+                println!("email_pending: {pending}");
+            }
+            if status.password_breached {
+                println!("password_breached: yes");
             }
             if let Some(at) = user.disabled_at {
                 println!("disabled: since {}", unix_time(at));
@@ -137,6 +148,17 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             println!("enabled {}", user.display_name());
+        }
+        UserCommand::VerifyEmail { username } => {
+            let user = auth
+                .mark_email_verified(&Identifier::Any(username), &operator)
+                .await
+                .map_err(explain)?;
+            println!(
+                "{} is now the verified address of {}",
+                user.email.as_deref().unwrap_or_default(),
+                user.display_name()
+            );
         }
         UserCommand::UnbindMachine { username } => {
             let identifier = Identifier::Any(username.clone());

@@ -1,0 +1,3 @@
+DROP TABLE breached_logins;
+DROP TABLE email_tokens;
+ALTER TABLE users DROP COLUMN email_verified_at;
