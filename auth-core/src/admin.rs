@@ -153,6 +153,7 @@ impl Auth {
             self.event(event::USER_ENABLED, None, client),
         );
         let profile_changed = full_name.is_some() || engine.is_some() || email.is_some();
+        let address_given = matches!(email, Some(Some(_)));
         let updated = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
@@ -215,6 +216,18 @@ impl Auth {
             Some(false) => log_event(event::USER_ENABLED, Some(&updated.id), client),
             None => {}
         }
+        // docs/contract/10-email.md: an address an operator gives gets its
+        // link like any other; it is not verified until the link is used.
+        if let (true, false, Some(address)) =
+            (address_given, updated.email_verified, updated.email.clone())
+        {
+            if let Err(error) = self
+                .start_email_verification(&updated, &address, client)
+                .await
+            {
+                tracing::warn!(user_id = %updated.id, %error, "e-mail verification link not made");
+            }
+        }
         Ok(updated)
     }
 
@@ -229,7 +242,10 @@ impl Auth {
     ) -> AuthResult<User> {
         registration.password = crate::secret::Password::new(crate::token::random_token());
         let user = self.register_user(registration, client).await?;
-        self.send_password_reset(&Identifier::Any(user.id_name()), client)
+        // The operator vouches for the address of an account they make: its
+        // first reset link goes to it, verified or not (a reset asked by
+        // anyone else goes only to a verified one, docs/contract/10-email.md).
+        self.deliver_password_reset(&Identifier::Any(user.id_name()), client)
             .await?;
         Ok(user)
     }

@@ -11,6 +11,7 @@ mod common;
 
 mod access_tokens;
 mod accounts;
+mod admin_email;
 mod breached;
 mod dump_key;
 mod email;

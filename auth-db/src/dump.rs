@@ -7,9 +7,8 @@ use crate::{
     AccessTokenRow, AttemptRow, BreachedLoginRow, CeremonyRow, DbConnection, EmailTokenRow,
     EventRow, IdentifierRow, KeyFingerprintRow, MachineRow, MfaTokenRow, OidcAccessTokenRow,
     OidcClientRow, OidcCodeRow, OidcConsentRow, OidcGrantRow, OidcRefreshTokenRow,
-    OidcSigningKeyRow, PasskeyRow,
-    RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow, SiteUserRow, ThrottleRow, TotpRow,
-    UserRow,
+    OidcSigningKeyRow, PasskeyRow, RecoveryCodeRow, ResetTokenRow, SessionRow, SiteRow,
+    SiteUserRow, ThrottleRow, TotpRow, UserRow,
 };
 
 /// Every row of every table, read in one transaction so that the tables agree

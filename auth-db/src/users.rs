@@ -339,10 +339,18 @@ impl UserRow {
                         .execute(conn)?;
                 }
             }
+            // A verification proves one address: another one starts unverified
+            // (docs/contract/10-email.md).
+            let verified_at = if user.email_key.as_deref() == email_key {
+                user.email_verified_at
+            } else {
+                None
+            };
             diesel::update(users::table.find(id))
                 .set((
                     users::email.eq(email),
                     users::email_key.eq(email_key),
+                    users::email_verified_at.eq(verified_at),
                     users::updated_at.eq(now),
                 ))
                 .execute(conn)?;

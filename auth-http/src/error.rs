@@ -141,11 +141,10 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidCredentials
             | AuthError::MfaRequired { .. }
             | AuthError::InvalidCode
+            | AuthError::EmailUnverified
             | AuthError::InvalidToken => S::UNAUTHORIZED,
             AuthError::InsufficientScope(_) => S::FORBIDDEN,
             AuthError::InvalidCursor => S::BAD_REQUEST,
-            | AuthError::EmailUnverified
-            | AuthError::InvalidCode => S::UNAUTHORIZED,
             AuthError::Throttled { .. } => S::TOO_MANY_REQUESTS,
             AuthError::NotAuthenticated
             | AuthError::UnknownAccount
