@@ -8,6 +8,10 @@ use std::net::IpAddr;
 
 use askama::Template;
 
+/// A browser or client not seen on an account for this long is a new device
+/// (docs/contract/10-email.md): 90 days.
+pub const NEW_DEVICE_AFTER_SECS: i64 = 90 * 24 * 60 * 60;
+
 /// One message in both forms.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mail {

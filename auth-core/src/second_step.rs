@@ -24,8 +24,9 @@ enum SecondStep {
     TokenVoid,
     /// The code is wrong or already used; the failure is counted.
     Wrong(ThrottleRow),
-    /// Done: the session is written, with the method that passed.
-    Passed(MfaMethod),
+    /// Done: the session is written, with the method that passed, and
+    /// whether its user agent had no session in 90 days (a new device).
+    Passed(MfaMethod, bool),
 }
 
 impl Auth {
@@ -186,6 +187,8 @@ impl Auth {
         };
         let (session, session_token) = self.new_session_row(&user_id, client, amr);
         let old_hash = presented.and_then(SessionToken::parse).map(|t| t.hash());
+        let user_agent = client.user_agent.clone();
+        let since = now - crate::notices::NEW_DEVICE_AFTER_SECS;
         let failed_kind = match proof {
             Proof::Code { .. } => event::MFA_CODE_FAILED,
             Proof::Passkey(_) => event::PASSKEY_FAILED,
@@ -256,6 +259,12 @@ impl Auth {
                     }
                     ThrottleRow::clear(conn, &throttle_key)?;
                     auth_db::AttemptRow::release(conn, &attempt_id)?;
+                    let seen = SessionRow::user_agent_seen(
+                        conn,
+                        &live.user_id,
+                        user_agent.as_deref(),
+                        since,
+                    )?;
                     if let Some(old_hash) = &old_hash {
                         SessionRow::delete_by_token_hash(conn, old_hash)?;
                     }
@@ -269,7 +278,7 @@ impl Auth {
                         },
                     )?;
                     EventRow::record(conn, &succeeded)?;
-                    Ok(SecondStep::Passed(method))
+                    Ok(SecondStep::Passed(method, !seen))
                 })
             })
             .await;
@@ -283,7 +292,7 @@ impl Auth {
                 self.log_failure(&counted, Some(&pending.user_id), client, now_ms);
                 Err(AuthError::InvalidCode)
             }
-            SecondStep::Passed(method) => {
+            SecondStep::Passed(method, new_device) => {
                 log_event(
                     match method {
                         MfaMethod::Totp => event::MFA_FACTOR_USED,
@@ -294,8 +303,14 @@ impl Auth {
                     client,
                 );
                 log_event(event::LOGIN_SUCCEEDED, Some(&pending.user_id), client);
+                let user = crate::account::User::from_row(found);
+                // docs/contract/10-email.md: the second step is where such a
+                // login signs in, so it is where a new device is told.
+                if new_device {
+                    self.notify(&user, crate::notices::NoticeEvent::NewDevice, client);
+                }
                 Ok(LoginSuccess {
-                    user: crate::account::User::from_row(found),
+                    user,
                     session: Session::from_row(session, self.idle_secs()),
                     token: session_token,
                 })

@@ -5,15 +5,11 @@ use auth_db::{BreachedLoginRow, EventRow, Liveness, SessionRow};
 use crate::account::{Authenticated, ClientInfo, Identifier, LoginSuccess, Session, User};
 use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
-use crate::notices::NoticeEvent;
+use crate::notices::{NoticeEvent, NEW_DEVICE_AFTER_SECS};
 use crate::password_check::Claimant;
 use crate::secret::Password;
 use crate::service::Auth;
 use crate::token::{MfaToken, SessionToken};
-
-/// A browser or client not seen on an account for this long is a new device
-/// (docs/contract/10-email.md): 90 days.
-pub const NEW_DEVICE_AFTER_SECS: i64 = 90 * 24 * 60 * 60;
 
 /// Where a right password leads at login.
 enum LoginStep {

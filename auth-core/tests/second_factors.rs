@@ -16,6 +16,7 @@ use common::*;
 use data_encoding::BASE32_NOPAD;
 
 on_both_backends! {
+    a_second_step_from_a_new_device_sends_its_notice => a_second_step_from_a_new_device_sends_its_notice_sqlite, a_second_step_from_a_new_device_sends_its_notice_postgres;
     enrol_then_log_in_in_two_steps => enrol_then_log_in_in_two_steps_sqlite, enrol_then_log_in_in_two_steps_postgres;
     codes_work_once_with_one_step_of_drift => codes_work_once_with_one_step_of_drift_sqlite, codes_work_once_with_one_step_of_drift_postgres;
     recovery_codes_are_single_use_and_replaceable => recovery_codes_are_single_use_and_replaceable_sqlite, recovery_codes_are_single_use_and_replaceable_postgres;
@@ -523,4 +524,65 @@ async fn secrets_are_sealed_in_the_dump(db: TestDb) {
         assert!(!dump.contains(secret_text.as_str()), "{secret_text} leaked");
         assert!(!dump.contains(&secret_text.to_uppercase().replace('-', "")));
     }
+}
+
+/// docs/contract/10-email.md: an account with a second factor signs in at
+/// its second step, so that is where a new device gets its notice (once).
+async fn a_second_step_from_a_new_device_sends_its_notice(db: TestDb) {
+    let recorder = Arc::new(crate::email::Recorder::default());
+    let (auth, clock) = open_with(
+        &db,
+        auth_core::Config {
+            notifier: recorder.clone(),
+            ..config()
+        },
+    )
+    .await;
+    let registration = auth_core::Registration {
+        username: Some("bob".into()),
+        email: Some("bob@example.com".into()),
+        password: pw(GOOD),
+        ..auth_core::Registration::default()
+    };
+    auth.register_user(registration, &client()).await.unwrap();
+    for _ in 0..200 {
+        if !recorder.links.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let link = recorder.link_for("bob@example.com");
+    auth.verify_email(&link, &client()).await.unwrap();
+    let session = login(&auth, "bob", GOOD).await.unwrap();
+    let (_, codes) = enrol(&auth, &clock, &session).await;
+    clock.advance(TOTP_STEP_SECS);
+    let new_devices = || {
+        recorder
+            .notices()
+            .iter()
+            .filter(|(_, kind)| kind == "new_device")
+            .count()
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = new_devices();
+    let phone = auth_core::ClientInfo {
+        user_agent: Some("Phone/1.0".into()),
+        ..client()
+    };
+    let bob = Identifier::Username("bob".into());
+    for code in &codes[..2] {
+        let token = match auth.login(&bob, &pw(GOOD), None, &phone).await {
+            Err(AuthError::MfaRequired { mfa_token, .. }) => mfa_token.expose().to_owned(),
+            other => panic!("expected mfa_required, got {other:?}"),
+        };
+        auth.complete_mfa(&token, code, None, &phone).await.unwrap();
+    }
+    for _ in 0..200 {
+        if new_devices() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(new_devices(), before + 1, "{:?}", recorder.notices());
 }

@@ -82,6 +82,8 @@ impl Auth {
         let succeeded = self.event(event::LOGIN_SUCCEEDED, Some(&user_id), client);
         let throttle_key = self.account_throttle_key(&user_id);
         let (now, stored_session) = (self.now(), session.clone());
+        let user_agent = client.user_agent.clone();
+        let since = now - crate::notices::NEW_DEVICE_AFTER_SECS;
         let user = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
@@ -97,21 +99,29 @@ impl Auth {
                         return Ok(None);
                     }
                     ThrottleRow::clear(conn, &throttle_key)?;
+                    let seen =
+                        SessionRow::user_agent_seen(conn, &user.id, user_agent.as_deref(), since)?;
                     if let Some(old_hash) = &old_hash {
                         SessionRow::delete_by_token_hash(conn, old_hash)?;
                     }
                     SessionRow::create(conn, &stored_session)?;
                     EventRow::record(conn, &used)?;
                     EventRow::record(conn, &succeeded)?;
-                    Ok(Some(user))
+                    Ok(Some((user, !seen)))
                 })
             })
             .await?
             .ok_or_else(|| refused("the counter did not move forward"))?;
         log_event(event::PASSKEY_USED, Some(&user_id), client);
         log_event(event::LOGIN_SUCCEEDED, Some(&user_id), client);
+        let (user, new_device) = user;
+        let user = crate::account::User::from_row(user);
+        // docs/contract/10-email.md: a passkey alone signs in as a password does.
+        if new_device {
+            self.notify(&user, crate::notices::NoticeEvent::NewDevice, client);
+        }
         Ok(LoginSuccess {
-            user: crate::account::User::from_row(user),
+            user,
             session: Session::from_row(session, self.idle_secs()),
             token,
         })
