@@ -204,8 +204,12 @@ async fn every_admin_route_works_with_its_scope(db: TestDb) {
     let (status, created) = status_and_body(r).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(
-        (created["username"].as_str(), created["disabled"].as_bool()),
-        (Some("zed"), Some(false))
+        (
+            created["username"].as_str(),
+            created["disabled"].as_bool(),
+            created["email_verified"].as_bool()
+        ),
+        (Some("zed"), Some(false), Some(false))
     );
     let r = call(
         &server,
@@ -266,6 +270,30 @@ async fn every_admin_route_works_with_its_scope(db: TestDb) {
     assert_eq!(
         (patched["full_name"].as_str(), patched["disabled"].as_bool()),
         (Some("Zed Z."), Some(true))
+    );
+    // An operator vouches for zed's address; a new one is unverified again
+    // and gets its own link (docs/contract/10-email.md).
+    authd(&server, &db, &["user", "verify-email", "zed"], "");
+    let (_, shown) =
+        status_and_body(call(&server, &admin, Method::GET, "/admin/users/zed", None).await).await;
+    assert_eq!(shown["email_verified"].as_bool(), Some(true), "{shown}");
+    let r = call(
+        &server,
+        &admin,
+        Method::PATCH,
+        "/admin/users/zed",
+        Some(json!({"email": "zed@new.example.test"})),
+    )
+    .await;
+    let (status, moved) = status_and_body(r).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["email_verified"].as_bool(), Some(false), "{moved}");
+    let dump = authd(&server, &db, &["dump"], "");
+    assert!(
+        dump.lines()
+            .any(|l| l.starts_with("INSERT INTO email_tokens ")
+                && l.contains("'zed@new.example.test'")),
+        "a link for the new address"
     );
     assert_eq!(
         login(&server, "zed", PASSWORD).await.status(),

@@ -169,6 +169,8 @@ pub(crate) struct AdminUser {
     pub(super) id: String,
     pub(super) username: Option<String>,
     pub(super) email: Option<String>,
+    /// Whether the account proved it owns `email` (docs/contract/10-email.md).
+    pub(super) email_verified: bool,
     pub(super) full_name: Option<String>,
     pub(super) mothers_favorite_search_engine: Option<String>,
     /// RFC 3339, UTC.
@@ -183,6 +185,7 @@ impl AdminUser {
             id: user.id.clone(),
             username: user.username.clone(),
             email: user.email.clone(),
+            email_verified: user.email_verified,
             full_name: user.full_name.clone(),
             mothers_favorite_search_engine: user.mothers_favorite_search_engine.clone(),
             created_at: rfc3339(user.created_at),
