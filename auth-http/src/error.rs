@@ -334,6 +334,12 @@ response_groups! {
     BodyFaults: ("400", BadRequest), ("413", PayloadTooLarge), ("415", UnsupportedMediaType);
     /// What any route that reaches the database may answer: 500, 503.
     ServerFaults: ("500", Internal), ("503", Unavailable);
+    /// What an admin route on one account may answer besides its success:
+    /// a bad request, a bad token or scope, no such account, the limit, and
+    /// the server's faults (docs/contract/11-access-tokens-and-admin-api.md).
+    AdminAccountFaults: ("400", AdminBadRequest), ("401", AdminUnauthorized),
+        ("403", AdminForbidden), ("404", AdminNotFound), ("429", TooManyRequests),
+        ("500", Internal), ("503", Unavailable);
 }
 
 /// Turns any rejection that got past the routes into the contract's shape.

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::app::{json, respond, App};
 use crate::bearer::raw_query;
-use crate::error::{ApiError, ServerFaults, TooManyRequests};
+use crate::error::{AdminAccountFaults, ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, raw_body, RawBody, RequestCtx};
 
 /// The routes under `/admin/users`.
@@ -210,12 +210,7 @@ async fn handle_create(
     security(("access_token" = ["admin:read"])),
     responses(
         (status = 200, description = "The account.", body = AdminUserDetails),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 404, response = AdminNotFound),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminAccountFaults,
     ),
 )]
 pub(super) fn show_user(app: &App) -> BoxedFilter<(Response,)> {
@@ -295,12 +290,7 @@ pub(super) fn update_user(app: &App) -> BoxedFilter<(Response,)> {
     security(("access_token" = ["admin:write"])),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 404, response = AdminNotFound),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminAccountFaults,
     ),
 )]
 pub(super) fn delete_user(app: &App) -> BoxedFilter<(Response,)> {
@@ -397,12 +387,7 @@ user_action!(
         security(("access_token" = ["admin:write"])),
         responses(
             (status = 204, description = "Every session has ended."),
-            (status = 400, response = AdminBadRequest),
-            (status = 401, response = AdminUnauthorized),
-            (status = 403, response = AdminForbidden),
-            (status = 404, response = AdminNotFound),
-            (status = 429, response = TooManyRequests),
-            ServerFaults,
+            AdminAccountFaults,
         ),
     )]
     end_sessions,
@@ -426,12 +411,7 @@ user_action!(
         security(("access_token" = ["admin:write"])),
         responses(
             (status = 200, description = "Whether a machine was bound.", body = Unbound),
-            (status = 400, response = AdminBadRequest),
-            (status = 401, response = AdminUnauthorized),
-            (status = 403, response = AdminForbidden),
-            (status = 404, response = AdminNotFound),
-            (status = 429, response = TooManyRequests),
-            ServerFaults,
+            AdminAccountFaults,
         ),
     )]
     unbind_machine,
@@ -456,12 +436,7 @@ user_action!(
         security(("access_token" = ["admin:write"])),
         responses(
             (status = 204, description = "Done."),
-            (status = 400, response = AdminBadRequest),
-            (status = 401, response = AdminUnauthorized),
-            (status = 403, response = AdminForbidden),
-            (status = 404, response = AdminNotFound),
-            (status = 429, response = TooManyRequests),
-            ServerFaults,
+            AdminAccountFaults,
         ),
     )]
     mfa_reset,
