@@ -12,6 +12,7 @@ mod common;
 mod admin_api;
 mod admin_attacks;
 mod admin_cli;
+mod admin_clients;
 mod bounded;
 mod browser;
 mod cli;
