@@ -78,7 +78,7 @@ pub async fn run(auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
                     println!("email_verified: {verified}");
                 }
             }
-            let status = auth.email_status(&user).await.map_err(explain)?;
+            let status = auth.email_status(user).await.map_err(explain)?;
             if let Some(pending) = status.pending {
                 println!("email_pending: {pending}");
             }
