@@ -13,6 +13,7 @@ mod admin_api;
 mod admin_attacks;
 mod admin_cli;
 mod admin_clients;
+mod admin_sites;
 mod bounded;
 mod browser;
 mod cli;

@@ -196,6 +196,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/admin/clients", "GET, POST"),
     ("/admin/clients/{client_id}", "GET, DELETE"),
     ("/admin/clients/{client_id}/rotate-secret", "POST"),
+    ("/admin/sites", "GET, POST"),
+    ("/admin/sites/{host}", "DELETE"),
     ("/admin/events", "GET"),
 ];
 
@@ -261,6 +263,7 @@ fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
         _ if revoke_token_path(path) => "/me/tokens/{id}/revoke",
         _ if admin_user_path(path).is_some() => admin_user_path(path).unwrap_or_default(),
         _ if admin_client_path(path).is_some() => admin_client_path(path).unwrap_or_default(),
+        _ if admin_site_path(path) => "/admin/sites/{host}",
         path => path,
     };
     API_ROUTES
@@ -343,6 +346,12 @@ fn admin_client_path(path: &str) -> Option<&'static str> {
         "rotate-secret" => Some("/admin/clients/{client_id}/rotate-secret"),
         _ => None,
     }
+}
+
+fn admin_site_path(path: &str) -> bool {
+    without_trailing_slash(path)
+        .strip_prefix("/admin/sites/")
+        .is_some_and(|host| !host.is_empty() && !host.contains('/'))
 }
 
 /// The route a path belongs to, for logs and metrics (never the raw path,

@@ -276,8 +276,8 @@ async fn request_bodies_take_a_form_or_json() {
     // the four of the authenticator app and /sessions/mfa, and the six
     // passkey routes that take an answer, a token or a password; POST
     // /admin/users, PATCH /admin/users/{username} and its POST …/password;
-    // POST /email; POST /admin/clients.
-    assert_eq!(with_body, 20);
+    // POST /email; POST /admin/clients and /admin/sites.
+    assert_eq!(with_body, 21);
 }
 
 /// Every member a request schema describes is one the handler reads: sent as
@@ -354,8 +354,8 @@ async fn every_described_request_member_is_read_by_its_handler() {
     // MfaCode 1, PasswordOnly 1 (three times), MfaStep 2; AddPasskey 3,
     // PasskeyAssertion 2, RemovePasskey 1, MfaTokenOnly 1, MfaPasskeyStep 3;
     // AdminNewUser 5, AccountPatch 4, NewPassword 1; EmailChange 2;
-    // AdminNewClient 5.
-    assert_eq!(members, 49);
+    // AdminNewClient 5, AdminNewSite 3.
+    assert_eq!(members, 52);
 }
 
 #[tokio::test]
@@ -411,8 +411,8 @@ async fn errors_have_the_contract_shapes_and_429_says_when_to_retry() {
     // /mfa/recovery-codes; POST /mfa/passkeys/options, DELETE /mfa/passkeys/{id}
     // and POST /sessions/passkey, /sessions/passkey/options,
     // /sessions/mfa/passkey and its options; GET /profile (wrong bearer
-    // tokens count) and the fifteen operations of the admin API; POST /email.
-    assert_eq!(throttled, 32);
+    // tokens count) and the eighteen operations of the admin API; POST /email.
+    assert_eq!(throttled, 35);
 }
 
 #[tokio::test]
