@@ -353,8 +353,7 @@ async fn every_described_request_member_is_read_by_its_handler() {
     // NewUser 5, Login 3, ResetRequest 2, ResetPassword 4, PasswordChange 2,
     // MfaCode 1, PasswordOnly 1 (three times), MfaStep 2; AddPasskey 3,
     // PasskeyAssertion 2, RemovePasskey 1, MfaTokenOnly 1, MfaPasskeyStep 3;
-    // AdminNewUser 5, AccountPatch 4, NewPassword 1; EmailChange 2;
-    // AdminNewClient 5, AdminNewSite 3.
+    // Admin: NewUser 5, AccountPatch 4, NewPassword 1, NewClient 5, NewSite 3; EmailChange 2.
     assert_eq!(members, 52);
 }
 
