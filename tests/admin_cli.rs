@@ -35,9 +35,10 @@ fn account_state(dump: &str, username: &str) -> (bool, String, usize, usize) {
         .unwrap()
         .to_owned();
     let values: Vec<&str> = row.trim_end_matches(");").rsplit(", ").collect();
-    // The last columns: …, credential_version, created_at, updated_at, disabled_at.
+    // The last columns: …, credential_version, created_at, updated_at,
+    // email_verified_at, disabled_at.
     let disabled = values[0] != "NULL";
-    let version = values[3].to_owned();
+    let version = values[4].to_owned();
     let count = |table: &str| {
         dump.lines()
             .filter(|l| {
