@@ -12,6 +12,8 @@ mod common;
 mod admin_api;
 mod admin_attacks;
 mod admin_cli;
+mod admin_clients;
+mod admin_sites;
 mod bounded;
 mod browser;
 mod cli;

@@ -34,6 +34,9 @@ pub(crate) mod event {
     pub(crate) const PASSKEY_FAILED: &str = "passkey_failed";
     pub(crate) const OIDC_CLIENT_ADDED: &str = "oidc_client_added";
     pub(crate) const OIDC_CLIENT_DELETED: &str = "oidc_client_deleted";
+    pub(crate) const OIDC_CLIENT_SECRET_ROTATED: &str = "oidc_client_secret_rotated";
+    pub(crate) const SITE_ADDED: &str = "site_added";
+    pub(crate) const SITE_DELETED: &str = "site_deleted";
     pub(crate) const OIDC_CONSENT_GIVEN: &str = "oidc_consent_given";
     pub(crate) const OIDC_TOKEN_ISSUED: &str = "oidc_token_issued";
     pub(crate) const OIDC_REUSE_DETECTED: &str = "oidc_reuse_detected";

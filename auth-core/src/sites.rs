@@ -5,9 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use auth_db::{SiteMember, SiteRow, UserRow};
+use auth_db::{EventRow, SiteMember, SiteRow, UserRow};
 
-use crate::account::{Identifier, User};
+use crate::account::{ClientInfo, Identifier, User};
+use crate::audit::{event, log_event};
 use crate::error::{AuthError, AuthResult};
 use crate::service::{user_lookup, Auth};
 use crate::site_rules::{
@@ -65,8 +66,9 @@ pub enum ForwardDecision {
 impl Auth {
     /// Protects a host. `InvalidField` (`host`) for a malformed or already
     /// protected host, (`allow_user`) for an account that does not exist.
+    /// Audited as `site_added`.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn add_site(&self, site: NewSite) -> AuthResult<ProtectedSite> {
+    pub async fn add_site(&self, site: NewSite, client: &ClientInfo) -> AuthResult<ProtectedSite> {
         let host = site_host(&site.host).ok_or_else(|| AuthError::InvalidField {
             field: "host",
             message: "expected a host name or host:port (no scheme, path or wildcard)".into(),
@@ -89,6 +91,7 @@ impl Auth {
             created_at: now,
         };
         let names = site.allowed_users.clone();
+        let audit_row = self.event(event::SITE_ADDED, None, client);
         let added = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
@@ -106,7 +109,8 @@ impl Auth {
                     // after the unique violation of a host added twice.
                     match auth_db::transaction(conn, |conn| SiteRow::add(conn, &row, &ids)) {
                         Err(error) if error.is_unique_violation() => Ok(Err(Refusal::Taken)),
-                        other => other.map(Ok),
+                        Err(error) => Err(error),
+                        Ok(()) => EventRow::record(conn, &audit_row).map(Ok),
                     }
                 })
             })
@@ -127,6 +131,7 @@ impl Auth {
                 })
             }
         }
+        log_event(event::SITE_ADDED, None, client);
         tracing::info!(host = %host, "protected site added");
         let mut sites = self.list_sites().await?;
         sites.retain(|s| s.host == host);
@@ -156,17 +161,30 @@ impl Auth {
             .collect())
     }
 
-    /// Stops protecting a host; `NotFound` if it was not protected.
+    /// Stops protecting a host, audited as `site_deleted`; `NotFound` if it
+    /// was not protected.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn delete_site(&self, host: &str) -> AuthResult<()> {
+    pub async fn delete_site(&self, host: &str, client: &ClientInfo) -> AuthResult<()> {
         let host = site_host(host).ok_or(AuthError::NotFound)?;
+        let audit_row = self.event(event::SITE_DELETED, None, client);
         let deleted = self
-            .db(move |conn| auth_db::write_transaction(conn, |conn| SiteRow::delete(conn, &host)))
+            .db(move |conn| {
+                auth_db::write_transaction(conn, |conn| {
+                    let count = SiteRow::delete(conn, &host)?;
+                    if count > 0 {
+                        EventRow::record(conn, &audit_row)?;
+                    }
+                    Ok(count)
+                })
+            })
             .await;
         self.inner.site_rules.expire();
         match deleted? {
             0 => Err(AuthError::NotFound),
-            _ => Ok(()),
+            _ => {
+                log_event(event::SITE_DELETED, None, client);
+                Ok(())
+            }
         }
     }
 

@@ -42,19 +42,27 @@ async fn each_rule_decides_its_case(db: TestDb) {
     let (auth, _clock) = open(&db).await;
     register(&auth, "kvothe", GOOD).await;
     register(&auth, "denna", GOOD).await;
-    auth.add_site(site("App.Example.com")).await.unwrap();
-    auth.add_site(NewSite {
-        host: "wiki.example.com:8443".into(),
-        allowed_users: vec!["Kvothe".into()],
-        ..NewSite::default()
-    })
+    auth.add_site(site("App.Example.com"), &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
+    auth.add_site(
+        NewSite {
+            host: "wiki.example.com:8443".into(),
+            allowed_users: vec!["Kvothe".into()],
+            ..NewSite::default()
+        },
+        &auth_core::ClientInfo::default(),
+    )
     .await
     .unwrap();
-    auth.add_site(NewSite {
-        host: "vault.example.com".into(),
-        second_factor_required: true,
-        ..NewSite::default()
-    })
+    auth.add_site(
+        NewSite {
+            host: "vault.example.com".into(),
+            second_factor_required: true,
+            ..NewSite::default()
+        },
+        &auth_core::ClientInfo::default(),
+    )
     .await
     .unwrap();
     let kvothe = login(&auth, "kvothe", GOOD).await.unwrap();
@@ -138,11 +146,14 @@ async fn each_rule_decides_its_case(db: TestDb) {
 async fn a_second_factor_login_is_recorded_on_its_session(db: TestDb) {
     let (auth, clock) = open(&db).await;
     register(&auth, "kvothe", GOOD).await;
-    auth.add_site(NewSite {
-        host: "vault.example.com".into(),
-        second_factor_required: true,
-        allowed_users: vec!["kvothe".into()],
-    })
+    auth.add_site(
+        NewSite {
+            host: "vault.example.com".into(),
+            second_factor_required: true,
+            allowed_users: vec!["kvothe".into()],
+        },
+        &auth_core::ClientInfo::default(),
+    )
     .await
     .unwrap();
     let session = login(&auth, "kvothe", GOOD).await.unwrap();
@@ -201,7 +212,10 @@ async fn a_rule_changed_through_one_server_reaches_another(db: TestDb) {
     // The first server reads the rules (none yet) and keeps them.
     assert_eq!(decide(&first, url, token).await, ForwardDecision::Forbidden);
 
-    second.add_site(site("app.example.com")).await.unwrap();
+    second
+        .add_site(site("app.example.com"), &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
     // The server that made the change knows it at once.
     assert!(allowed_as(&decide(&second, url, token).await).is_some());
     // Another one within SITE_RULES_TTL_MS (its copy is younger than that)...
@@ -215,13 +229,19 @@ async fn a_rule_changed_through_one_server_reaches_another(db: TestDb) {
     );
 
     // A site made stricter, or deleted, reaches it the same way.
-    second.delete_site("APP.example.com").await.unwrap();
     second
-        .add_site(NewSite {
-            host: "app.example.com".into(),
-            second_factor_required: true,
-            ..NewSite::default()
-        })
+        .delete_site("APP.example.com", &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
+    second
+        .add_site(
+            NewSite {
+                host: "app.example.com".into(),
+                second_factor_required: true,
+                ..NewSite::default()
+            },
+            &auth_core::ClientInfo::default(),
+        )
         .await
         .unwrap();
     first_clock.advance_ms(SITE_RULES_TTL_MS);
@@ -229,7 +249,10 @@ async fn a_rule_changed_through_one_server_reaches_another(db: TestDb) {
         decide(&first, url, token).await,
         ForwardDecision::SecondFactorRequired
     );
-    second.delete_site("app.example.com").await.unwrap();
+    second
+        .delete_site("app.example.com", &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
     first_clock.advance_ms(SITE_RULES_TTL_MS);
     assert_eq!(decide(&first, url, token).await, ForwardDecision::Forbidden);
 }
@@ -241,11 +264,14 @@ async fn sites_are_administered_with_one_line_errors(db: TestDb) {
         .await
         .unwrap();
     let added = auth
-        .add_site(NewSite {
-            host: "Wiki.Example.com".into(),
-            second_factor_required: true,
-            allowed_users: vec!["kvothe".into(), "DENNA@example.com".into(), "Kvothe".into()],
-        })
+        .add_site(
+            NewSite {
+                host: "Wiki.Example.com".into(),
+                second_factor_required: true,
+                allowed_users: vec!["kvothe".into(), "DENNA@example.com".into(), "Kvothe".into()],
+            },
+            &auth_core::ClientInfo::default(),
+        )
         .await
         .unwrap();
     assert_eq!(added.host, "wiki.example.com");
@@ -253,7 +279,12 @@ async fn sites_are_administered_with_one_line_errors(db: TestDb) {
     let mut names = added.allowed_users.clone().unwrap();
     names.sort();
     assert_eq!(names, ["denna@example.com", "kvothe"]);
-    auth.add_site(site("app.example.com:8080")).await.unwrap();
+    auth.add_site(
+        site("app.example.com:8080"),
+        &auth_core::ClientInfo::default(),
+    )
+    .await
+    .unwrap();
     let listed = auth.list_sites().await.unwrap();
     let hosts: Vec<&str> = listed.iter().map(|s| s.host.as_str()).collect();
     assert_eq!(hosts, ["app.example.com:8080", "wiki.example.com"]);
@@ -265,7 +296,10 @@ async fn sites_are_administered_with_one_line_errors(db: TestDb) {
         other => panic!("expected a refusal, got {other:?}"),
     };
     assert_eq!(
-        refused(auth.add_site(site("WIKI.example.com")).await),
+        refused(
+            auth.add_site(site("WIKI.example.com"), &auth_core::ClientInfo::default())
+                .await
+        ),
         "host: this host is already protected"
     );
     for bad in [
@@ -274,15 +308,21 @@ async fn sites_are_administered_with_one_line_errors(db: TestDb) {
         "*.example.com",
         "",
     ] {
-        let message = refused(auth.add_site(site(bad)).await);
+        let message = refused(
+            auth.add_site(site(bad), &auth_core::ClientInfo::default())
+                .await,
+        );
         assert!(message.starts_with("host: "), "{bad:?}: {message}");
     }
     let unknown = auth
-        .add_site(NewSite {
-            host: "other.example.com".into(),
-            allowed_users: vec!["kvothe".into(), "nobody".into()],
-            ..NewSite::default()
-        })
+        .add_site(
+            NewSite {
+                host: "other.example.com".into(),
+                allowed_users: vec!["kvothe".into(), "nobody".into()],
+                ..NewSite::default()
+            },
+            &auth_core::ClientInfo::default(),
+        )
         .await;
     assert_eq!(refused(unknown), "allow_user: no account named nobody");
     assert_eq!(
@@ -292,10 +332,13 @@ async fn sites_are_administered_with_one_line_errors(db: TestDb) {
     );
 
     assert!(matches!(
-        auth.delete_site("other.example.com").await,
+        auth.delete_site("other.example.com", &auth_core::ClientInfo::default())
+            .await,
         Err(AuthError::NotFound)
     ));
-    auth.delete_site("app.example.com:8080").await.unwrap();
+    auth.delete_site("app.example.com:8080", &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
     assert_eq!(auth.list_sites().await.unwrap().len(), 1);
 }
 
@@ -308,7 +351,10 @@ async fn racing_adds_of_one_host_protect_it_once(db: TestDb) {
         } else {
             other.clone()
         };
-        tokio::spawn(async move { auth.add_site(site("app.example.com")).await })
+        tokio::spawn(async move {
+            auth.add_site(site("app.example.com"), &auth_core::ClientInfo::default())
+                .await
+        })
     });
     let mut won = 0;
     for add in futures_join(adds).await {
@@ -334,8 +380,15 @@ async fn futures_join<T: Send + 'static>(
 
 async fn next_goes_only_to_protected_hosts(db: TestDb) {
     let (auth, _clock) = open(&db).await;
-    auth.add_site(site("app.example.com")).await.unwrap();
-    auth.add_site(site("wiki.example.com:8443")).await.unwrap();
+    auth.add_site(site("app.example.com"), &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
+    auth.add_site(
+        site("wiki.example.com:8443"),
+        &auth_core::ClientInfo::default(),
+    )
+    .await
+    .unwrap();
     let target = |next: &'static str| {
         let auth = auth.clone();
         async move { auth.next_target(next).await.unwrap() }

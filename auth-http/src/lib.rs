@@ -193,6 +193,11 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/admin/users/{username}/sessions", "DELETE"),
     ("/admin/users/{username}/unbind-machine", "POST"),
     ("/admin/users/{username}/mfa-reset", "POST"),
+    ("/admin/clients", "GET, POST"),
+    ("/admin/clients/{client_id}", "GET, DELETE"),
+    ("/admin/clients/{client_id}/rotate-secret", "POST"),
+    ("/admin/sites", "GET, POST"),
+    ("/admin/sites/{host}", "DELETE"),
     ("/admin/events", "GET"),
 ];
 
@@ -257,6 +262,8 @@ fn known_route(path: &str) -> Option<(&'static str, &'static str)> {
         _ if revoke_app_path(path) => "/me/apps/{id}/revoke",
         _ if revoke_token_path(path) => "/me/tokens/{id}/revoke",
         _ if admin_user_path(path).is_some() => admin_user_path(path).unwrap_or_default(),
+        _ if admin_client_path(path).is_some() => admin_client_path(path).unwrap_or_default(),
+        _ if admin_site_path(path) => "/admin/sites/{host}",
         path => path,
     };
     API_ROUTES
@@ -325,6 +332,26 @@ fn admin_user_path(path: &str) -> Option<&'static str> {
         "mfa-reset" => Some("/admin/users/{username}/mfa-reset"),
         _ => None,
     }
+}
+
+/// The admin route of a path under `/admin/clients/{client_id}`.
+fn admin_client_path(path: &str) -> Option<&'static str> {
+    let rest = without_trailing_slash(path).strip_prefix("/admin/clients/")?;
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty() {
+        return None;
+    }
+    match tail {
+        "" => Some("/admin/clients/{client_id}"),
+        "rotate-secret" => Some("/admin/clients/{client_id}/rotate-secret"),
+        _ => None,
+    }
+}
+
+fn admin_site_path(path: &str) -> bool {
+    without_trailing_slash(path)
+        .strip_prefix("/admin/sites/")
+        .is_some_and(|host| !host.is_empty() && !host.contains('/'))
 }
 
 /// The route a path belongs to, for logs and metrics (never the raw path,

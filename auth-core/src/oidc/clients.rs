@@ -118,22 +118,30 @@ impl Auth {
     }
 
     /// Gives a confidential client a new secret (the old one stops
-    /// working); `NotFound` for an unknown or public client.
+    /// working), audited as `oidc_client_secret_rotated`; `NotFound` for an
+    /// unknown or public client.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn rotate_client_secret(&self, id: &str) -> AuthResult<RegisteredClient> {
+    pub async fn rotate_client_secret(
+        &self,
+        id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<RegisteredClient> {
         let secret = ClientSecret::generate();
         let (id, hash) = (id.to_owned(), secret.hash());
+        let rotated = self.event(event::OIDC_CLIENT_SECRET_ROTATED, None, client);
         let row = self
             .db(move |conn| {
                 auth_db::write_transaction(conn, |conn| {
                     if OidcClientRow::set_secret_hash(conn, &id, &hash)? == 0 {
                         return Ok(None);
                     }
+                    EventRow::record(conn, &rotated)?;
                     OidcClientRow::find(conn, &id)
                 })
             })
             .await?
             .ok_or(AuthError::NotFound)?;
+        log_event(event::OIDC_CLIENT_SECRET_ROTATED, None, client);
         Ok(RegisteredClient {
             client: client_of(&row),
             secret: Some(secret),

@@ -234,7 +234,10 @@ async fn clients_authenticate_and_see_only_their_tokens(db: TestDb) {
             .await
     ));
     // The secret rotates: the old one stops working.
-    let rotated = auth.rotate_client_secret(&app.client.id).await.unwrap();
+    let rotated = auth
+        .rotate_client_secret(&app.client.id, &auth_core::ClientInfo::default())
+        .await
+        .unwrap();
     assert!(auth.introspect(&credentials(&app), "x").await.is_err());
     assert!(auth.introspect(&credentials(&rotated), "x").await.is_ok());
 }

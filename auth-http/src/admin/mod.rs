@@ -18,6 +18,8 @@ use crate::error::{ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, RequestCtx};
 
 mod bodies;
+mod clients;
+mod sites;
 mod users;
 
 /// The name of the bearer-token security scheme in `/openapi.json`.
@@ -25,7 +27,14 @@ pub(crate) const BEARER: &str = "access_token";
 
 /// Every route of the admin API.
 pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
-    users::routes(app).or(list_events(app)).unify().boxed()
+    users::routes(app)
+        .or(clients::routes(app))
+        .unify()
+        .or(sites::routes(app))
+        .unify()
+        .or(list_events(app))
+        .unify()
+        .boxed()
 }
 
 /// The description of the admin API, merged into `/openapi.json`.
@@ -41,11 +50,19 @@ pub(crate) fn routes(app: &App) -> BoxedFilter<(Response,)> {
         users::end_sessions,
         users::unbind_machine,
         users::mfa_reset,
+        clients::list_clients,
+        clients::create_client,
+        clients::show_client,
+        clients::delete_client,
+        clients::rotate_secret,
+        sites::list_sites,
+        sites::add_site,
+        sites::delete_site,
         list_events,
     ),
     components(responses(AdminBadRequest, AdminUnauthorized, AdminForbidden, AdminNotFound)),
-    tags((name = "Admin API", description = "Accounts and the audit log, for scripts and \
-        other services, with a bearer access token (docs/contract/11-access-tokens-and-admin-api.md).")),
+    tags((name = "Admin API", description = "Accounts, OIDC clients, forward-auth sites and \
+        the audit log, for scripts and other services, with a bearer access token (docs/contract/11-access-tokens-and-admin-api.md).")),
 )]
 pub(crate) struct AdminDoc;
 
@@ -63,7 +80,7 @@ crate::error::error_responses! {
         "`insufficient_scope`: the token lacks the scope this route needs (`admin:read` \
         for GETs, `admin:write` for the rest); `WWW-Authenticate` names it.";
     AdminNotFound: "Error", false,
-        "`not_found`: no such account.";
+        "`not_found`: no such account (or client, or protected site).";
 }
 
 /// The token of an admin request, with the scope its method needs; the

@@ -43,16 +43,16 @@ pub(super) fn routes(app: &App) -> BoxedFilter<(Response,)> {
 }
 
 /// One request of an admin route: its parts, query string, body and state.
-struct Call {
-    ctx: RequestCtx,
-    query: String,
-    body: RawBody,
-    app: App,
+pub(super) struct Call {
+    pub(super) ctx: RequestCtx,
+    pub(super) query: String,
+    pub(super) body: RawBody,
+    pub(super) app: App,
 }
 
 /// A route at `path` with `method` whose handler gets a [`Call`] and the
-/// path's username.
-fn user_route<F, Fut>(
+/// path's one parameter (a username, a client id).
+pub(super) fn user_route<F, Fut>(
     path: impl Filter<Extract = (String,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
     method: impl Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static,
     app: &App,

@@ -17,7 +17,7 @@ use std::fmt;
 
 use serde::de::{
     self, value::StrDeserializer, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess,
-    Unexpected, Visitor,
+    SeqAccess, Unexpected, Visitor,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -178,7 +178,7 @@ impl<'de> Deserializer<'de> for Member<'_> {
                     &visitor,
                 )),
             },
-            Some(Value::Array(_)) => Err(de::Error::invalid_type(Unexpected::Seq, &visitor)),
+            Some(Value::Array(items)) => visitor.visit_seq(ArrayItems(items.iter())),
             Some(Value::Object(object)) => visitor.visit_map(ObjectMembers {
                 members: object.iter(),
                 value: None,
@@ -228,6 +228,26 @@ impl<'de> MapAccess<'de> for ObjectMembers<'_> {
         let value = self.value.take().cloned().unwrap_or(Value::Null);
         seed.deserialize(value)
             .map_err(|e| Fault::Invalid(e.to_string()))
+    }
+}
+
+/// A JSON array inside a field (a client's redirect URIs: the only arrays
+/// a body holds are of strings); its items are read as serde_json reads them.
+struct ArrayItems<'a>(std::slice::Iter<'a, Value>);
+
+impl<'de> SeqAccess<'de> for ArrayItems<'_> {
+    type Error = Fault;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Fault> {
+        let Some(item) = self.0.next() else {
+            return Ok(None);
+        };
+        seed.deserialize(item.clone())
+            .map(Some)
+            .map_err(|_| Fault::Invalid("must be an array of strings".into()))
     }
 }
 

@@ -46,7 +46,10 @@ pub async fn run(auth: &Auth, command: ClientCommand) -> anyhow::Result<()> {
             println!("deleted client {id}; its tokens are revoked");
         }
         ClientCommand::RotateSecret { id } => {
-            let registered = auth.rotate_client_secret(&id).await.map_err(explain)?;
+            let registered = auth
+                .rotate_client_secret(&id, &operator)
+                .await
+                .map_err(explain)?;
             print_registered(&registered);
         }
     }

@@ -1,12 +1,13 @@
 //! `authd site …`: the hosts forward authentication protects
 //! (docs/contract/9-forward-auth.md), all through `Auth`.
 
-use auth_core::{Auth, AuthError, NewSite, ProtectedSite};
+use auth_core::{Auth, AuthError, ClientInfo, NewSite, ProtectedSite};
 
 use crate::cli::{SecondFactor, SiteCommand};
 
 /// Runs one `authd site` subcommand.
 pub async fn run(auth: &Auth, command: SiteCommand) -> anyhow::Result<()> {
+    let operator = ClientInfo::default();
     match command {
         SiteCommand::Add {
             host,
@@ -14,11 +15,14 @@ pub async fn run(auth: &Auth, command: SiteCommand) -> anyhow::Result<()> {
             allow_user,
         } => {
             let site = auth
-                .add_site(NewSite {
-                    host,
-                    second_factor_required: second_factor == Some(SecondFactor::Required),
-                    allowed_users: allow_user,
-                })
+                .add_site(
+                    NewSite {
+                        host,
+                        second_factor_required: second_factor == Some(SecondFactor::Required),
+                        allowed_users: allow_user,
+                    },
+                    &operator,
+                )
                 .await
                 .map_err(explain)?;
             println!("protected {}", summary(&site));
@@ -29,10 +33,12 @@ pub async fn run(auth: &Auth, command: SiteCommand) -> anyhow::Result<()> {
             }
         }
         SiteCommand::Delete { host } => {
-            auth.delete_site(&host).await.map_err(|error| match error {
-                AuthError::NotFound => anyhow::anyhow!("{host} is not a protected site"),
-                other => explain(other),
-            })?;
+            auth.delete_site(&host, &operator)
+                .await
+                .map_err(|error| match error {
+                    AuthError::NotFound => anyhow::anyhow!("{host} is not a protected site"),
+                    other => explain(other),
+                })?;
             println!("deleted {}", host.trim().to_ascii_lowercase());
         }
     }
