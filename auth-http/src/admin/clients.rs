@@ -11,13 +11,11 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::users::user_route;
-use super::{
-    authorize, no_content, AdminBadRequest, AdminForbidden, AdminNotFound, AdminUnauthorized,
-};
+use super::{authorize, no_content, AdminBadRequest, AdminForbidden, AdminUnauthorized};
 use crate::app::{json, respond, App};
 use crate::bearer::raw_query;
 use crate::bodies::rfc3339;
-use crate::error::{ApiError, ServerFaults, TooManyRequests};
+use crate::error::{AdminAccountFaults, ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, raw_body, Body, RawBody, RequestCtx};
 
 /// The routes under `/admin/clients`.
@@ -281,12 +279,7 @@ async fn handle_create(
     security(("access_token" = ["admin:read"])),
     responses(
         (status = 200, description = "The client.", body = AdminClient),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 404, response = AdminNotFound),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminAccountFaults,
     ),
 )]
 pub(super) fn show_client(app: &App) -> BoxedFilter<(Response,)> {
@@ -313,12 +306,7 @@ pub(super) fn show_client(app: &App) -> BoxedFilter<(Response,)> {
     security(("access_token" = ["admin:write"])),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 404, response = AdminNotFound),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminAccountFaults,
     ),
 )]
 pub(super) fn delete_client(app: &App) -> BoxedFilter<(Response,)> {
@@ -351,12 +339,7 @@ pub(super) fn delete_client(app: &App) -> BoxedFilter<(Response,)> {
     security(("access_token" = ["admin:write"])),
     responses(
         (status = 200, description = "The client with its new secret.", body = AdminRegisteredClient),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 404, response = AdminNotFound),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminAccountFaults,
     ),
 )]
 pub(super) fn rotate_secret(app: &App) -> BoxedFilter<(Response,)> {

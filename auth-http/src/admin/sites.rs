@@ -11,13 +11,11 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::users::user_route;
-use super::{
-    authorize, no_content, AdminBadRequest, AdminForbidden, AdminNotFound, AdminUnauthorized,
-};
+use super::{authorize, no_content, AdminBadRequest, AdminForbidden, AdminUnauthorized};
 use crate::app::{json, respond, App};
 use crate::bearer::raw_query;
 use crate::bodies::rfc3339;
-use crate::error::{ApiError, ServerFaults, TooManyRequests};
+use crate::error::{AdminAccountFaults, ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, raw_body, Body, RawBody, RequestCtx};
 
 /// The routes under `/admin/sites`.
@@ -227,12 +225,7 @@ async fn handle_add(
     security(("access_token" = ["admin:write"])),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 404, response = AdminNotFound),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminAccountFaults,
     ),
 )]
 pub(super) fn delete_site(app: &App) -> BoxedFilter<(Response,)> {
