@@ -340,6 +340,10 @@ response_groups! {
     AdminAccountFaults: ("400", AdminBadRequest), ("401", AdminUnauthorized),
         ("403", AdminForbidden), ("404", AdminNotFound), ("429", TooManyRequests),
         ("500", Internal), ("503", Unavailable);
+    /// The same for an admin route on a whole list (no 404).
+    AdminListFaults: ("400", AdminBadRequest), ("401", AdminUnauthorized),
+        ("403", AdminForbidden), ("429", TooManyRequests), ("500", Internal),
+        ("503", Unavailable);
 }
 
 /// Turns any rejection that got past the routes into the contract's shape.

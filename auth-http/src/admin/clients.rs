@@ -15,7 +15,7 @@ use super::{authorize, no_content, AdminBadRequest, AdminForbidden, AdminUnautho
 use crate::app::{json, respond, App};
 use crate::bearer::raw_query;
 use crate::bodies::rfc3339;
-use crate::error::{AdminAccountFaults, ApiError, ServerFaults, TooManyRequests};
+use crate::error::{AdminAccountFaults, AdminListFaults, ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, raw_body, Body, RawBody, RequestCtx};
 
 /// The routes under `/admin/clients`.
@@ -179,11 +179,7 @@ impl AdminNewClient {
     security(("access_token" = ["admin:read"])),
     responses(
         (status = 200, description = "The clients.", body = ClientList),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminListFaults,
     ),
 )]
 pub(super) fn list_clients(app: &App) -> BoxedFilter<(Response,)> {

@@ -14,7 +14,7 @@ use warp::{Filter, Reply};
 use crate::app::{json, respond, App};
 use crate::bearer;
 use crate::bodies::rfc3339;
-use crate::error::{ApiError, ServerFaults, TooManyRequests};
+use crate::error::{AdminListFaults, ApiError};
 use crate::request::{ctx, RequestCtx};
 
 mod bodies;
@@ -137,11 +137,7 @@ pub(crate) fn read_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<
     security(("access_token" = ["admin:read"])),
     responses(
         (status = 200, description = "A page of audit rows.", body = EventPage),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminListFaults,
     ),
 )]
 fn list_events(app: &App) -> BoxedFilter<(Response,)> {

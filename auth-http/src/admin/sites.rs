@@ -15,7 +15,7 @@ use super::{authorize, no_content, AdminBadRequest, AdminForbidden, AdminUnautho
 use crate::app::{json, respond, App};
 use crate::bearer::raw_query;
 use crate::bodies::rfc3339;
-use crate::error::{AdminAccountFaults, ApiError, ServerFaults, TooManyRequests};
+use crate::error::{AdminAccountFaults, AdminListFaults, ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, raw_body, Body, RawBody, RequestCtx};
 
 /// The routes under `/admin/sites`.
@@ -133,11 +133,7 @@ impl AdminNewSite {
     security(("access_token" = ["admin:read"])),
     responses(
         (status = 200, description = "The sites.", body = SiteList),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminListFaults,
     ),
 )]
 pub(super) fn list_sites(app: &App) -> BoxedFilter<(Response,)> {

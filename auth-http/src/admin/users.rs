@@ -17,7 +17,7 @@ use super::{
 };
 use crate::app::{json, respond, App};
 use crate::bearer::raw_query;
-use crate::error::{AdminAccountFaults, ApiError, ServerFaults, TooManyRequests};
+use crate::error::{AdminAccountFaults, AdminListFaults, ApiError, ServerFaults, TooManyRequests};
 use crate::request::{ctx, raw_body, RawBody, RequestCtx};
 
 /// The routes under `/admin/users`.
@@ -101,11 +101,7 @@ where
     security(("access_token" = ["admin:read"])),
     responses(
         (status = 200, description = "A page of accounts.", body = UserPage),
-        (status = 400, response = AdminBadRequest),
-        (status = 401, response = AdminUnauthorized),
-        (status = 403, response = AdminForbidden),
-        (status = 429, response = TooManyRequests),
-        ServerFaults,
+        AdminListFaults,
     ),
 )]
 pub(super) fn list_users(app: &App) -> BoxedFilter<(Response,)> {
